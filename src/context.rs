@@ -1,0 +1,229 @@
+//! The data a check evaluates its rules against.
+//!
+//! A [`Context`] is assembled by a [`crate::source::Source`] (live ION or a
+//! snapshot directory) and read by [`crate::rules::RuleSet::evaluate`]. Each
+//! fetched resource is a [`Fetched`]: present, absent (ION said it does not
+//! exist — a fact the rules can judge), or unavailable (the fetch failed — the
+//! rules that need it cannot be evaluated and come out as `error`).
+//!
+//! Rule paths start at one of the context's roots, listed in [`Root`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A resource as a check obtained it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Fetched {
+    /// ION returned it.
+    Present {
+        /// The resource in ION's JSON shape.
+        value: Value,
+    },
+    /// ION answered that it does not exist (HTTP 404): a fact, not a failure.
+    Absent,
+    /// It could not be obtained (network, auth, server or shape problem), or
+    /// was not fetched at all. Rules that read it evaluate to `error`.
+    Unavailable {
+        /// Why, in words a user can act on (never a token).
+        reason: String,
+    },
+}
+
+impl Fetched {
+    /// A present resource.
+    pub fn present(value: Value) -> Self {
+        Fetched::Present { value }
+    }
+
+    /// An unavailable resource with the reason.
+    pub fn unavailable(reason: impl Into<String>) -> Self {
+        Fetched::Unavailable {
+            reason: reason.into(),
+        }
+    }
+
+    /// The value when present.
+    pub fn value(&self) -> Option<&Value> {
+        match self {
+            Fetched::Present { value } => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// The roots a rule path can start from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Root {
+    /// `request`: `{accountId, customerId}` of the check.
+    Request,
+    /// `customer`: ION's customer resource (GET .../customers/{id}).
+    Customer,
+    /// `cloudProfiles`: the customer's cloud profiles (the
+    /// `customerCloudProfiles` array of GET .../cloudProfiles).
+    CloudProfiles,
+    /// `order`: the order body about to be POSTed, when the check has one.
+    Order,
+    /// `products`: catalog product details by product id
+    /// (GET .../products/{productId}) for the order's products.
+    Products,
+}
+
+impl Root {
+    /// Every root, in a stable order.
+    pub const ALL: [Root; 5] = [
+        Root::Request,
+        Root::Customer,
+        Root::CloudProfiles,
+        Root::Order,
+        Root::Products,
+    ];
+
+    /// The root's name as written in rule paths.
+    pub fn name(self) -> &'static str {
+        match self {
+            Root::Request => "request",
+            Root::Customer => "customer",
+            Root::CloudProfiles => "cloudProfiles",
+            Root::Order => "order",
+            Root::Products => "products",
+        }
+    }
+
+    /// The root named `name`, if any.
+    pub fn from_name(name: &str) -> Option<Root> {
+        Root::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+impl fmt::Display for Root {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which ION resources a rule set reads, so a check fetches nothing else.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Needs {
+    /// The customer resource.
+    pub customer: bool,
+    /// The customer's cloud profiles.
+    pub cloud_profiles: bool,
+    /// Product details for the order's products.
+    pub products: bool,
+    /// The order itself (not fetched: supplied by the caller).
+    pub order: bool,
+}
+
+impl Needs {
+    /// Marks `root` as needed.
+    pub fn add(&mut self, root: Root) {
+        match root {
+            Root::Request => {}
+            Root::Customer => self.customer = true,
+            Root::CloudProfiles => self.cloud_profiles = true,
+            Root::Order => self.order = true,
+            Root::Products => self.products = true,
+        }
+    }
+}
+
+/// Everything a rule set is evaluated against.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Context {
+    /// The reseller account.
+    pub account_id: u64,
+    /// The customer being checked.
+    pub customer_id: u64,
+    /// The time date conditions compare against ("now").
+    pub now: jiff::Timestamp,
+    /// The customer resource.
+    pub customer: Fetched,
+    /// The customer's cloud profiles, as a JSON array.
+    pub cloud_profiles: Fetched,
+    /// The order body, when the check has one.
+    pub order: Option<Value>,
+    /// Product details by product id.
+    pub products: BTreeMap<String, Fetched>,
+    /// The `request` root, built from the ids.
+    #[serde(skip)]
+    request: Value,
+}
+
+impl Context {
+    /// A context for `account_id`/`customer_id` at time `now` with nothing
+    /// fetched yet: every resource starts [`Fetched::Unavailable`] ("not
+    /// fetched"), so a rule reading a resource nobody fetched fails closed.
+    pub fn new(account_id: u64, customer_id: u64, now: jiff::Timestamp) -> Self {
+        Context {
+            account_id,
+            customer_id,
+            now,
+            customer: Fetched::unavailable("the customer was not fetched"),
+            cloud_profiles: Fetched::unavailable("the cloud profiles were not fetched"),
+            order: None,
+            products: BTreeMap::new(),
+            request: request_value(account_id, customer_id),
+        }
+    }
+
+    /// Sets the customer.
+    pub fn with_customer(mut self, customer: Fetched) -> Self {
+        self.customer = customer;
+        self
+    }
+
+    /// Sets the cloud profiles (a JSON array when present).
+    pub fn with_cloud_profiles(mut self, profiles: Fetched) -> Self {
+        self.cloud_profiles = profiles;
+        self
+    }
+
+    /// Sets the order body.
+    pub fn with_order(mut self, order: Option<Value>) -> Self {
+        self.order = order;
+        self
+    }
+
+    /// Adds one product's details.
+    pub fn with_product(mut self, product_id: impl Into<String>, product: Fetched) -> Self {
+        self.products.insert(product_id.into(), product);
+        self
+    }
+
+    /// The `request` root value: `{"accountId": …, "customerId": …}`.
+    pub fn request(&self) -> &Value {
+        &self.request
+    }
+
+    /// The distinct product ids the order refers to (`orderItems[].productId`
+    /// strings), in sorted order.
+    pub fn order_product_ids(&self) -> Vec<String> {
+        order_product_ids(self.order.as_ref())
+    }
+}
+
+/// The distinct `orderItems[].productId` strings of an order body, sorted.
+pub fn order_product_ids(order: Option<&Value>) -> Vec<String> {
+    let mut ids: Vec<String> = order
+        .and_then(|o| o.get("orderItems"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item.get("productId").and_then(Value::as_str))
+        .filter(|id| !id.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+fn request_value(account_id: u64, customer_id: u64) -> Value {
+    serde_json::json!({ "accountId": account_id, "customerId": customer_id })
+}

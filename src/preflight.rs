@@ -1,0 +1,5 @@
+//! (in progress)
+/// A check.
+pub struct CheckRequest;
+/// The checker.
+pub struct Preflight;

@@ -1,0 +1,308 @@
+//! The report a check produces: a verdict and one result per rule, with the
+//! evidence behind each. The JSON form of [`Report`] is public API (documented
+//! in the README); field names and outcome strings are stable.
+
+pub mod render;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// How much a failing rule matters.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Shown, never blocks.
+    Info,
+    /// Shown; blocks only when the caller asks warnings to block.
+    Warning,
+    /// Blocks the order.
+    #[default]
+    Error,
+}
+
+impl Severity {
+    /// The lowercase name used in rule files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+
+    /// Parses `info`, `warning` or `error`.
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s {
+            "info" => Some(Severity::Info),
+            "warning" => Some(Severity::Warning),
+            "error" => Some(Severity::Error),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happened to one rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The assertion held.
+    Pass,
+    /// The assertion did not hold.
+    Fail,
+    /// Not evaluated: its precondition did not hold, a rule it requires did
+    /// not pass, or the check has no order for an order rule.
+    Skip,
+    /// Could not be evaluated: the data it needs could not be obtained.
+    Error,
+}
+
+impl Outcome {
+    /// The lowercase name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Skip => "skip",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The answer to "will this order go through?".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// No blocking rule failed and every blocking rule could be evaluated.
+    Ready,
+    /// At least one blocking rule failed.
+    Blocked,
+    /// No blocking rule failed, but at least one could not be evaluated:
+    /// the data to say `ready` is missing (fail closed).
+    Indeterminate,
+}
+
+impl Verdict {
+    /// `true` only for [`Verdict::Ready`].
+    pub fn is_ready(self) -> bool {
+        self == Verdict::Ready
+    }
+
+    /// The lowercase name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ready => "ready",
+            Verdict::Blocked => "blocked",
+            Verdict::Indeterminate => "indeterminate",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Counts of results per outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Rules evaluated.
+    pub total: usize,
+    /// Rules that passed.
+    pub pass: usize,
+    /// Rules that failed (any severity).
+    pub fail: usize,
+    /// Rules skipped.
+    pub skip: usize,
+    /// Rules that could not be evaluated.
+    pub error: usize,
+    /// Failed rules at or above the blocking threshold.
+    pub blocking: usize,
+    /// Failed rules below the blocking threshold.
+    pub warnings: usize,
+}
+
+/// One piece of evidence: a path looked at, what was found there, and what was
+/// expected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The path looked at, with array indexes resolved
+    /// (`order.orderItems[2].quantity`).
+    pub path: String,
+    /// The value found; absent from the JSON when the path was missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found: Option<Value>,
+    /// `true` when nothing was at the path (not even `null`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub missing: bool,
+    /// What the condition expected, in words (`one of [ACTIVE, …]`).
+    pub expected: String,
+}
+
+/// The result for one element of a `for_each` rule that did not pass.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ItemResult {
+    /// The element's path (`order.orderItems[1]`).
+    pub path: String,
+    /// `fail` or `error`.
+    pub outcome: Outcome,
+    /// The rule's message rendered for this element, or why it could not be
+    /// evaluated.
+    pub message: String,
+    /// Why, as evidence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence>,
+}
+
+/// The result of one rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleResult {
+    /// The rule's stable kebab-case id.
+    pub rule: String,
+    /// The rule's title.
+    pub title: String,
+    /// The rule's effective severity.
+    pub severity: Severity,
+    /// What happened.
+    pub outcome: Outcome,
+    /// For `fail`: the rendered message (one line per failing element for
+    /// `for_each` rules). For `skip` and `error`: the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The ION error code the rule pre-empts (`COMM-VL-004`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preempts: Option<String>,
+    /// Documentation link, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docs: Option<String>,
+    /// Evidence for rules without `for_each`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence>,
+    /// For `for_each` rules: every element that failed or errored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<ItemResult>,
+    /// For `for_each` rules: how many elements were checked (the
+    /// precondition held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_items: Option<usize>,
+}
+
+/// The outcome of one check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The reseller account.
+    pub account_id: u64,
+    /// The customer checked.
+    pub customer_id: u64,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The lowest severity that blocks (`error`, or `warning` when warnings
+    /// were asked to block).
+    pub fail_on: Severity,
+    /// When the check was evaluated (RFC 3339).
+    pub checked_at: String,
+    /// Counts per outcome.
+    pub summary: Summary,
+    /// One result per rule, in rule-set order.
+    pub results: Vec<RuleResult>,
+}
+
+impl Report {
+    /// The verdict.
+    pub fn verdict(&self) -> Verdict {
+        self.verdict
+    }
+
+    /// Builds a report from results, computing the summary and verdict.
+    pub fn from_results(
+        account_id: u64,
+        customer_id: u64,
+        checked_at: jiff::Timestamp,
+        fail_on: Severity,
+        results: Vec<RuleResult>,
+    ) -> Report {
+        let summary = summarize(&results, fail_on);
+        let verdict = verdict_of(&results, fail_on);
+        Report {
+            account_id,
+            customer_id,
+            verdict,
+            fail_on,
+            checked_at: checked_at.to_string(),
+            summary,
+            results,
+        }
+    }
+
+    /// The same report judged with another blocking threshold.
+    pub fn with_fail_on(mut self, fail_on: Severity) -> Report {
+        self.fail_on = fail_on;
+        self.summary = summarize(&self.results, fail_on);
+        self.verdict = verdict_of(&self.results, fail_on);
+        self
+    }
+
+    /// Results that failed at or above the blocking threshold.
+    pub fn blocking(&self) -> impl Iterator<Item = &RuleResult> {
+        self.results
+            .iter()
+            .filter(move |r| r.outcome == Outcome::Fail && r.severity >= self.fail_on)
+    }
+
+    /// The result for rule `id`, if the rule set has it.
+    pub fn result(&self, id: &str) -> Option<&RuleResult> {
+        self.results.iter().find(|r| r.rule == id)
+    }
+}
+
+fn summarize(results: &[RuleResult], fail_on: Severity) -> Summary {
+    let mut s = Summary {
+        total: results.len(),
+        ..Summary::default()
+    };
+    for r in results {
+        match r.outcome {
+            Outcome::Pass => s.pass += 1,
+            Outcome::Fail => {
+                s.fail += 1;
+                if r.severity >= fail_on {
+                    s.blocking += 1;
+                } else {
+                    s.warnings += 1;
+                }
+            }
+            Outcome::Skip => s.skip += 1,
+            Outcome::Error => s.error += 1,
+        }
+    }
+    s
+}
+
+/// Blocked beats indeterminate: a definite blocking failure means the order
+/// will not go through whatever the missing data says. A rule below the
+/// threshold can never block, so its `error` does not make the verdict
+/// indeterminate either.
+fn verdict_of(results: &[RuleResult], fail_on: Severity) -> Verdict {
+    let relevant = || results.iter().filter(|r| r.severity >= fail_on);
+    if relevant().any(|r| r.outcome == Outcome::Fail) {
+        Verdict::Blocked
+    } else if relevant().any(|r| r.outcome == Outcome::Error) {
+        Verdict::Indeterminate
+    } else {
+        Verdict::Ready
+    }
+}
