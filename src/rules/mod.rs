@@ -3,6 +3,7 @@
 //!
 //! The language is documented in `docs/rules.md`.
 
+pub mod testing;
 pub mod yaml;
 
 use std::path::PathBuf;
