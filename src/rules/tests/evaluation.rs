@@ -200,7 +200,7 @@ fn for_each_with_no_applicable_element_is_skip_with_the_reason() {
     assert_eq!(r.outcome, Outcome::Skip);
     assert_eq!(
         r.message.as_deref(),
-        Some("no element of order.orderItems meets the precondition (1 checked)")
+        Some("precondition not met by any of the 1 element of order.orderItems")
     );
     let ctx = order_ctx(json!({"orderItems": []}));
     let r = &run(PER_ITEM, &ctx).results[0];
