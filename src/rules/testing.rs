@@ -142,6 +142,17 @@ impl Case {
     pub fn context(&self) -> &Context {
         &self.context
     }
+    /// The expected verdict, if the case states one.
+    pub fn expected_verdict(&self) -> Option<Verdict> {
+        self.expect.verdict
+    }
+    /// The expected outcome of each rule the case names, in file order.
+    pub fn expected_outcomes(&self) -> impl Iterator<Item = (&str, Outcome)> {
+        self.expect
+            .rules
+            .iter()
+            .map(|r| (r.rule.as_str(), r.outcome))
+    }
 }
 
 /// What a case expects.
@@ -376,6 +387,12 @@ impl RuleTestFile {
     /// The cases, in file order.
     pub fn cases(&self) -> &[Case] {
         &self.cases
+    }
+
+    /// The expected outcome of each rule named by any case, in file order
+    /// (a rule appears once per case that names it).
+    pub fn expected_outcomes(&self) -> impl Iterator<Item = (&str, Outcome)> {
+        self.cases.iter().flat_map(Case::expected_outcomes)
     }
 
     /// Evaluates every case and compares the report with the expectations.
@@ -1125,7 +1142,7 @@ cases:
         let c2 = cases[2].context();
         assert_eq!(c2.customer, Fetched::Absent);
         assert_eq!(c2.order, None);
-        // Not given at all: unavailable, so rules reading it fail closed.
+        // Not given in the case: the file-level `given` applies.
         assert_eq!(
             c2.cloud_profiles,
             Fetched::present(serde_json::json!([{"shortName": "AZURE"}]))
