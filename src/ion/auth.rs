@@ -292,10 +292,10 @@ impl Auth {
         target: RefreshTarget<'_>,
     ) -> Result<SecretString, IonError> {
         let mut state = self.state.lock().await;
-        if let Some(cached) = &state.access {
-            if cached.use_until.is_none_or(|t| Instant::now() < t) {
-                return Ok(cached.token.clone());
-            }
+        if let Some(cached) = &state.access
+            && cached.use_until.is_none_or(|t| Instant::now() < t)
+        {
+            return Ok(cached.token.clone());
         }
         // A previous refresh succeeded but its refresh token could not be
         // saved: save it now, before using its access token.
@@ -303,10 +303,10 @@ impl Auth {
             self.save(&pending)?;
             state.unsaved = None;
             state.access = state.unsaved_access.take();
-            if let Some(cached) = &state.access {
-                if cached.use_until.is_none_or(|t| Instant::now() < t) {
-                    return Ok(cached.token.clone());
-                }
+            if let Some(cached) = &state.access
+                && cached.use_until.is_none_or(|t| Instant::now() < t)
+            {
+                return Ok(cached.token.clone());
             }
         }
         let refresh = self.current_refresh_token()?.ok_or_else(|| {
@@ -316,13 +316,13 @@ impl Auth {
             )
         })?;
         let (access, new_refresh) = self.refresh(&refresh, target).await?;
-        if let Some(new_refresh) = new_refresh {
-            if let Err(e) = self.save(&new_refresh) {
-                state.unsaved = Some(new_refresh);
-                state.unsaved_access = Some(access);
-                state.access = None;
-                return Err(e);
-            }
+        if let Some(new_refresh) = new_refresh
+            && let Err(e) = self.save(&new_refresh)
+        {
+            state.unsaved = Some(new_refresh);
+            state.unsaved_access = Some(access);
+            state.access = None;
+            return Err(e);
         }
         let token = access.token.clone();
         state.access = Some(access);
@@ -343,10 +343,10 @@ impl Auth {
     }
 
     fn current_refresh_token(&self) -> Result<Option<SecretString>, IonError> {
-        if let Some(store) = &self.store {
-            if let Some(t) = store.load()? {
-                return Ok(Some(t));
-            }
+        if let Some(store) = &self.store
+            && let Some(t) = store.load()?
+        {
+            return Ok(Some(t));
         }
         Ok(self.initial_refresh.clone())
     }

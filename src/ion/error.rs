@@ -224,9 +224,7 @@ pub(crate) fn message_from_body(body: &[u8], withhold_body: bool) -> String {
             return e.to_owned();
         }
     }
-    if withhold_body {
-        "no error message in the answer".to_owned()
-    } else if body.iter().all(u8::is_ascii_whitespace) {
+    if withhold_body || body.iter().all(u8::is_ascii_whitespace) {
         "no error message in the answer".to_owned()
     } else {
         format!("non-JSON answer {}", excerpt(body))
