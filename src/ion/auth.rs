@@ -446,6 +446,7 @@ impl Auth {
         }
         .instrument(span)
         .await
+        .map_err(|e| e.redact(refresh.expose_secret()))
     }
 }
 

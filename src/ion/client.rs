@@ -581,6 +581,7 @@ impl IonClient {
         }
         .instrument(span)
         .await
+        .map_err(|e| e.redact(token.expose_secret()))
     }
 
     /// GET `segments` and deserialize; `Ok(None)` on an ION 404.
@@ -731,7 +732,10 @@ impl IonClient {
             };
             span.record("duration_ms", started.elapsed().as_millis() as u64);
             tracing::debug!(status = status.as_u16(), bytes = body.len(), "ION answered");
-            classify(endpoint, status, retry_after, body)
+            classify(endpoint, status, retry_after, body).map_err(|mut f| {
+                f.error = f.error.redact(token.expose_secret());
+                f
+            })
         }
         .instrument(span)
         .await

@@ -182,6 +182,26 @@ impl IonError {
         }
     }
 
+    /// Replaces every occurrence of `secret` in the error's texts (ION's
+    /// messages, body excerpts) with `[redacted]`: a server that echoes a
+    /// token back must not put it into a message.
+    pub(crate) fn redact(mut self, secret: &str) -> Self {
+        if secret.is_empty() {
+            return self;
+        }
+        match &mut self {
+            IonError::NotFound { message, .. }
+            | IonError::PermissionDenied { message, .. }
+            | IonError::TokenRejected { message, .. }
+            | IonError::Server { message, .. }
+            | IonError::Rejected { message, .. } => redact_in(message, secret),
+            IonError::MalformedResponse { excerpt, .. } => redact_in(excerpt, secret),
+            IonError::Unreachable { detail, .. } => redact_in(detail, secret),
+            _ => {}
+        }
+        self
+    }
+
     /// Sets the attempt count on the variants that carry one.
     pub(crate) fn with_attempts(mut self, n: u32) -> Self {
         match &mut self {
@@ -192,6 +212,12 @@ impl IonError {
             _ => {}
         }
         self
+    }
+}
+
+fn redact_in(text: &mut String, secret: &str) {
+    if text.contains(secret) {
+        *text = text.replace(secret, "[redacted]");
     }
 }
 
