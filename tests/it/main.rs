@@ -1,0 +1,8 @@
+//! The integration-test binary: one module per area.
+
+mod ion_auth;
+mod ion_client;
+mod ion_fetch_plan;
+mod ion_logging;
+mod ion_support;
+mod snapshot_source;
