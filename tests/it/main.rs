@@ -1,5 +1,6 @@
-//! The integration-test binary: one module per area.
+//! The integration tests: one binary, one module per area.
 
+mod broken_rules;
 mod ion_auth;
 mod ion_client;
 mod ion_fetch_plan;
