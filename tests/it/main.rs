@@ -2,6 +2,7 @@
 
 mod broken_rules;
 mod ion_auth;
+mod ion_check;
 mod ion_client;
 mod ion_fetch_plan;
 mod ion_logging;
