@@ -1,5 +1,7 @@
 //! The integration tests: one binary, one module per area.
 
+mod auth_support;
+mod auth_token_file;
 mod broken_rules;
 mod default_rules;
 mod ion_auth;
