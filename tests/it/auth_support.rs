@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::ion_support::{ACCOUNT, CUSTOMER, customer_body, token_answer};
+use crate::ion_support::{
+    ACCOUNT, CUSTOMER, customer_body, customer_path, profiles_body, profiles_path, token_answer,
+};
 
 /// What the fake token endpoint has seen.
 #[derive(Debug, Default)]
@@ -20,17 +22,24 @@ pub struct Rotation {
     pub current: String,
     /// How many refreshes succeeded.
     pub issued: u32,
-    /// Every refresh token presented, in order.
+    /// Every refresh token presented, in order (not the hung request).
     pub presented: Vec<String>,
+    /// Whether the hung request arrived.
+    pub hung: bool,
 }
 
 /// `POST /oauth/token` like ION: `rt-N` is accepted once and answered with
 /// `at-(N+1)` / `rt-(N+1)`; anything else (a spent token) is a 400.
+///
+/// With `hang_first`, the first request is answered only after a minute and
+/// is not processed (the token is not spent): a refresh that never
+/// completed, to kill the process waiting for it.
 #[derive(Clone)]
 pub struct RotatingIon {
     pub state: Arc<Mutex<Rotation>>,
     pub delay: Duration,
     pub expires_in: u64,
+    pub hang_first: bool,
 }
 
 impl RotatingIon {
@@ -42,6 +51,7 @@ impl RotatingIon {
             })),
             delay,
             expires_in: 7200,
+            hang_first: false,
         }
     }
 
@@ -61,6 +71,12 @@ impl Respond for RotatingIon {
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default();
         let mut state = self.state.lock().expect("state");
+        if self.hang_first && !state.hung {
+            state.hung = true;
+            return ResponseTemplate::new(200)
+                .set_body_json(token_answer("at-never", "rt-never", 7200))
+                .set_delay(Duration::from_secs(60));
+        }
         state.presented.push(presented.clone());
         if presented != state.current {
             return ResponseTemplate::new(400)
@@ -99,6 +115,12 @@ pub async fn ion_server(rotation: &RotatingIon, refresh_expires_in: Option<i64>)
             .await;
     }
     Mock::given(method("GET"))
+        .and(path(profiles_path(ACCOUNT, CUSTOMER)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(profiles_body(CUSTOMER)))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(customer_path(ACCOUNT, CUSTOMER)))
         .respond_with(ResponseTemplate::new(200).set_body_json(customer_body(ACCOUNT, CUSTOMER)))
         .mount(&server)
         .await;
