@@ -47,6 +47,9 @@ pub const TOKEN_FILE_VERSION: u32 = 1;
 /// the 30–32 days ION's refresh tokens live); used only for estimates.
 pub const ASSUMED_REFRESH_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 
+/// How long a refresh waits for another process's lock before giving up.
+pub const LOCK_WAIT: Duration = Duration::from_secs(120);
+
 /// Everything a token store holds: the refresh token and, when known, the
 /// current access token and the times that say how long each stays usable.
 #[derive(Clone)]
@@ -170,12 +173,13 @@ struct VersionOnly {
 pub struct TokenFile {
     path: PathBuf,
     lock_path: PathBuf,
+    lock_wait: Duration,
     warned_mode: AtomicBool,
 }
 
 impl Clone for TokenFile {
     fn clone(&self) -> Self {
-        TokenFile::new(self.path.clone())
+        TokenFile::new(self.path.clone()).with_lock_wait(self.lock_wait)
     }
 }
 
@@ -189,8 +193,16 @@ impl TokenFile {
         TokenFile {
             path,
             lock_path: PathBuf::from(lock),
+            lock_wait: LOCK_WAIT,
             warned_mode: AtomicBool::new(false),
         }
+    }
+
+    /// How long a refresh waits for another process holding the lock
+    /// before failing (default [`LOCK_WAIT`]).
+    pub fn with_lock_wait(mut self, wait: Duration) -> Self {
+        self.lock_wait = wait;
+        self
     }
 
     /// The token file.
@@ -303,9 +315,29 @@ impl TokenStore for TokenFile {
         }
         let file = options.open(&self.lock_path).map_err(lock_error)?;
         // flock(2) on Unix, LockFileEx on Windows; released when the file
-        // is closed, including when the process dies.
-        file.lock().map_err(lock_error)?;
-        Ok(RefreshLock::holding(file))
+        // is closed, including when the process dies. Polled, so that a
+        // holder that hangs (a stopped process) costs a clear error after
+        // `LOCK_WAIT` rather than a run that never ends.
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(5);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(RefreshLock::holding(file)),
+                Err(fs::TryLockError::WouldBlock) => {}
+                Err(fs::TryLockError::Error(e)) => return Err(lock_error(e)),
+            }
+            if started.elapsed() >= self.lock_wait {
+                return Err(lock_error(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "another process has held it for {} s (a refresh takes one round trip to ION; is a process stuck?)",
+                        self.lock_wait.as_secs()
+                    ),
+                )));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
     }
 }
 
@@ -562,6 +594,13 @@ mod tests {
             probe.try_lock(),
             Err(fs::TryLockError::WouldBlock)
         ));
+        // A waiter gives up after its bound, with a message saying why.
+        let e = b
+            .clone()
+            .with_lock_wait(Duration::from_millis(100))
+            .lock_for_refresh()
+            .expect_err("held elsewhere");
+        assert!(e.to_string().contains("another process has held it"), "{e}");
         drop(held);
         probe.try_lock().expect("free after release");
     }
