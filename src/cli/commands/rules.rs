@@ -1,0 +1,125 @@
+//! `rules lint | list | explain | test`.
+
+use serde::Serialize;
+
+use super::{load_rules, write_stdout};
+use crate::cli::args::{ListFormat, RuleArgs, RulesCommand};
+use crate::cli::exit::{CliError, Exit};
+use crate::rules::RuleSet;
+
+/// Runs a `rules` subcommand.
+pub fn run(cmd: RulesCommand) -> Result<Exit, CliError> {
+    match cmd {
+        RulesCommand::Lint {
+            files,
+            no_default_rules,
+        } => {
+            let set = load_rules(&RuleArgs {
+                rules: files.clone(),
+                no_default_rules,
+            })?;
+            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            write_stdout(
+                format!(
+                    "ok: {} valid; the effective rule set has {} rules\n",
+                    names.join(", "),
+                    set.rules().len()
+                )
+                .as_bytes(),
+            )?;
+            Ok(Exit::Ready)
+        }
+        RulesCommand::List { rules, format } => {
+            let set = load_rules(&rules)?;
+            let out = match format {
+                ListFormat::Text => list_text(&set),
+                ListFormat::Json => list_json(&set),
+            };
+            write_stdout(out.as_bytes())?;
+            Ok(Exit::Ready)
+        }
+        RulesCommand::Explain { .. } | RulesCommand::Test { .. } => {
+            Err(CliError::Config("not wired yet".into()))
+        }
+    }
+}
+
+fn list_text(set: &RuleSet) -> String {
+    let rows: Vec<[String; 4]> = set
+        .rules()
+        .iter()
+        .map(|r| {
+            [
+                r.id().to_owned(),
+                r.severity().to_string(),
+                r.title().to_owned(),
+                format!("{}:{}", r.origin().file, r.origin().line),
+            ]
+        })
+        .collect();
+    let header = [
+        "ID".to_owned(),
+        "SEVERITY".to_owned(),
+        "TITLE".to_owned(),
+        "ORIGIN".to_owned(),
+    ];
+    let mut width = [0usize; 3];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut s = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let line = format!(
+            "{:w0$}  {:w1$}  {:w2$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            w0 = width[0],
+            w1 = width[1],
+            w2 = width[2]
+        );
+        s.push_str(line.trim_end());
+        s.push('\n');
+    }
+    s.push_str(&format!("{} rules\n", rows.len()));
+    s
+}
+
+#[derive(Serialize)]
+struct ListedRule<'a> {
+    id: &'a str,
+    severity: &'a str,
+    title: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preempts: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    docs: Option<&'a str>,
+    tags: &'a [String],
+    requires: &'a [String],
+    file: &'a str,
+    line: u32,
+}
+
+fn list_json(set: &RuleSet) -> String {
+    let rules: Vec<ListedRule<'_>> = set
+        .rules()
+        .iter()
+        .map(|r| ListedRule {
+            id: r.id(),
+            severity: r.severity().as_str(),
+            title: r.title(),
+            preempts: r.preempts(),
+            docs: r.docs(),
+            tags: r.tags(),
+            requires: r.requires(),
+            file: &r.origin().file,
+            line: r.origin().line,
+        })
+        .collect();
+    let mut s = serde_json::to_string_pretty(&rules).unwrap_or_else(|_| "[]".into());
+    s.push('\n');
+    s
+}
