@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod check;
 mod rules;
 
 use std::io::Write;
@@ -21,7 +22,8 @@ pub fn dispatch(cli: Cli) -> Result<Exit, CliError> {
             write_stdout(&out)?;
             Ok(Exit::Ready)
         }
-        Command::Check(_) | Command::Batch(_) | Command::Snapshot(_) => {
+        Command::Check(args) => check::run(args),
+        Command::Batch(_) | Command::Snapshot(_) => {
             Err(CliError::Config("not wired yet".into()))
         }
     }
