@@ -3,16 +3,35 @@
 //!
 //! The language is documented in `docs/rules.md`.
 
+mod compile;
+mod condition;
+mod diagnostics;
+mod eval;
+mod path;
+mod template;
+pub mod testing;
 pub mod yaml;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use crate::context::{Context, Needs};
+pub use diagnostics::Diagnostic;
+
+use crate::context::{Context, Needs, Root};
 use crate::report::{Report, Severity};
 
 /// The built-in rule set's source, embedded at build time.
 pub const BUILTIN_DEFAULT: &str = include_str!("../../rules/default.yaml");
+
+/// The name the built-in rule set goes by in `extends` and diagnostics.
+pub const BUILTIN_NAME: &str = "builtin:default";
+
+/// `for_each: PATH as NAME`.
+#[derive(Clone, Debug)]
+pub(crate) struct ForEach {
+    pub(crate) path: path::Path,
+    pub(crate) var: String,
+}
 
 /// Where a rule was defined.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +54,14 @@ pub struct Rule {
     preempts: Option<String>,
     requires: Vec<String>,
     origin: Origin,
+    pub(crate) for_each: Option<ForEach>,
+    pub(crate) when: Option<condition::Cond>,
+    pub(crate) assert: condition::Cond,
+    pub(crate) message: template::Template,
+    pub(crate) requires_idx: Vec<usize>,
+    pub(crate) reads: Vec<Root>,
+    source_text: String,
+    conditions_text: Vec<(String, String)>,
 }
 
 impl Rule {
@@ -74,6 +101,71 @@ impl Rule {
     pub fn origin(&self) -> &Origin {
         &self.origin
     }
+
+    /// The context roots the rule reads (`customer`, `order`, …).
+    pub fn reads(&self) -> impl Iterator<Item = Root> + '_ {
+        self.reads.iter().copied()
+    }
+
+    /// `for_each` as written (`order.orderItems as item`), if any.
+    pub fn for_each(&self) -> Option<String> {
+        self.for_each
+            .as_ref()
+            .map(|f| format!("{} as {}", f.path.text, f.var))
+    }
+
+    /// The rule's YAML source as written in its file.
+    pub fn source_text(&self) -> &str {
+        &self.source_text
+    }
+
+    /// The named conditions the rule uses (directly or through other named
+    /// conditions), each with its YAML source.
+    pub fn conditions_used(&self) -> &[(String, String)] {
+        &self.conditions_text
+    }
+
+    /// A readable account of the rule: what it checks and why, where it comes
+    /// from, its definition and the named conditions it uses.
+    pub fn explain(&self) -> String {
+        let mut out = format!("{} — {}\n", self.id, self.title);
+        out.push_str(&format!("  severity:  {}\n", self.severity));
+        if let Some(p) = &self.preempts {
+            out.push_str(&format!("  pre-empts: {p}\n"));
+        }
+        if !self.requires.is_empty() {
+            out.push_str(&format!("  requires:  {}\n", self.requires.join(", ")));
+        }
+        if !self.tags.is_empty() {
+            out.push_str(&format!("  tags:      {}\n", self.tags.join(", ")));
+        }
+        if let Some(d) = &self.docs {
+            out.push_str(&format!("  docs:      {d}\n"));
+        }
+        let reads: Vec<&str> = self.reads.iter().map(|r| r.name()).collect();
+        out.push_str(&format!("  reads:     {}\n", reads.join(", ")));
+        out.push_str(&format!(
+            "  defined:   {}:{}\n",
+            self.origin.file, self.origin.line
+        ));
+        if let Some(d) = &self.description {
+            out.push('\n');
+            for line in d.trim().lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+        }
+        out.push_str("\nDefinition:\n");
+        for line in self.source_text.lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+        for (name, text) in &self.conditions_text {
+            out.push_str(&format!("\nNamed condition `{name}`:\n"));
+            for line in text.lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+        }
+        out
+    }
 }
 
 /// How a rule set is evaluated.
@@ -91,20 +183,52 @@ pub struct RuleSet {
 }
 
 #[derive(Debug)]
-struct Inner {
-    rules: Vec<Rule>,
-    needs: Needs,
+pub(crate) struct Inner {
+    pub(crate) rules: Vec<Rule>,
+    /// Evaluation order: every rule after the rules it requires.
+    pub(crate) order: Vec<usize>,
+    pub(crate) needs: Needs,
 }
 
+static BUILTIN: LazyLock<Result<RuleSet, String>> = LazyLock::new(|| {
+    compile::load(&[compile::Unit::Builtin])
+        .map(|inner| RuleSet {
+            inner: Arc::new(inner),
+        })
+        .map_err(|e| e.to_string())
+});
+
 impl RuleSet {
-    /// The built-in rule set (`rules/default.yaml`).
+    /// The built-in rule set (`rules/default.yaml`), compiled once per
+    /// process. The embedded file is validated by the test suite, so this
+    /// cannot fail in a released build; if it ever did, the result is an
+    /// empty set whose checks are all `indeterminate` rather than a panic.
     pub fn builtin() -> RuleSet {
-        RuleSet {
-            inner: Arc::new(Inner {
-                rules: Vec::new(),
-                needs: Needs::default(),
-            }),
+        match &*BUILTIN {
+            Ok(set) => set.clone(),
+            Err(_) => RuleSet {
+                inner: Arc::new(Inner {
+                    rules: Vec::new(),
+                    order: Vec::new(),
+                    needs: Needs::default(),
+                }),
+            },
         }
+    }
+
+    /// Loads the built-in set and reports its problems; for tests and
+    /// `rules lint builtin:default`.
+    pub fn try_builtin() -> Result<RuleSet, RuleLoadError> {
+        RuleSetLoader::new().load()
+    }
+
+    /// A rule set from one YAML text (without the built-in set unless the
+    /// text `extends` it).
+    pub fn from_yaml(name: &str, text: &str) -> Result<RuleSet, RuleLoadError> {
+        RuleSetLoader::new()
+            .without_builtin()
+            .source(name, text)
+            .load()
     }
 
     /// The rules, in evaluation and report order.
@@ -127,15 +251,16 @@ impl RuleSet {
         self.evaluate_with(ctx, &EvalOptions::default())
     }
 
-    /// Evaluates every rule against `ctx`.
+    /// Evaluates every rule against `ctx`. Never panics, whatever the data.
+    ///
+    /// An empty rule set has nothing to vouch for an order, so its verdict is
+    /// `indeterminate`, never `ready`.
     pub fn evaluate_with(&self, ctx: &Context, options: &EvalOptions) -> Report {
-        Report::from_results(
-            ctx.account_id,
-            ctx.customer_id,
-            ctx.now,
-            options.fail_on,
-            Vec::new(),
-        )
+        let mut report = eval::evaluate(&self.inner, ctx, options);
+        if self.inner.rules.is_empty() {
+            report.verdict = crate::report::Verdict::Indeterminate;
+        }
+        report
     }
 }
 
@@ -175,10 +300,25 @@ impl RuleSetLoader {
         self.sources.push((name.into(), Some(text.into())));
         self
     }
-    /// Loads, validates and compiles everything added.
+    /// Loads, validates and compiles everything added. Every problem in every
+    /// file is reported, not only the first.
     pub fn load(&self) -> Result<RuleSet, RuleLoadError> {
-        let _ = self.builtin;
-        Ok(RuleSet::builtin())
+        let mut units = Vec::new();
+        if self.builtin {
+            units.push(compile::Unit::Builtin);
+        }
+        for (name, text) in &self.sources {
+            units.push(match text {
+                Some(text) => compile::Unit::Text {
+                    name: name.clone(),
+                    text: text.clone(),
+                },
+                None => compile::Unit::File(PathBuf::from(name)),
+            });
+        }
+        compile::load(&units).map(|inner| RuleSet {
+            inner: Arc::new(inner),
+        })
     }
 }
 
@@ -195,4 +335,30 @@ pub enum RuleLoadError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The files were read but have problems; every one is listed.
+    #[error("{} in rule files", plural(diagnostics.len()))]
+    #[diagnostic(code(ion_preflight::rules::invalid))]
+    Invalid {
+        /// Every problem found, in file order.
+        #[related]
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+impl RuleLoadError {
+    /// Every diagnostic (empty for [`RuleLoadError::Read`]).
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            RuleLoadError::Invalid { diagnostics } => diagnostics,
+            RuleLoadError::Read { .. } => &[],
+        }
+    }
+}
+
+fn plural(n: usize) -> String {
+    if n == 1 {
+        "1 problem".to_owned()
+    } else {
+        format!("{n} problems")
+    }
 }

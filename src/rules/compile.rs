@@ -1,0 +1,1937 @@
+//! Loading rule files: parse each into a [`Node`] tree, compose the files,
+//! then validate and compile everything, collecting every problem with its
+//! file, line and column.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use regex::RegexBuilder;
+use serde_json::Value;
+
+use super::condition::{Cmp, Cond, Quantifier, Test, TypeName, When};
+use super::diagnostics::{Diagnostic, SourceFile, did_you_mean};
+use super::path::{self as paths, Path, RawPath, RawSeg, Seg, Start};
+use super::template::{self, Part, RawPart, Template};
+use super::yaml::{Key, Node, NodeValue, Pos};
+use super::{BUILTIN_DEFAULT, BUILTIN_NAME, ForEach, Inner, Origin, Rule, RuleLoadError};
+use crate::context::{Needs, Root};
+use crate::report::Severity;
+
+const FILE_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "extends",
+    "conditions",
+    "rules",
+    "overrides",
+    "disable",
+];
+const RULE_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "description",
+    "severity",
+    "tags",
+    "docs",
+    "preempts",
+    "requires",
+    "for_each",
+    "when",
+    "assert",
+    "message",
+];
+const COMBINATORS: &[&str] = &["all", "any", "not", "condition"];
+const VALUE_OPERATORS: &[&str] = &[
+    "exists",
+    "null",
+    "empty",
+    "non_empty",
+    "equals",
+    "not_equals",
+    "one_of",
+    "not_one_of",
+    "matches",
+    "contains",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "type",
+    "before",
+    "after",
+    "not_before",
+    "not_after",
+    "length",
+    "some",
+    "every",
+    "none",
+];
+const NUMERIC_OPERATORS: &[&str] = &["gt", "gte", "lt", "lte"];
+const DATE_OPERATORS: &[&str] = &["before", "after", "not_before", "not_after"];
+const QUANTIFIERS: &[&str] = &["some", "every", "none"];
+const CASE_OPERATORS: &[&str] = &["equals", "not_equals", "one_of", "not_one_of", "contains"];
+const MAX_CONDITION_DEPTH: usize = 48;
+const MAX_REGEX_SIZE: usize = 1 << 20;
+
+/// One unit of rule text to load.
+#[derive(Clone, Debug)]
+pub(crate) enum Unit {
+    Builtin,
+    File(PathBuf),
+    Text { name: String, text: String },
+}
+
+struct NamedCond {
+    node: Node,
+    file: Arc<SourceFile>,
+    /// Variables the condition uses that it does not bind itself.
+    free: BTreeSet<String>,
+}
+
+struct PendingRule {
+    file: Arc<SourceFile>,
+    id: String,
+    id_pos: Pos,
+    title: String,
+    description: Option<String>,
+    severity: Severity,
+    tags: Vec<String>,
+    docs: Option<String>,
+    preempts: Option<String>,
+    requires: Vec<(String, Pos)>,
+    for_each: Option<Node>,
+    when: Option<Node>,
+    assert: Option<Node>,
+    message: Option<Node>,
+    disabled: bool,
+    source_text: String,
+}
+
+struct Loader {
+    diags: Vec<Diagnostic>,
+    loaded: HashSet<String>,
+    stack: Vec<String>,
+    conditions: HashMap<String, NamedCond>,
+    rules: Vec<PendingRule>,
+    /// >0 while compiling an expansion whose problems were already reported.
+    quiet: usize,
+}
+
+/// Loads the units, in order, into a compiled rule set.
+pub(crate) fn load(units: &[Unit]) -> Result<Inner, RuleLoadError> {
+    let mut loader = Loader {
+        diags: Vec::new(),
+        loaded: HashSet::new(),
+        stack: Vec::new(),
+        conditions: HashMap::new(),
+        rules: Vec::new(),
+        quiet: 0,
+    };
+    for unit in units {
+        let (key, name, text, base) = match unit {
+            Unit::Builtin => (
+                BUILTIN_NAME.to_owned(),
+                BUILTIN_NAME.to_owned(),
+                BUILTIN_DEFAULT.to_owned(),
+                None,
+            ),
+            Unit::File(path) => {
+                let bytes = std::fs::read(path).map_err(|source| RuleLoadError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                let name = path.display().to_string();
+                let text = match decode(&name, bytes) {
+                    Ok(t) => t,
+                    Err(d) => {
+                        loader.diags.push(*d);
+                        continue;
+                    }
+                };
+                let key = canonical_key(path);
+                (key, name, text, path.parent().map(FsPath::to_path_buf))
+            }
+            Unit::Text { name, text } => (
+                format!("text:{name}"),
+                name.clone(),
+                text.clone(),
+                std::env::current_dir().ok(),
+            ),
+        };
+        if loader.loaded.contains(&key) {
+            continue;
+        }
+        loader.load_unit(key, &name, text, base);
+    }
+    loader.finish()
+}
+
+fn canonical_key(path: &FsPath) -> String {
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+fn decode(name: &str, bytes: Vec<u8>) -> Result<String, Box<Diagnostic>> {
+    String::from_utf8(bytes).map_err(|e| {
+        Box::new({
+            let valid = e.utf8_error().valid_up_to();
+            let bytes = e.as_bytes();
+            let before = String::from_utf8_lossy(&bytes[..valid]);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            Diagnostic::without_location(
+                name,
+                "not-utf8",
+                format!(
+                    "{name}:{line}:{column}: the file is not UTF-8 text (invalid byte 0x{:02x})",
+                    bytes[valid]
+                ),
+            )
+        })
+    })
+}
+
+fn yaml_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    // Only `true`/`false` are booleans: `title: y` or `country: NO` stay text.
+    options.strict_booleans = true;
+    options
+}
+
+impl Loader {
+    fn push(&mut self, d: Diagnostic) {
+        if self.quiet == 0 {
+            self.diags.push(d);
+        }
+    }
+
+    fn diag(
+        &mut self,
+        file: &SourceFile,
+        pos: Pos,
+        code: &'static str,
+        message: impl Into<String>,
+    ) {
+        let d = Diagnostic::at(file, pos, code, message.into());
+        self.push(d);
+    }
+
+    fn load_unit(&mut self, key: String, name: &str, text: String, base: Option<PathBuf>) {
+        self.loaded.insert(key.clone());
+        self.stack.push(key);
+        let file = SourceFile::new(name, text);
+        let parsed: Result<Node, serde_saphyr::Error> =
+            serde_saphyr::from_str_with_options(file.text(), yaml_options());
+        let root = match parsed {
+            Ok(root) => root,
+            Err(e) => {
+                let pos = e
+                    .location()
+                    .map(|l| Pos {
+                        line: l.line() as u32,
+                        column: l.column() as u32,
+                        offset: l.span().byte_offset().map(|o| o as usize),
+                        len: 0,
+                    })
+                    .unwrap_or(Pos {
+                        line: 1,
+                        column: 1,
+                        offset: Some(0),
+                        len: 0,
+                    });
+                let message = yaml_error_message(&e);
+                self.diag(&file, pos, "yaml-syntax", message);
+                self.stack.pop();
+                return;
+            }
+        };
+        let entries = match &root.value {
+            NodeValue::Map(entries) => entries.clone(),
+            NodeValue::Null => Vec::new(),
+            other => {
+                self.diag(
+                    &file,
+                    root.pos,
+                    "wrong-type",
+                    format!(
+                        "a rule file must be a mapping with `rules`, `conditions`, …; found {}",
+                        other.kind()
+                    ),
+                );
+                self.stack.pop();
+                return;
+            }
+        };
+        self.check_keys(&file, &entries, FILE_KEYS, "rule file");
+        for key in ["name", "description"] {
+            if let Some(n) = get(&entries, key) {
+                self.string(&file, n, key);
+            }
+        }
+        if let Some(ext) = get(&entries, "extends") {
+            for item in self.list(&file, ext, "extends") {
+                let Some(target) = self.string(&file, item, "an `extends` entry") else {
+                    continue;
+                };
+                self.extend(&file, item.pos, &target, base.as_deref());
+            }
+        }
+        if let Some(conds) = get(&entries, "conditions")
+            && let Some(conds) = self.mapping(&file, conds, "conditions")
+        {
+            for (k, node) in conds {
+                if !is_kebab(&k.name) {
+                    self.diag(
+                        &file,
+                        k.pos,
+                        "bad-name",
+                        format!(
+                            "condition name `{}` is not kebab-case (e.g. `microsoft-nce-item`)",
+                            k.name
+                        ),
+                    );
+                }
+                let mut free = BTreeSet::new();
+                let mut scope = Scope {
+                    bound: Vec::new(),
+                    free: Some(&mut free),
+                };
+                let mut expanding = vec![k.name.clone()];
+                // Validates the definition on its own; free variables are
+                // checked wherever it is used.
+                let _ = self.cond(&file, node, &mut scope, 0, &mut expanding);
+                self.conditions.insert(
+                    k.name.clone(),
+                    NamedCond {
+                        node: node.clone(),
+                        file: file.clone(),
+                        free,
+                    },
+                );
+            }
+        }
+        if let Some(rules) = get(&entries, "rules") {
+            for node in self.list(&file, rules, "rules") {
+                self.collect_rule(&file, node);
+            }
+        }
+        if let Some(ov) = get(&entries, "overrides")
+            && let Some(ov) = self.mapping(&file, ov, "overrides")
+        {
+            for (k, node) in ov {
+                let Some(idx) = self.find_rule(&file, k) else {
+                    continue;
+                };
+                let Some(fields) = self.mapping(&file, node, "an override") else {
+                    continue;
+                };
+                self.check_keys(&file, fields, &["severity"], "override");
+                if let Some(sev) = get(fields, "severity")
+                    && let Some(s) = self.severity(&file, sev)
+                {
+                    self.rules[idx].severity = s;
+                }
+            }
+        }
+        if let Some(dis) = get(&entries, "disable") {
+            for item in self.list(&file, dis, "disable") {
+                let Some(id) = self.string(&file, item, "a rule id") else {
+                    continue;
+                };
+                let key = Key {
+                    pos: item.pos,
+                    name: id,
+                };
+                if let Some(idx) = self.find_rule(&file, &key) {
+                    self.rules[idx].disabled = true;
+                }
+            }
+        }
+        self.stack.pop();
+    }
+
+    fn extend(&mut self, file: &Arc<SourceFile>, pos: Pos, target: &str, base: Option<&FsPath>) {
+        if target == BUILTIN_NAME {
+            if self.stack.iter().any(|k| k == BUILTIN_NAME) {
+                self.diag(
+                    file,
+                    pos,
+                    "extends-cycle",
+                    format!("`{target}` extends itself"),
+                );
+            } else if !self.loaded.contains(BUILTIN_NAME) {
+                self.load_unit(
+                    BUILTIN_NAME.to_owned(),
+                    BUILTIN_NAME,
+                    BUILTIN_DEFAULT.to_owned(),
+                    None,
+                );
+            }
+            return;
+        }
+        if let Some(rest) = target.strip_prefix("builtin:") {
+            let help = did_you_mean(target, [BUILTIN_NAME]);
+            let d = Diagnostic::at(
+                file,
+                pos,
+                "unknown-builtin",
+                format!("there is no built-in rule set `{rest}`"),
+            )
+            .label("unknown built-in set")
+            .maybe_help(help);
+            self.push(d);
+            return;
+        }
+        let path = match base {
+            Some(b) => b.join(target),
+            None => PathBuf::from(target),
+        };
+        let key = canonical_key(&path);
+        if self.stack.contains(&key) {
+            let d = Diagnostic::at(
+                file,
+                pos,
+                "extends-cycle",
+                format!("`extends: {target}` makes a cycle: that file is already being loaded"),
+            )
+            .label("cycle");
+            self.push(d);
+            return;
+        }
+        if self.loaded.contains(&key) {
+            return;
+        }
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                let d = Diagnostic::at(
+                    file,
+                    pos,
+                    "unreadable-file",
+                    format!("cannot read `{}`: {e}", path.display()),
+                )
+                .label("this file");
+                self.push(d);
+                return;
+            }
+        };
+        let name = path.display().to_string();
+        match decode(&name, bytes) {
+            Ok(text) => {
+                let base = path.parent().map(FsPath::to_path_buf);
+                self.load_unit(key, &name, text, base);
+            }
+            Err(d) => self.push(*d),
+        }
+    }
+
+    fn find_rule(&mut self, file: &SourceFile, key: &Key) -> Option<usize> {
+        match self
+            .rules
+            .iter()
+            .position(|r| r.id == key.name && !r.disabled)
+        {
+            Some(i) => Some(i),
+            None => {
+                let help = did_you_mean(
+                    &key.name,
+                    self.rules
+                        .iter()
+                        .filter(|r| !r.disabled)
+                        .map(|r| r.id.as_str()),
+                );
+                let d = Diagnostic::at(
+                    file,
+                    key.pos,
+                    "unknown-rule",
+                    format!("no rule `{}` is defined before this point", key.name),
+                )
+                .label("unknown rule id")
+                .maybe_help(help);
+                self.push(d);
+                None
+            }
+        }
+    }
+
+    fn collect_rule(&mut self, file: &Arc<SourceFile>, node: &Node) {
+        let Some(fields) = self.mapping(file, node, "a rule") else {
+            return;
+        };
+        self.check_keys(file, fields, RULE_KEYS, "rule");
+        let id_node = self.required(file, node, fields, "id");
+        let (id, id_pos) = match id_node {
+            Some(n) => match self.string(file, n, "`id`") {
+                Some(id) => {
+                    if !is_kebab(&id) {
+                        let d = Diagnostic::at(
+                            file,
+                            n.pos,
+                            "bad-id",
+                            format!("rule id `{id}` is not kebab-case"),
+                        )
+                        .label("ids look like `customer-active`")
+                        .help("ids are public API: lowercase letters and digits separated by single hyphens");
+                        self.push(d);
+                    }
+                    (id, n.pos)
+                }
+                None => return,
+            },
+            None => return,
+        };
+        if let Some(prev) = self.rules.iter().find(|r| r.id == id && !r.disabled) {
+            let msg = format!(
+                "duplicate rule id `{id}`: already defined at {}:{}:{}",
+                prev.file.name, prev.id_pos.line, prev.id_pos.column
+            );
+            let d = Diagnostic::at(file, id_pos, "duplicate-id", msg)
+                .label("second definition")
+                .help("give the rule another id, or use `overrides`/`disable` to change the existing one");
+            self.push(d);
+            return;
+        }
+        let title = self
+            .required(file, node, fields, "title")
+            .and_then(|n| self.string(file, n, "`title`"))
+            .unwrap_or_default();
+        let severity_node = self.required(file, node, fields, "severity");
+        let severity = severity_node
+            .and_then(|n| self.severity(file, n))
+            .unwrap_or(Severity::Error);
+        let description =
+            get(fields, "description").and_then(|n| self.string(file, n, "`description`"));
+        let docs = get(fields, "docs").and_then(|n| self.string(file, n, "`docs`"));
+        let preempts = get(fields, "preempts").and_then(|n| self.string(file, n, "`preempts`"));
+        let tags = get(fields, "tags")
+            .map(|n| {
+                self.list(file, n, "tags")
+                    .iter()
+                    .filter_map(|t| self.string(file, t, "a tag"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let requires = get(fields, "requires")
+            .map(|n| {
+                self.list(file, n, "requires")
+                    .iter()
+                    .filter_map(|t| self.string(file, t, "a rule id").map(|s| (s, t.pos)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let assert = self.required(file, node, fields, "assert").cloned();
+        let message = self.required(file, node, fields, "message").cloned();
+        let source_text = snippet(file.text(), node);
+        self.rules.push(PendingRule {
+            file: file.clone(),
+            id,
+            id_pos,
+            title,
+            description,
+            severity,
+            tags,
+            docs,
+            preempts,
+            requires,
+            for_each: get(fields, "for_each").cloned(),
+            when: get(fields, "when").cloned(),
+            assert,
+            message,
+            disabled: false,
+            source_text,
+        });
+    }
+
+    fn finish(mut self) -> Result<Inner, RuleLoadError> {
+        let pending = std::mem::take(&mut self.rules);
+        let active: Vec<&PendingRule> = pending.iter().filter(|r| !r.disabled).collect();
+        let disabled: HashSet<&str> = pending
+            .iter()
+            .filter(|r| r.disabled)
+            .map(|r| r.id.as_str())
+            .collect();
+        let index: HashMap<&str, usize> = active
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.as_str(), i))
+            .collect();
+        let mut rules = Vec::with_capacity(active.len());
+        let mut needs = Needs::default();
+        for p in &active {
+            let file = p.file.clone();
+            let mut scope = Scope {
+                bound: Vec::new(),
+                free: None,
+            };
+            let mut expanding = Vec::new();
+            let for_each = p.for_each.as_ref().and_then(|n| {
+                let text = self.string(&file, n, "`for_each`")?;
+                let Some((path_text, var)) = text.rsplit_once(" as ") else {
+                    let d = Diagnostic::at(
+                        &file,
+                        n.pos,
+                        "bad-for-each",
+                        format!("`for_each: {text}` must read `PATH as NAME`"),
+                    )
+                    .help("for example `for_each: order.orderItems as item`");
+                    self.push(d);
+                    return None;
+                };
+                let path = self.path_text(&file, n.pos, path_text.trim(), &mut scope)?;
+                let var = var.trim().to_owned();
+                self.check_var_name(&file, n.pos, &var, &scope)?;
+                Some(ForEach { path, var })
+            });
+            if p.for_each.is_some() && for_each.is_none() {
+                continue;
+            }
+            if let Some(fe) = &for_each {
+                scope.bound.push(fe.var.clone());
+            }
+            let when = p
+                .when
+                .as_ref()
+                .and_then(|n| self.cond(&file, n, &mut scope, 0, &mut expanding));
+            let assert = p
+                .assert
+                .as_ref()
+                .and_then(|n| self.cond(&file, n, &mut scope, 0, &mut expanding));
+            let message = p
+                .message
+                .as_ref()
+                .and_then(|n| self.template(&file, n, &scope));
+            let mut requires = Vec::new();
+            for (req, pos) in &p.requires {
+                if disabled.contains(req.as_str()) {
+                    continue;
+                }
+                match index.get(req.as_str()) {
+                    Some(&i) => {
+                        let dep = active[i];
+                        if dep.severity < p.severity {
+                            let d = Diagnostic::at(
+                                &file,
+                                *pos,
+                                "requires-lower-severity",
+                                format!(
+                                    "`{}` ({}) requires `{}`, whose severity is only {}",
+                                    p.id, p.severity, dep.id, dep.severity
+                                ),
+                            )
+                            .label("lower severity")
+                            .help("a failing lower-severity rule would silence this one and let the order through; raise the required rule's severity or drop the requirement");
+                            self.push(d);
+                        }
+                        requires.push(i);
+                    }
+                    None => {
+                        let help = did_you_mean(req, index.keys().copied());
+                        let d = Diagnostic::at(
+                            &file,
+                            *pos,
+                            "unknown-rule",
+                            format!("`requires` names `{req}`, which is not a rule"),
+                        )
+                        .label("unknown rule id")
+                        .maybe_help(help);
+                        self.push(d);
+                    }
+                }
+            }
+            let (Some(assert), Some(message)) = (assert, message) else {
+                continue;
+            };
+            if p.when.is_some() && when.is_none() {
+                continue;
+            }
+            let mut reads = Vec::new();
+            if let Some(fe) = &for_each {
+                fe.path.roots(&mut reads);
+            }
+            if let Some(w) = &when {
+                cond_roots(w, &mut reads);
+            }
+            cond_roots(&assert, &mut reads);
+            for part in &message.parts {
+                if let Part::Path { path, .. } = part {
+                    path.roots(&mut reads);
+                }
+            }
+            reads.sort();
+            reads.dedup();
+            for r in &reads {
+                needs.add(*r);
+            }
+            let mut conditions_used = BTreeSet::new();
+            for n in [p.when.as_ref(), p.assert.as_ref()].into_iter().flatten() {
+                self.conditions_used(n, &mut conditions_used, &mut Vec::new());
+            }
+            let conditions_text = conditions_used
+                .into_iter()
+                .filter_map(|name| {
+                    let c = self.conditions.get(&name)?;
+                    Some((name, snippet(c.file.text(), &c.node)))
+                })
+                .collect();
+            rules.push(Rule {
+                id: p.id.clone(),
+                title: p.title.clone(),
+                description: p.description.clone(),
+                severity: p.severity,
+                tags: p.tags.clone(),
+                docs: p.docs.clone(),
+                preempts: p.preempts.clone(),
+                requires: p
+                    .requires
+                    .iter()
+                    .filter(|(r, _)| !disabled.contains(r.as_str()))
+                    .map(|(r, _)| r.clone())
+                    .collect(),
+                origin: Origin {
+                    file: p.file.name.clone(),
+                    line: p.id_pos.line,
+                },
+                for_each,
+                when,
+                assert,
+                message,
+                requires_idx: requires,
+                reads,
+                source_text: p.source_text.clone(),
+                conditions_text,
+            });
+        }
+        // `requires` cycles.
+        if rules.len() == active.len()
+            && let Some(cycle) = find_cycle(&rules)
+        {
+            let first = active[cycle[0]];
+            let names: Vec<&str> = cycle.iter().map(|&i| rules[i].id.as_str()).collect();
+            let d = Diagnostic::at(
+                &first.file,
+                first.id_pos,
+                "requires-cycle",
+                format!(
+                    "`requires` makes a cycle: {} -> {}",
+                    names.join(" -> "),
+                    names[0]
+                ),
+            )
+            .label("in this cycle");
+            self.push(d);
+        }
+        if !self.diags.is_empty() {
+            let mut seen = HashSet::new();
+            let mut diags = std::mem::take(&mut self.diags);
+            diags.retain(|d| seen.insert(d.one_line()));
+            // File order: files in the order they were first reported, then
+            // line and column.
+            let mut files: Vec<String> = Vec::new();
+            for d in &diags {
+                if !files.iter().any(|f| f == d.file()) {
+                    files.push(d.file().to_owned());
+                }
+            }
+            diags.sort_by_key(|d| {
+                let fi = files.iter().position(|f| f == d.file()).unwrap_or(0);
+                (fi, d.line(), d.column())
+            });
+            return Err(RuleLoadError::Invalid { diagnostics: diags });
+        }
+        let order = topo_order(&rules);
+        Ok(Inner {
+            rules,
+            order,
+            needs,
+        })
+    }
+
+    fn conditions_used(&self, node: &Node, out: &mut BTreeSet<String>, stack: &mut Vec<String>) {
+        match &node.value {
+            NodeValue::Map(entries) => {
+                for (k, v) in entries {
+                    if k.name == "condition" {
+                        if let Some(name) = v.as_str()
+                            && !stack.iter().any(|s| s == name)
+                            && out.insert(name.to_owned())
+                            && let Some(c) = self.conditions.get(name)
+                        {
+                            stack.push(name.to_owned());
+                            self.conditions_used(&c.node, out, stack);
+                            stack.pop();
+                        }
+                    } else {
+                        self.conditions_used(v, out, stack);
+                    }
+                }
+            }
+            NodeValue::Seq(items) => {
+                for i in items {
+                    self.conditions_used(i, out, stack);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // ---- conditions ----------------------------------------------------
+
+    fn cond(
+        &mut self,
+        file: &Arc<SourceFile>,
+        node: &Node,
+        scope: &mut Scope<'_>,
+        depth: usize,
+        expanding: &mut Vec<String>,
+    ) -> Option<Cond> {
+        if depth > MAX_CONDITION_DEPTH {
+            self.diag(
+                file,
+                node.pos,
+                "too-deep",
+                format!("conditions nest more than {MAX_CONDITION_DEPTH} levels deep"),
+            );
+            return None;
+        }
+        let entries = self.mapping(file, node, "a condition")?;
+        let keys: Vec<&str> = entries.iter().map(|(k, _)| k.name.as_str()).collect();
+        let combinators: Vec<&(Key, Node)> = entries
+            .iter()
+            .filter(|(k, _)| COMBINATORS.contains(&k.name.as_str()))
+            .collect();
+        if let Some((k, v)) = combinators.first() {
+            let mut ok = true;
+            for (other, _) in entries {
+                if other.name != k.name && other.name != "description" {
+                    let msg = if COMBINATORS.contains(&other.name.as_str()) {
+                        format!("`{}` and `{}` cannot share one mapping", k.name, other.name)
+                    } else {
+                        format!("`{}` cannot appear beside `{}`", other.name, k.name)
+                    };
+                    let d = Diagnostic::at(file, other.pos, "conflicting-keys", msg)
+                        .label("conflicts")
+                        .help("wrap each condition in its own mapping inside `all:` or `any:`");
+                    self.push(d);
+                    ok = false;
+                }
+            }
+            if !ok {
+                return None;
+            }
+            return match k.name.as_str() {
+                "all" | "any" => {
+                    let items = self.list(file, v, &k.name);
+                    if items.is_empty() && matches!(v.value, NodeValue::Seq(_)) {
+                        self.diag(
+                            file,
+                            v.pos,
+                            "empty-list",
+                            format!("`{}` needs at least one condition", k.name),
+                        );
+                        return None;
+                    }
+                    let mut parts = Vec::with_capacity(items.len());
+                    let mut failed = false;
+                    for item in items {
+                        match self.cond(file, item, scope, depth + 1, expanding) {
+                            Some(c) => parts.push(c),
+                            None => failed = true,
+                        }
+                    }
+                    if failed || parts.is_empty() {
+                        return None;
+                    }
+                    Some(if k.name == "all" {
+                        Cond::All(parts)
+                    } else {
+                        Cond::Any(parts)
+                    })
+                }
+                "not" => self
+                    .cond(file, v, scope, depth + 1, expanding)
+                    .map(|c| Cond::Not(Box::new(c))),
+                _ => self.reference(file, v, scope, depth, expanding),
+            };
+        }
+        if entries.iter().any(|(k, _)| k.name == "attribute") {
+            return self.attribute(file, node, entries, scope, depth, expanding);
+        }
+        let Some(path_node) = get(entries, "path") else {
+            // No recognisable form: say which keys are not understood.
+            let mut all_keys: Vec<&str> = COMBINATORS.to_vec();
+            all_keys.extend([
+                "path",
+                "attribute",
+                "of",
+                "as",
+                "ignore_case",
+                "description",
+            ]);
+            all_keys.extend(VALUE_OPERATORS);
+            let mut reported = false;
+            for (k, _) in entries {
+                if !all_keys.contains(&k.name.as_str()) {
+                    let help = did_you_mean(&k.name, all_keys.iter().copied());
+                    let d = Diagnostic::at(
+                        file,
+                        k.pos,
+                        "unknown-operator",
+                        format!("unknown operator `{}` in a condition", k.name),
+                    )
+                    .label("not an operator")
+                    .maybe_help(help);
+                    self.push(d);
+                    reported = true;
+                }
+            }
+            if !reported {
+                let d = Diagnostic::at(
+                    file,
+                    node.pos,
+                    "incomplete-condition",
+                    format!(
+                        "a condition needs `path`, `attribute`, `all`, `any`, `not` or `condition`; found only {}",
+                        keys.iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                self.push(d);
+            }
+            return None;
+        };
+        let path_text = self.string(file, path_node, "`path`")?;
+        let path = self.path_text(file, path_node.pos, &path_text, scope);
+        self.value_test(
+            file,
+            node,
+            entries,
+            path,
+            &path_text,
+            &["path"],
+            scope,
+            depth,
+            expanding,
+        )
+    }
+
+    fn attribute(
+        &mut self,
+        file: &Arc<SourceFile>,
+        node: &Node,
+        entries: &[(Key, Node)],
+        scope: &mut Scope<'_>,
+        depth: usize,
+        expanding: &mut Vec<String>,
+    ) -> Option<Cond> {
+        let name_node = get(entries, "attribute")?;
+        let name = self.string(file, name_node, "`attribute`")?;
+        if get(entries, "path").is_some() {
+            let k = entries
+                .iter()
+                .find(|(k, _)| k.name == "path")
+                .map(|(k, _)| k.pos)
+                .unwrap_or(node.pos);
+            self.diag(file, k, "conflicting-keys", "`path` cannot appear beside `attribute`; `of` names the object that has the attributes");
+            return None;
+        }
+        let Some(of_node) = get(entries, "of") else {
+            let d = Diagnostic::at(
+                file,
+                name_node.pos,
+                "missing-key",
+                format!(
+                    "`attribute: {name}` needs `of`: the object whose `attributes` list to search"
+                ),
+            )
+            .help("for example `{ attribute: domainName, of: item, non_empty: true }`");
+            self.push(d);
+            return None;
+        };
+        let of = self.string(file, of_node, "`of`")?;
+        let text = format!("{of}.attributes[name={name}].value");
+        let path = self.path_text(file, of_node.pos, &text, scope);
+        self.value_test(
+            file,
+            node,
+            entries,
+            path,
+            &text,
+            &["attribute", "of"],
+            scope,
+            depth,
+            expanding,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn value_test(
+        &mut self,
+        file: &Arc<SourceFile>,
+        node: &Node,
+        entries: &[(Key, Node)],
+        path: Option<Path>,
+        path_text: &str,
+        subject_keys: &[&str],
+        scope: &mut Scope<'_>,
+        depth: usize,
+        expanding: &mut Vec<String>,
+    ) -> Option<Cond> {
+        let mut allowed: Vec<&str> = subject_keys.to_vec();
+        allowed.extend(["as", "ignore_case", "description"]);
+        allowed.extend(VALUE_OPERATORS);
+        let mut ops: Vec<&(Key, Node)> = Vec::new();
+        for entry in entries {
+            let k = &entry.0;
+            if VALUE_OPERATORS.contains(&k.name.as_str()) {
+                ops.push(entry);
+            } else if !allowed.contains(&k.name.as_str()) {
+                let help = did_you_mean(&k.name, allowed.iter().copied());
+                let d = Diagnostic::at(
+                    file,
+                    k.pos,
+                    "unknown-operator",
+                    format!("unknown operator `{}` in a condition", k.name),
+                )
+                .label("not an operator")
+                .maybe_help(help);
+                self.push(d);
+                return None;
+            }
+        }
+        if ops.is_empty() {
+            let d = Diagnostic::at(
+                file,
+                node.pos,
+                "missing-operator",
+                format!("the condition on `{path_text}` has no operator"),
+            )
+            .help("add one, e.g. `non_empty: true`, `equals: …`, `one_of: […]`, `matches: …`");
+            self.push(d);
+            return None;
+        }
+        let family = |name: &str| -> &str {
+            if NUMERIC_OPERATORS.contains(&name) {
+                "numeric"
+            } else if DATE_OPERATORS.contains(&name) {
+                "date"
+            } else {
+                "single"
+            }
+        };
+        let first = ops[0].0.name.as_str();
+        for (k, _) in &ops[1..] {
+            if family(first) == "single" || family(&k.name) != family(first) {
+                let d = Diagnostic::at(
+                    file,
+                    k.pos,
+                    "conflicting-operators",
+                    format!("`{}` and `{}` cannot share one condition", first, k.name),
+                )
+                .label("second operator")
+                .help("combine separate conditions with `all:` or `any:`");
+                self.push(d);
+                return None;
+            }
+        }
+        let ignore_case = match get(entries, "ignore_case") {
+            Some(n) => {
+                let b = self.boolean(file, n, "`ignore_case`")?;
+                if !CASE_OPERATORS.contains(&first) {
+                    let d = Diagnostic::at(file, n.pos, "misplaced-key", format!("`ignore_case` does not apply to `{first}`"))
+                        .help("it applies to equals, not_equals, one_of, not_one_of and contains; for `matches` use `(?i)` in the pattern");
+                    self.push(d);
+                    return None;
+                }
+                b
+            }
+            None => false,
+        };
+        let as_node = get(entries, "as");
+        if QUANTIFIERS.contains(&first) {
+            let Some(as_node) = as_node else {
+                let d = Diagnostic::at(file, ops[0].0.pos, "missing-key", format!("`{first}` needs `as: NAME` to name the current element"))
+                    .help("for example `{ path: cloudProfiles, as: profile, some: { path: profile.enabled, equals: true } }`");
+                self.push(d);
+                return None;
+            };
+            let var = self.string(file, as_node, "`as`")?;
+            self.check_var_name(file, as_node.pos, &var, scope)?;
+            scope.bound.push(var);
+            let body = self.cond(file, &ops[0].1, scope, depth + 1, expanding);
+            scope.bound.pop();
+            let kind = match first {
+                "some" => Quantifier::Some,
+                "every" => Quantifier::Every,
+                _ => Quantifier::None,
+            };
+            return Some(Cond::Quant {
+                path: path?,
+                kind,
+                body: Box::new(body?),
+            });
+        }
+        if let Some(n) = as_node {
+            let d = Diagnostic::at(
+                file,
+                n.pos,
+                "misplaced-key",
+                "`as` only goes with `some`, `every` or `none`".to_owned(),
+            );
+            self.push(d);
+            return None;
+        }
+        let op_node = &ops[0].1;
+        let (test, negate, expected): (Test, bool, String) = match first {
+            "exists" | "null" | "empty" | "non_empty" => {
+                let b = self.boolean(file, op_node, &format!("`{first}`"))?;
+                let (test, what) = match first {
+                    "exists" => (Test::Exists, "present"),
+                    "null" => (Test::Null, "null"),
+                    "empty" => (Test::Empty, "empty (\"\", [] or {})"),
+                    _ => (Test::NonEmpty, "a non-empty value"),
+                };
+                (test, !b, what.to_owned())
+            }
+            "equals" | "not_equals" => {
+                let value = self.literal(file, op_node, first)?;
+                let exp = format!("equal to {}{}", value, case_note(ignore_case));
+                (
+                    Test::Equals { value, ignore_case },
+                    first == "not_equals",
+                    exp,
+                )
+            }
+            "one_of" | "not_one_of" => {
+                let items = self.list(file, op_node, first);
+                if items.is_empty() {
+                    self.diag(
+                        file,
+                        op_node.pos,
+                        "empty-list",
+                        format!("`{first}` needs at least one value"),
+                    );
+                    return None;
+                }
+                let mut values = Vec::new();
+                for i in items {
+                    values.push(self.literal(file, i, "a value")?);
+                }
+                let shown: Vec<String> = values
+                    .iter()
+                    .map(|v| super::condition::show(v).into_owned())
+                    .collect();
+                let exp = format!("one of [{}]{}", shown.join(", "), case_note(ignore_case));
+                (
+                    Test::OneOf {
+                        values,
+                        ignore_case,
+                    },
+                    first == "not_one_of",
+                    exp,
+                )
+            }
+            "matches" => {
+                let pattern = self.string(file, op_node, "`matches`")?;
+                match RegexBuilder::new(&pattern)
+                    .size_limit(MAX_REGEX_SIZE)
+                    .build()
+                {
+                    Ok(re) => (
+                        Test::Matches(re),
+                        false,
+                        format!("a string matching /{pattern}/"),
+                    ),
+                    Err(e) => {
+                        let msg = e.to_string();
+                        let short = msg.lines().last().unwrap_or(&msg).trim().to_owned();
+                        let d = Diagnostic::at(file, op_node.pos, "bad-regex", format!("invalid regular expression: {short}"))
+                            .label("this pattern")
+                            .help("patterns use the `regex` crate's syntax (no look-around, no back-references)");
+                        self.push(d);
+                        return None;
+                    }
+                }
+            }
+            "contains" => {
+                let value = self.literal(file, op_node, "contains")?;
+                let exp = format!("containing {}{}", value, case_note(ignore_case));
+                (Test::Contains { value, ignore_case }, false, exp)
+            }
+            "gt" | "gte" | "lt" | "lte" => {
+                let mut cmps = Vec::new();
+                for (k, v) in &ops {
+                    let n = self.number(file, v, &format!("`{}`", k.name))?;
+                    cmps.push((cmp_of(&k.name), n));
+                }
+                let exp = format!(
+                    "a number {}",
+                    cmps.iter()
+                        .map(|(c, n)| format!("{} {}", c.symbol(), n))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                );
+                (Test::Numeric(cmps), false, exp)
+            }
+            "before" | "after" | "not_before" | "not_after" => {
+                let mut cmps = Vec::new();
+                let mut words = Vec::new();
+                for (k, v) in &ops {
+                    let text = match &v.value {
+                        NodeValue::Str(s) => s.clone(),
+                        _ => {
+                            let d = Diagnostic::at(
+                                file,
+                                v.pos,
+                                "wrong-type",
+                                format!(
+                                    "`{}` expects `now`, `now-30d` or a date, found {}",
+                                    k.name,
+                                    v.value.kind()
+                                ),
+                            );
+                            self.push(d);
+                            return None;
+                        }
+                    };
+                    let Some(when) = parse_when(&text) else {
+                        let d = Diagnostic::at(file, v.pos, "bad-date", format!("`{text}` is not `now`, `now±N(d|h|m|s)` or a date such as 2026-01-31"))
+                            .label("not a point in time");
+                        self.push(d);
+                        return None;
+                    };
+                    let cmp = match k.name.as_str() {
+                        "before" => Cmp::Lt,
+                        "after" => Cmp::Gt,
+                        "not_before" => Cmp::Gte,
+                        _ => Cmp::Lte,
+                    };
+                    words.push(format!("{} {}", k.name.replace('_', " "), text));
+                    cmps.push((cmp, when));
+                }
+                (
+                    Test::Date(cmps),
+                    false,
+                    format!("a date {}", words.join(" and ")),
+                )
+            }
+            "type" => {
+                let t = self.string(file, op_node, "`type`")?;
+                let Some(tn) = TypeName::parse(&t) else {
+                    let help = did_you_mean(&t, TypeName::NAMES);
+                    let d = Diagnostic::at(
+                        file,
+                        op_node.pos,
+                        "unknown-type",
+                        format!(
+                            "unknown type `{t}`: expected one of {}",
+                            TypeName::NAMES.join(", ")
+                        ),
+                    )
+                    .maybe_help(help);
+                    self.push(d);
+                    return None;
+                };
+                (Test::Type(tn), false, format!("of type {t}"))
+            }
+            "length" => {
+                let cmps = match &op_node.value {
+                    NodeValue::Int(_) | NodeValue::Float(_) => {
+                        vec![(Cmp::Eq, self.number(file, op_node, "`length`")?)]
+                    }
+                    NodeValue::Map(m) => {
+                        let mut cmps = Vec::new();
+                        for (k, v) in m {
+                            if !NUMERIC_OPERATORS.contains(&k.name.as_str()) {
+                                let help = did_you_mean(&k.name, NUMERIC_OPERATORS.iter().copied());
+                                let d = Diagnostic::at(
+                                    file,
+                                    k.pos,
+                                    "unknown-operator",
+                                    format!("`length` takes gt, gte, lt, lte; found `{}`", k.name),
+                                )
+                                .maybe_help(help);
+                                self.push(d);
+                                return None;
+                            }
+                            cmps.push((
+                                cmp_of(&k.name),
+                                self.number(file, v, &format!("`{}`", k.name))?,
+                            ));
+                        }
+                        if cmps.is_empty() {
+                            self.diag(
+                                file,
+                                op_node.pos,
+                                "empty-list",
+                                "`length` needs a number or at least one of gt, gte, lt, lte",
+                            );
+                            return None;
+                        }
+                        cmps
+                    }
+                    other => {
+                        let d = Diagnostic::at(
+                            file,
+                            op_node.pos,
+                            "wrong-type",
+                            format!(
+                                "`length` expects a number or a mapping like {{gte: 1}}, found {}",
+                                other.kind()
+                            ),
+                        );
+                        self.push(d);
+                        return None;
+                    }
+                };
+                let exp = format!(
+                    "length {}",
+                    cmps.iter()
+                        .map(|(c, n)| format!("{} {}", c.symbol(), n))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                );
+                (Test::Length(cmps), false, exp)
+            }
+            _ => return None,
+        };
+        let path = path?;
+        let cond = Cond::Test {
+            path,
+            test,
+            expected: expected.into_boxed_str(),
+        };
+        Some(if negate {
+            Cond::Not(Box::new(cond))
+        } else {
+            cond
+        })
+    }
+
+    fn reference(
+        &mut self,
+        file: &Arc<SourceFile>,
+        node: &Node,
+        scope: &mut Scope<'_>,
+        depth: usize,
+        expanding: &mut Vec<String>,
+    ) -> Option<Cond> {
+        let name = self.string(file, node, "`condition`")?;
+        if expanding.iter().any(|n| n == &name) {
+            let d = Diagnostic::at(
+                file,
+                node.pos,
+                "condition-cycle",
+                format!(
+                    "condition `{name}` refers to itself: {} -> {name}",
+                    expanding.join(" -> ")
+                ),
+            )
+            .label("cycle");
+            self.push(d);
+            return None;
+        }
+        let Some(named) = self.conditions.get(&name) else {
+            let help = did_you_mean(&name, self.conditions.keys().map(String::as_str));
+            let d = Diagnostic::at(
+                file,
+                node.pos,
+                "unknown-condition",
+                format!("no named condition `{name}` is defined"),
+            )
+            .label("unknown condition")
+            .maybe_help(help);
+            self.push(d);
+            return None;
+        };
+        let (cnode, cfile, free) = (named.node.clone(), named.file.clone(), named.free.clone());
+        let mut missing = Vec::new();
+        for var in &free {
+            if !scope.bound.iter().any(|b| b == var) {
+                if let Some(f) = scope.free.as_deref_mut() {
+                    f.insert(var.clone());
+                } else {
+                    missing.push(var.clone());
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let d = Diagnostic::at(
+                file,
+                node.pos,
+                "unbound-variable",
+                format!(
+                    "condition `{name}` uses {}, which {} not bound here",
+                    missing
+                        .iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if missing.len() == 1 { "is" } else { "are" }
+                ),
+            )
+            .label("used here")
+            .help(format!(
+                "use it inside `for_each: … as {0}` or a quantifier with `as: {0}`",
+                missing[0]
+            ));
+            self.push(d);
+            return None;
+        }
+        expanding.push(name);
+        // Problems inside the definition were reported when it was defined.
+        self.quiet += 1;
+        let c = self.cond(&cfile, &cnode, scope, depth + 1, expanding);
+        self.quiet -= 1;
+        expanding.pop();
+        c
+    }
+
+    // ---- paths, variables, templates -------------------------------------
+
+    fn path_text(
+        &mut self,
+        file: &Arc<SourceFile>,
+        pos: Pos,
+        text: &str,
+        scope: &mut Scope<'_>,
+    ) -> Option<Path> {
+        match paths::parse(text) {
+            Ok(raw) => self.resolve(file, pos, &raw, text, scope),
+            Err(e) => {
+                let d = Diagnostic::at(file, pos, "bad-path", e).label("malformed path");
+                self.push(d);
+                None
+            }
+        }
+    }
+
+    fn resolve(
+        &mut self,
+        file: &Arc<SourceFile>,
+        pos: Pos,
+        raw: &RawPath,
+        text: &str,
+        scope: &mut Scope<'_>,
+    ) -> Option<Path> {
+        let start = if let Some(slot) = scope.bound.iter().rposition(|b| b == &raw.head) {
+            Start::Var(slot)
+        } else if let Some(root) = Root::from_name(&raw.head) {
+            Start::Root(root)
+        } else if let Some(free) = scope.free.as_deref_mut() {
+            free.insert(raw.head.clone());
+            Start::Var(usize::MAX)
+        } else {
+            let mut candidates: Vec<&str> = Root::ALL.iter().map(|r| r.name()).collect();
+            candidates.extend(scope.bound.iter().map(String::as_str));
+            let help = did_you_mean(&raw.head, candidates.iter().copied());
+            let bound = if scope.bound.is_empty() {
+                String::new()
+            } else {
+                format!(" or a bound variable ({})", scope.bound.join(", "))
+            };
+            let d = Diagnostic::at(
+                file,
+                pos,
+                "unknown-root",
+                format!(
+                    "path `{text}` starts at `{}`, which is neither a context root (request, customer, cloudProfiles, order, products){bound}",
+                    raw.head
+                ),
+            )
+            .label("unknown start")
+            .maybe_help(help);
+            self.push(d);
+            return None;
+        };
+        if start == Start::Root(Root::Products) && raw.segs.is_empty() {
+            let d = Diagnostic::at(
+                file,
+                pos,
+                "bad-path",
+                format!(
+                    "path `{text}`: `products` must be indexed by a product id, e.g. `products[item.productId]`"
+                ),
+            );
+            self.push(d);
+            return None;
+        }
+        let mut segs = Vec::with_capacity(raw.segs.len());
+        for s in &raw.segs {
+            segs.push(match s {
+                RawSeg::Field(f) => Seg::Field(f.as_str().into()),
+                RawSeg::Index(i) => Seg::Index(*i),
+                RawSeg::Select { field, value } => Seg::Select {
+                    field: field.as_str().into(),
+                    value: value.as_str().into(),
+                },
+                RawSeg::Dynamic(inner) => {
+                    let inner_text = render_raw(inner);
+                    Seg::Dynamic(Box::new(self.resolve(
+                        file,
+                        pos,
+                        inner,
+                        &inner_text,
+                        scope,
+                    )?))
+                }
+            });
+        }
+        Some(Path {
+            start,
+            segs,
+            text: text.into(),
+        })
+    }
+
+    fn check_var_name(
+        &mut self,
+        file: &Arc<SourceFile>,
+        pos: Pos,
+        var: &str,
+        scope: &Scope<'_>,
+    ) -> Option<()> {
+        let ident = var
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ident {
+            self.diag(
+                file,
+                pos,
+                "bad-variable",
+                format!("`{var}` is not a valid variable name (letters, digits, `_`)"),
+            );
+            return None;
+        }
+        if Root::from_name(var).is_some() {
+            self.diag(
+                file,
+                pos,
+                "bad-variable",
+                format!("`{var}` is a context root and cannot name a variable"),
+            );
+            return None;
+        }
+        if scope.bound.iter().any(|b| b == var) {
+            self.diag(
+                file,
+                pos,
+                "bad-variable",
+                format!("`{var}` is already bound here; choose another name"),
+            );
+            return None;
+        }
+        Some(())
+    }
+
+    fn template(
+        &mut self,
+        file: &Arc<SourceFile>,
+        node: &Node,
+        scope: &Scope<'_>,
+    ) -> Option<Template> {
+        let text = self.string(file, node, "`message`")?;
+        let raw = match template::parse(&text) {
+            Ok(r) => r,
+            Err((_, e)) => {
+                let d = Diagnostic::at(file, node.pos, "bad-template", e).label("in this message");
+                self.push(d);
+                return None;
+            }
+        };
+        let mut parts = Vec::new();
+        let mut ok = true;
+        let mut scope = Scope {
+            bound: scope.bound.clone(),
+            free: None,
+        };
+        for p in raw {
+            parts.push(match p {
+                RawPart::Text(t) => Part::Text(t.into()),
+                RawPart::Index => Part::Index,
+                RawPart::Number => Part::Number,
+                RawPart::Path { path, fallback, .. } => {
+                    let t = render_raw(&path);
+                    match self.resolve(file, node.pos, &path, &t, &mut scope) {
+                        Some(path) => Part::Path {
+                            path,
+                            fallback: fallback.map(Into::into),
+                        },
+                        None => {
+                            ok = false;
+                            continue;
+                        }
+                    }
+                }
+            });
+        }
+        ok.then_some(Template { parts })
+    }
+
+    // ---- node helpers ------------------------------------------------------
+
+    fn check_keys(
+        &mut self,
+        file: &SourceFile,
+        entries: &[(Key, Node)],
+        allowed: &[&str],
+        what: &str,
+    ) {
+        for (k, _) in entries {
+            if !allowed.contains(&k.name.as_str()) {
+                let help = did_you_mean(&k.name, allowed.iter().copied());
+                let d = Diagnostic::at(
+                    file,
+                    k.pos,
+                    "unknown-key",
+                    format!("unknown key `{}` in a {what}", k.name),
+                )
+                .label("unknown key")
+                .maybe_help(
+                    help.or_else(|| Some(format!("expected one of: {}", allowed.join(", ")))),
+                );
+                self.push(d);
+            }
+        }
+    }
+
+    fn required<'n>(
+        &mut self,
+        file: &SourceFile,
+        node: &Node,
+        entries: &'n [(Key, Node)],
+        key: &str,
+    ) -> Option<&'n Node> {
+        let found = get(entries, key);
+        if found.is_none() {
+            let d = Diagnostic::at(
+                file,
+                node.pos,
+                "missing-key",
+                format!("this rule has no `{key}`"),
+            )
+            .label(format!("`{key}` is required"));
+            self.push(d);
+        }
+        found
+    }
+
+    fn mapping<'n>(
+        &mut self,
+        file: &SourceFile,
+        node: &'n Node,
+        what: &str,
+    ) -> Option<&'n [(Key, Node)]> {
+        match &node.value {
+            NodeValue::Map(entries) => Some(entries),
+            other => {
+                let d = Diagnostic::at(
+                    file,
+                    node.pos,
+                    "wrong-type",
+                    format!("expected {what} (a mapping), found {}", other.kind()),
+                )
+                .label("expected a mapping");
+                self.push(d);
+                None
+            }
+        }
+    }
+
+    fn list<'n>(&mut self, file: &SourceFile, node: &'n Node, what: &str) -> &'n [Node] {
+        match &node.value {
+            NodeValue::Seq(items) => items,
+            other => {
+                let d = Diagnostic::at(
+                    file,
+                    node.pos,
+                    "wrong-type",
+                    format!("`{what}` expects a list, found {}", other.kind()),
+                )
+                .label("expected a list");
+                self.push(d);
+                &[]
+            }
+        }
+    }
+
+    fn string(&mut self, file: &SourceFile, node: &Node, what: &str) -> Option<String> {
+        match &node.value {
+            NodeValue::Str(s) => Some(s.clone()),
+            other => {
+                let d = Diagnostic::at(
+                    file,
+                    node.pos,
+                    "wrong-type",
+                    format!("{what} expects a string, found {}", other.kind()),
+                )
+                .label("expected a string");
+                self.push(d);
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, file: &SourceFile, node: &Node, what: &str) -> Option<bool> {
+        match &node.value {
+            NodeValue::Bool(b) => Some(*b),
+            other => {
+                let d = Diagnostic::at(
+                    file,
+                    node.pos,
+                    "wrong-type",
+                    format!("{what} expects true or false, found {}", other.kind()),
+                )
+                .label("expected a boolean");
+                self.push(d);
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, file: &SourceFile, node: &Node, what: &str) -> Option<f64> {
+        match &node.value {
+            NodeValue::Int(i) => Some(*i as f64),
+            NodeValue::Float(f) if f.is_finite() => Some(*f),
+            other => {
+                let d = Diagnostic::at(
+                    file,
+                    node.pos,
+                    "wrong-type",
+                    format!("{what} expects a number, found {}", other.kind()),
+                )
+                .label("expected a number");
+                self.push(d);
+                None
+            }
+        }
+    }
+
+    fn literal(&mut self, file: &SourceFile, node: &Node, what: &str) -> Option<Value> {
+        match &node.value {
+            NodeValue::Seq(_) | NodeValue::Map(_) => {
+                let d = Diagnostic::at(file, node.pos, "wrong-type", format!("`{what}` expects a single value (string, number, boolean or null), found {}", node.value.kind()))
+                    .label("expected a scalar");
+                self.push(d);
+                None
+            }
+            _ => Some(node.to_json()),
+        }
+    }
+
+    fn severity(&mut self, file: &SourceFile, node: &Node) -> Option<Severity> {
+        let s = self.string(file, node, "`severity`")?;
+        match Severity::parse(&s) {
+            Some(sev) => Some(sev),
+            None => {
+                let help = did_you_mean(&s, ["error", "warning", "info"]);
+                let d = Diagnostic::at(
+                    file,
+                    node.pos,
+                    "bad-severity",
+                    format!("unknown severity `{s}`: expected error, warning or info"),
+                )
+                .label("unknown severity")
+                .maybe_help(help);
+                self.push(d);
+                None
+            }
+        }
+    }
+}
+
+/// Variables in scope while compiling a condition.
+struct Scope<'f> {
+    bound: Vec<String>,
+    /// When compiling a named condition on its own: unbound names are
+    /// collected here instead of being errors.
+    free: Option<&'f mut BTreeSet<String>>,
+}
+
+fn get<'n>(entries: &'n [(Key, Node)], key: &str) -> Option<&'n Node> {
+    entries.iter().find(|(k, _)| k.name == key).map(|(_, v)| v)
+}
+
+fn is_kebab(s: &str) -> bool {
+    let mut prev_hyphen = true;
+    let first = s.chars().next();
+    if !first.is_some_and(|c| c.is_ascii_lowercase()) {
+        return false;
+    }
+    for c in s.chars() {
+        match c {
+            'a'..='z' | '0'..='9' => prev_hyphen = false,
+            '-' if !prev_hyphen => prev_hyphen = true,
+            _ => return false,
+        }
+    }
+    !prev_hyphen
+}
+
+fn case_note(ignore_case: bool) -> &'static str {
+    if ignore_case { " (ignoring case)" } else { "" }
+}
+
+fn cmp_of(name: &str) -> Cmp {
+    match name {
+        "gt" => Cmp::Gt,
+        "gte" => Cmp::Gte,
+        "lt" => Cmp::Lt,
+        _ => Cmp::Lte,
+    }
+}
+
+/// `now`, `now-30d`, `now+12h`, or a date / timestamp.
+pub(crate) fn parse_when(text: &str) -> Option<When> {
+    let t = text.trim();
+    if let Some(rest) = t.strip_prefix("now") {
+        let rest = rest.trim();
+        if rest.is_empty() {
+            return Some(When::Now(jiff::SignedDuration::ZERO));
+        }
+        let (sign, rest) = match rest.as_bytes()[0] {
+            b'+' => (1i64, rest[1..].trim()),
+            b'-' => (-1i64, rest[1..].trim()),
+            _ => return None,
+        };
+        let unit = rest.chars().last()?;
+        let n: i64 = rest[..rest.len() - 1].parse().ok()?;
+        let secs = match unit {
+            'd' => n.checked_mul(86_400)?,
+            'h' => n.checked_mul(3_600)?,
+            'm' => n.checked_mul(60)?,
+            's' => n,
+            _ => return None,
+        };
+        return Some(When::Now(jiff::SignedDuration::from_secs(sign * secs)));
+    }
+    super::condition::parse_date(t).map(When::At)
+}
+
+fn render_raw(p: &RawPath) -> String {
+    let mut s = p.head.clone();
+    for seg in &p.segs {
+        match seg {
+            RawSeg::Field(f) => {
+                s.push('.');
+                s.push_str(f);
+            }
+            RawSeg::Index(i) => s.push_str(&format!("[{i}]")),
+            RawSeg::Select { field, value } => s.push_str(&format!("[{field}={value}]")),
+            RawSeg::Dynamic(inner) => s.push_str(&format!("[{}]", render_raw(inner))),
+        }
+    }
+    s
+}
+
+fn cond_roots(c: &Cond, out: &mut Vec<Root>) {
+    match c {
+        Cond::All(ps) | Cond::Any(ps) => ps.iter().for_each(|p| cond_roots(p, out)),
+        Cond::Not(p) => cond_roots(p, out),
+        Cond::Test { path, .. } => path.roots(out),
+        Cond::Quant { path, body, .. } => {
+            path.roots(out);
+            cond_roots(body, out);
+        }
+    }
+}
+
+/// The source lines a node spans (from its first line to the last line of
+/// anything inside it).
+fn snippet(text: &str, node: &Node) -> String {
+    fn last_line(n: &Node) -> u32 {
+        match &n.value {
+            NodeValue::Seq(items) => items.iter().map(last_line).max().unwrap_or(n.pos.line),
+            NodeValue::Map(entries) => entries
+                .iter()
+                .map(|(_, v)| last_line(v))
+                .max()
+                .unwrap_or(n.pos.line),
+            NodeValue::Str(s) => n.pos.line + s.matches('\n').count() as u32,
+            _ => n.pos.line,
+        }
+    }
+    let first = node.pos.line.max(1) as usize;
+    let last = last_line(node).max(node.pos.line) as usize;
+    text.lines()
+        .skip(first - 1)
+        .take(last - first + 1)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn find_cycle(rules: &[Rule]) -> Option<Vec<usize>> {
+    // 0 = unvisited, 1 = on stack, 2 = done
+    fn visit(
+        i: usize,
+        rules: &[Rule],
+        state: &mut [u8],
+        stack: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        state[i] = 1;
+        stack.push(i);
+        for &d in &rules[i].requires_idx {
+            if state[d] == 1 {
+                let start = stack.iter().position(|&x| x == d).unwrap_or(0);
+                return Some(stack[start..].to_vec());
+            }
+            if state[d] == 0
+                && let Some(c) = visit(d, rules, state, stack)
+            {
+                return Some(c);
+            }
+        }
+        stack.pop();
+        state[i] = 2;
+        None
+    }
+    let mut state = vec![0u8; rules.len()];
+    for i in 0..rules.len() {
+        if state[i] == 0 {
+            let mut stack = Vec::new();
+            if let Some(c) = visit(i, rules, &mut state, &mut stack) {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
+/// An evaluation order in which every rule comes after the rules it requires
+/// (stable: otherwise file order). Assumes no cycles.
+fn topo_order(rules: &[Rule]) -> Vec<usize> {
+    let mut done = vec![false; rules.len()];
+    let mut order = Vec::with_capacity(rules.len());
+    fn visit(i: usize, rules: &[Rule], done: &mut [bool], order: &mut Vec<usize>) {
+        if done[i] {
+            return;
+        }
+        done[i] = true;
+        for &d in &rules[i].requires_idx {
+            visit(d, rules, done, order);
+        }
+        order.push(i);
+    }
+    for i in 0..rules.len() {
+        visit(i, rules, &mut done, &mut order);
+    }
+    order
+}
+
+fn yaml_error_message(e: &serde_saphyr::Error) -> String {
+    // The library's Display can carry its own snippet; keep the first line,
+    // without a trailing location we already show.
+    let full = e.to_string();
+    let first = full.lines().next().unwrap_or("invalid YAML").trim();
+    let first = match first.rfind(" at line ") {
+        Some(i) => &first[..i],
+        None => first,
+    };
+    format!("invalid YAML: {first}")
+}

@@ -1,0 +1,494 @@
+//! Compiled conditions and their evaluation.
+//!
+//! Evaluation runs in two modes. The fast mode ([`Cond::eval`]) answers
+//! true / false / unknown and allocates nothing on the passing path. When a
+//! rule fails, [`Cond::explain`] walks the same condition again to collect the
+//! evidence: the paths looked at, what was found and what was expected.
+
+use std::borrow::Cow;
+
+use regex::Regex;
+use serde_json::Value;
+
+use super::path::{Binding, Lookup, Path};
+use crate::context::Context;
+use crate::report::Evidence;
+
+/// Why a condition's value is unknown.
+pub(crate) type Unknown = String;
+
+/// A compiled condition.
+#[derive(Clone, Debug)]
+pub(crate) enum Cond {
+    All(Vec<Cond>),
+    Any(Vec<Cond>),
+    Not(Box<Cond>),
+    Test {
+        path: Path,
+        test: Test,
+        /// What the test expects, in words.
+        expected: Box<str>,
+    },
+    Quant {
+        path: Path,
+        kind: Quantifier,
+        body: Box<Cond>,
+    },
+}
+
+/// `some`, `every` or `none`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Quantifier {
+    Some,
+    Every,
+    None,
+}
+
+/// A comparison operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cmp {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    Eq,
+}
+
+impl Cmp {
+    pub(crate) fn symbol(self) -> &'static str {
+        match self {
+            Cmp::Gt => ">",
+            Cmp::Gte => ">=",
+            Cmp::Lt => "<",
+            Cmp::Lte => "<=",
+            Cmp::Eq => "=",
+        }
+    }
+
+    fn holds<T: PartialOrd>(self, a: T, b: T) -> bool {
+        match self {
+            Cmp::Gt => a > b,
+            Cmp::Gte => a >= b,
+            Cmp::Lt => a < b,
+            Cmp::Lte => a <= b,
+            Cmp::Eq => a == b,
+        }
+    }
+}
+
+/// A point in time relative to the check's "now", or a fixed one.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum When {
+    Now(jiff::SignedDuration),
+    At(jiff::Timestamp),
+}
+
+impl When {
+    fn at(&self, now: jiff::Timestamp) -> jiff::Timestamp {
+        match self {
+            When::Now(d) => now.checked_add(*d).unwrap_or(now),
+            When::At(t) => *t,
+        }
+    }
+}
+
+/// The JSON types `type:` can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TypeName {
+    String,
+    Number,
+    Integer,
+    Boolean,
+    Array,
+    Object,
+    Null,
+    Date,
+}
+
+impl TypeName {
+    pub(crate) const NAMES: [&'static str; 8] = [
+        "string", "number", "integer", "boolean", "array", "object", "null", "date",
+    ];
+
+    pub(crate) fn parse(s: &str) -> Option<TypeName> {
+        Some(match s {
+            "string" => TypeName::String,
+            "number" => TypeName::Number,
+            "integer" => TypeName::Integer,
+            "boolean" => TypeName::Boolean,
+            "array" => TypeName::Array,
+            "object" => TypeName::Object,
+            "null" => TypeName::Null,
+            "date" => TypeName::Date,
+            _ => return None,
+        })
+    }
+}
+
+/// A test on one value.
+#[derive(Clone, Debug)]
+pub(crate) enum Test {
+    Exists,
+    Null,
+    Empty,
+    NonEmpty,
+    Equals {
+        value: Value,
+        ignore_case: bool,
+    },
+    OneOf {
+        values: Vec<Value>,
+        ignore_case: bool,
+    },
+    Matches(Regex),
+    Contains {
+        value: Value,
+        ignore_case: bool,
+    },
+    Numeric(Vec<(Cmp, f64)>),
+    Type(TypeName),
+    Date(Vec<(Cmp, When)>),
+    Length(Vec<(Cmp, f64)>),
+}
+
+/// What evaluation sees: the context, the bound variables and "now".
+pub(crate) struct Env<'a> {
+    pub(crate) ctx: &'a Context,
+    pub(crate) scope: Vec<Binding<'a>>,
+}
+
+/// Most elements a quantifier's evidence lists.
+const MAX_ELEMENT_EVIDENCE: usize = 10;
+
+impl Cond {
+    /// true / false, or unknown when the data is not available. Three-valued:
+    /// `all` is false as soon as one part is false, `any` true as soon as one
+    /// part is true; otherwise unknown wins.
+    pub(crate) fn eval<'a>(&self, env: &mut Env<'a>) -> Result<bool, Unknown> {
+        match self {
+            Cond::All(parts) => {
+                let mut unknown = None;
+                for p in parts {
+                    match p.eval(env) {
+                        Ok(false) => return Ok(false),
+                        Ok(true) => {}
+                        Err(e) => {
+                            unknown.get_or_insert(e);
+                        }
+                    }
+                }
+                unknown.map_or(Ok(true), Err)
+            }
+            Cond::Any(parts) => {
+                let mut unknown = None;
+                for p in parts {
+                    match p.eval(env) {
+                        Ok(true) => return Ok(true),
+                        Ok(false) => {}
+                        Err(e) => {
+                            unknown.get_or_insert(e);
+                        }
+                    }
+                }
+                unknown.map_or(Ok(false), Err)
+            }
+            Cond::Not(inner) => inner.eval(env).map(|b| !b),
+            Cond::Test { path, test, .. } => match path.lookup(env.ctx, &env.scope, None) {
+                Lookup::Found(v) => Ok(test.holds(Some(v), env.ctx.now)),
+                Lookup::Missing => Ok(test.holds(None, env.ctx.now)),
+                Lookup::Unknown(e) => Err(e.into_owned()),
+            },
+            Cond::Quant { path, kind, body } => {
+                let items = match path.lookup(env.ctx, &env.scope, None) {
+                    Lookup::Found(Value::Array(items)) => items,
+                    Lookup::Found(_) | Lookup::Missing => return Ok(false),
+                    Lookup::Unknown(e) => return Err(e.into_owned()),
+                };
+                let mut unknown = None;
+                let mut decided = None;
+                for item in items {
+                    env.scope.push(Binding {
+                        value: item,
+                        path: None,
+                    });
+                    let r = body.eval(env);
+                    env.scope.pop();
+                    match (kind, r) {
+                        (Quantifier::Some, Ok(true)) => {
+                            decided = Some(true);
+                            break;
+                        }
+                        (Quantifier::Every, Ok(false)) => {
+                            decided = Some(false);
+                            break;
+                        }
+                        (Quantifier::None, Ok(true)) => {
+                            decided = Some(false);
+                            break;
+                        }
+                        (_, Ok(_)) => {}
+                        (_, Err(e)) => {
+                            unknown.get_or_insert(e);
+                        }
+                    }
+                }
+                if let Some(d) = decided {
+                    return Ok(d);
+                }
+                match unknown {
+                    Some(e) => Err(e),
+                    None => Ok(*kind != Quantifier::Some),
+                }
+            }
+        }
+    }
+
+    /// Collects evidence for why this condition has the value it has. Call it
+    /// with `negated = false` to explain a condition that was false (or
+    /// unknown), `true` to explain one that was true but should not have been.
+    pub(crate) fn explain<'a>(&self, env: &mut Env<'a>, negated: bool, out: &mut Vec<Evidence>) {
+        match self {
+            Cond::All(parts) | Cond::Any(parts) => {
+                let is_all = matches!(self, Cond::All(_));
+                // A false `all` is explained by its false parts; a true `any`
+                // (negated) by its true parts; a false `any` or a true `all`
+                // (negated) by every part.
+                for p in parts {
+                    let r = p.eval(env);
+                    let relevant = match (is_all, negated) {
+                        (true, false) => r != Ok(true),
+                        (false, true) => r != Ok(false),
+                        _ => true,
+                    };
+                    if relevant {
+                        p.explain(env, negated, out);
+                    }
+                }
+            }
+            Cond::Not(inner) => inner.explain(env, !negated, out),
+            Cond::Test {
+                path,
+                test: _,
+                expected,
+            } => {
+                let mut resolved = String::new();
+                let lookup = path.lookup(env.ctx, &env.scope, Some(&mut resolved));
+                let expected = if negated {
+                    format!("not {expected}")
+                } else {
+                    expected.to_string()
+                };
+                out.push(match lookup {
+                    Lookup::Found(v) => Evidence {
+                        path: resolved,
+                        found: Some(v.clone()),
+                        missing: false,
+                        expected,
+                    },
+                    Lookup::Missing => Evidence {
+                        path: resolved,
+                        found: None,
+                        missing: true,
+                        expected,
+                    },
+                    Lookup::Unknown(reason) => Evidence {
+                        path: resolved,
+                        found: None,
+                        missing: false,
+                        expected: format!("{expected} (unknown: {reason})"),
+                    },
+                });
+            }
+            Cond::Quant { path, kind, body } => {
+                let mut resolved = String::new();
+                let lookup = path.lookup(env.ctx, &env.scope, Some(&mut resolved));
+                let what = match (kind, negated) {
+                    (Quantifier::Some, false) | (Quantifier::None, true) => {
+                        "at least one element matching"
+                    }
+                    (Quantifier::Every, false) => "every element matching",
+                    (Quantifier::None, false) | (Quantifier::Some, true) => "no element matching",
+                    (Quantifier::Every, true) => "not every element matching",
+                };
+                let items = match lookup {
+                    Lookup::Found(Value::Array(items)) => items,
+                    Lookup::Found(other) => {
+                        out.push(Evidence {
+                            path: resolved,
+                            found: Some(other.clone()),
+                            missing: false,
+                            expected: format!("an array with {what} the condition"),
+                        });
+                        return;
+                    }
+                    Lookup::Missing => {
+                        out.push(Evidence {
+                            path: resolved,
+                            found: None,
+                            missing: true,
+                            expected: format!("an array with {what} the condition"),
+                        });
+                        return;
+                    }
+                    Lookup::Unknown(reason) => {
+                        out.push(Evidence {
+                            path: resolved,
+                            found: None,
+                            missing: false,
+                            expected: format!("an array (unknown: {reason})"),
+                        });
+                        return;
+                    }
+                };
+                if items.is_empty() {
+                    out.push(Evidence {
+                        path: resolved,
+                        found: Some(Value::Array(Vec::new())),
+                        missing: false,
+                        expected: format!("an array with {what} the condition"),
+                    });
+                    return;
+                }
+                // Which elements explain the outcome: for a failed `some` (or a
+                // negated `none`) every element, which all failed the body;
+                // for a failed `every` the elements that failed; for a failed
+                // `none` (or a negated `some`) the elements that matched.
+                let explain_matching = matches!(
+                    (kind, negated),
+                    (Quantifier::None, false)
+                        | (Quantifier::Some, true)
+                        | (Quantifier::Every, true)
+                );
+                let mut shown = 0;
+                for (i, item) in items.iter().enumerate() {
+                    if shown == MAX_ELEMENT_EVIDENCE {
+                        break;
+                    }
+                    let element_path = format!("{resolved}[{i}]");
+                    env.scope.push(Binding {
+                        value: item,
+                        path: Some(element_path),
+                    });
+                    let r = body.eval(env);
+                    let relevant = if explain_matching {
+                        r != Ok(false)
+                    } else {
+                        r != Ok(true)
+                    };
+                    if relevant {
+                        body.explain(env, explain_matching, out);
+                        shown += 1;
+                    }
+                    env.scope.pop();
+                }
+            }
+        }
+    }
+}
+
+impl Test {
+    /// Whether the test holds for `value` (`None` = missing).
+    pub(crate) fn holds(&self, value: Option<&Value>, now: jiff::Timestamp) -> bool {
+        let Some(v) = value else {
+            return false;
+        };
+        match self {
+            Test::Exists => true,
+            Test::Null => v.is_null(),
+            Test::Empty => is_empty(v),
+            Test::NonEmpty => match v {
+                Value::Null => false,
+                Value::String(s) => !s.trim().is_empty(),
+                other => !is_empty(other),
+            },
+            Test::Equals { value, ignore_case } => json_eq(v, value, *ignore_case),
+            Test::OneOf {
+                values,
+                ignore_case,
+            } => values.iter().any(|x| json_eq(v, x, *ignore_case)),
+            Test::Matches(re) => v.as_str().is_some_and(|s| re.is_match(s)),
+            Test::Contains { value, ignore_case } => match v {
+                Value::String(s) => value.as_str().is_some_and(|needle| {
+                    if *ignore_case {
+                        s.to_lowercase().contains(&needle.to_lowercase())
+                    } else {
+                        s.contains(needle)
+                    }
+                }),
+                Value::Array(items) => items.iter().any(|x| json_eq(x, value, *ignore_case)),
+                _ => false,
+            },
+            Test::Numeric(cmps) => v
+                .as_f64()
+                .is_some_and(|n| cmps.iter().all(|(c, b)| c.holds(n, *b))),
+            Test::Type(t) => match t {
+                TypeName::String => v.is_string(),
+                TypeName::Number => v.is_number(),
+                TypeName::Integer => {
+                    v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0)
+                }
+                TypeName::Boolean => v.is_boolean(),
+                TypeName::Array => v.is_array(),
+                TypeName::Object => v.is_object(),
+                TypeName::Null => v.is_null(),
+                TypeName::Date => v.as_str().and_then(parse_date).is_some(),
+            },
+            Test::Date(cmps) => v
+                .as_str()
+                .and_then(parse_date)
+                .is_some_and(|t| cmps.iter().all(|(c, w)| c.holds(t, w.at(now)))),
+            Test::Length(cmps) => {
+                let len = match v {
+                    Value::String(s) => s.chars().count(),
+                    Value::Array(a) => a.len(),
+                    Value::Object(o) => o.len(),
+                    _ => return false,
+                };
+                cmps.iter().all(|(c, b)| c.holds(len as f64, *b))
+            }
+        }
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+/// JSON equality with numbers compared by value and optional case folding.
+pub(crate) fn json_eq(a: &Value, b: &Value, ignore_case: bool) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => i == j,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::String(x), Value::String(y)) if ignore_case => {
+            x.len() == y.len() && x.eq_ignore_ascii_case(y) || x.to_lowercase() == y.to_lowercase()
+        }
+        _ => a == b,
+    }
+}
+
+/// An RFC 3339 timestamp, or a calendar date (its midnight UTC).
+pub(crate) fn parse_date(s: &str) -> Option<jiff::Timestamp> {
+    let s = s.trim();
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Some(t);
+    }
+    s.parse::<jiff::civil::Date>()
+        .ok()
+        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|z| z.timestamp())
+}
+
+/// Renders a JSON value the way messages and expectations show it.
+pub(crate) fn show(v: &Value) -> Cow<'_, str> {
+    match v {
+        Value::String(s) => Cow::Borrowed(s),
+        other => Cow::Owned(other.to_string()),
+    }
+}

@@ -1,0 +1,236 @@
+//! Problems found while loading rule files, each tied to a file, line and
+//! column, rendered with a snippet of the file by miette.
+
+use std::fmt;
+use std::sync::Arc;
+
+use miette::{LabeledSpan, NamedSource, SourceCode, SourceSpan};
+
+use super::yaml::Pos;
+
+/// A rule file's text, shared by every diagnostic that points into it.
+#[derive(Debug)]
+pub(crate) struct SourceFile {
+    pub(crate) name: String,
+    pub(crate) source: Arc<NamedSource<String>>,
+}
+
+impl SourceFile {
+    pub(crate) fn new(name: impl Into<String>, text: impl Into<String>) -> Arc<SourceFile> {
+        let name = name.into();
+        let source = Arc::new(NamedSource::new(name.clone(), text.into()).with_language("yaml"));
+        Arc::new(SourceFile { name, source })
+    }
+
+    pub(crate) fn text(&self) -> &str {
+        self.source.inner()
+    }
+}
+
+/// One problem in a rule file.
+#[derive(Clone)]
+pub struct Diagnostic {
+    code: &'static str,
+    message: String,
+    label: String,
+    help: Option<String>,
+    file: String,
+    line: u32,
+    column: u32,
+    span: SourceSpan,
+    source: Option<Arc<NamedSource<String>>>,
+}
+
+impl Diagnostic {
+    pub(crate) fn at(file: &SourceFile, pos: Pos, code: &'static str, message: String) -> Self {
+        let span = span_of(file.text(), pos);
+        Diagnostic {
+            code,
+            message,
+            label: String::new(),
+            help: None,
+            file: file.name.clone(),
+            line: pos.line,
+            column: pos.column,
+            span,
+            source: Some(file.source.clone()),
+        }
+    }
+
+    /// A problem that has no place in a file (a file that cannot be read).
+    pub(crate) fn without_location(file: &str, code: &'static str, message: String) -> Self {
+        Diagnostic {
+            code,
+            message,
+            label: String::new(),
+            help: None,
+            file: file.to_owned(),
+            line: 0,
+            column: 0,
+            span: SourceSpan::from(0..0),
+            source: None,
+        }
+    }
+
+    pub(crate) fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub(crate) fn maybe_help(mut self, help: Option<String>) -> Self {
+        if help.is_some() {
+            self.help = help;
+        }
+        self
+    }
+
+    /// A stable kebab-case code naming the kind of problem (`unknown-key`).
+    pub fn code(&self) -> &str {
+        self.code
+    }
+
+    /// What is wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// A hint, such as "did you mean `one_of`?".
+    pub fn hint(&self) -> Option<&str> {
+        self.help.as_deref()
+    }
+
+    /// The file.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// 1-based line (0 when the problem has no place in the file).
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+
+    /// 1-based column (0 when the problem has no place in the file).
+    pub fn column(&self) -> u32 {
+        self.column
+    }
+}
+
+impl fmt::Debug for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Diagnostic")
+            .field("code", &self.code)
+            .field("file", &self.file)
+            .field("line", &self.line)
+            .field("column", &self.column)
+            .field("message", &self.message)
+            .field("help", &self.help)
+            .finish()
+    }
+}
+
+impl Diagnostic {
+    /// `file:line:column: message (hint)` on one line, for logs and plain output.
+    pub fn one_line(&self) -> String {
+        let mut s = if self.line > 0 {
+            format!(
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        } else {
+            format!("{}: {}", self.file, self.message)
+        };
+        if let Some(help) = &self.help {
+            s.push_str(&format!(" ({help})"));
+        }
+        s
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    /// The message alone; the location is shown by the renderer (see
+    /// [`Diagnostic::one_line`] for a self-contained line).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
+impl miette::Diagnostic for Diagnostic {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display + 'a>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.source.as_ref()?;
+        let label = (!self.label.is_empty()).then(|| self.label.clone());
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
+            label, self.span,
+        ))))
+    }
+}
+
+/// The byte span a position covers: the node's own length, or the rest of
+/// the word at that position, and never empty.
+fn span_of(text: &str, pos: Pos) -> SourceSpan {
+    let start = match pos.offset {
+        Some(o) if o <= text.len() => o,
+        _ => offset_of_line_col(text, pos.line, pos.column),
+    };
+    let len = if pos.len > 0 {
+        pos.len
+    } else {
+        text[start..]
+            .find(['\n', ',', '}', ']'])
+            .unwrap_or(text.len() - start)
+            .max(1)
+            .min(text.len().saturating_sub(start).max(1))
+    };
+    SourceSpan::from(start..start + len.min(text.len().saturating_sub(start)))
+}
+
+fn offset_of_line_col(text: &str, line: u32, column: u32) -> usize {
+    let mut offset = 0;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == line as usize {
+            let col = l
+                .char_indices()
+                .nth(column.saturating_sub(1) as usize)
+                .map(|(b, _)| b)
+                .unwrap_or(l.len());
+            return offset + col;
+        }
+        offset += l.len();
+    }
+    text.len()
+}
+
+/// "did you mean `x`?" for the candidate closest to `word`, when one is close.
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    let mut best: Option<(f64, &str)> = None;
+    for c in candidates {
+        let score = strsim::jaro_winkler(word, c);
+        if score > 0.8 && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|(_, c)| format!("did you mean `{c}`?"))
+}

@@ -1,0 +1,245 @@
+//! Evaluating a compiled rule set against a context.
+
+use serde_json::Value;
+
+use super::condition::{Cond, Env};
+use super::path::{Binding, Lookup};
+use super::{EvalOptions, Inner, Rule};
+use crate::context::{Context, Root};
+use crate::report::{Evidence, ItemResult, Outcome, Report, RuleResult};
+
+/// Evaluates every rule, in dependency order, and reports in rule-set order.
+pub(crate) fn evaluate(inner: &Inner, ctx: &Context, options: &EvalOptions) -> Report {
+    let mut results: Vec<Option<RuleResult>> = vec![None; inner.rules.len()];
+    let mut env = Env {
+        ctx,
+        scope: Vec::new(),
+    };
+    for &i in &inner.order {
+        let rule = &inner.rules[i];
+        let blocked_by = rule.requires_idx.iter().find_map(|&d| {
+            let r = results[d].as_ref()?;
+            (r.outcome != Outcome::Pass).then(|| (r.rule.clone(), r.outcome))
+        });
+        let result = match blocked_by {
+            Some((dep, outcome)) => skip(rule, format!("requires {dep} ({outcome})")),
+            None => evaluate_rule(rule, &mut env),
+        };
+        results[i] = Some(result);
+    }
+    let results = results.into_iter().flatten().collect();
+    Report::from_results(
+        ctx.account_id,
+        ctx.customer_id,
+        ctx.now,
+        options.fail_on,
+        results,
+    )
+}
+
+fn base(rule: &Rule, outcome: Outcome, message: Option<String>) -> RuleResult {
+    RuleResult {
+        rule: rule.id.clone(),
+        title: rule.title.clone(),
+        severity: rule.severity,
+        outcome,
+        message,
+        preempts: rule.preempts.clone(),
+        docs: rule.docs.clone(),
+        evidence: Vec::new(),
+        items: Vec::new(),
+        checked_items: None,
+    }
+}
+
+fn skip(rule: &Rule, reason: String) -> RuleResult {
+    base(rule, Outcome::Skip, Some(reason))
+}
+
+fn error(rule: &Rule, reason: String) -> RuleResult {
+    base(
+        rule,
+        Outcome::Error,
+        Some(format!("cannot evaluate: {reason}")),
+    )
+}
+
+fn evaluate_rule<'a>(rule: &Rule, env: &mut Env<'a>) -> RuleResult {
+    if rule.reads.contains(&Root::Order) && env.ctx.order.is_none() {
+        return skip(rule, "this check has no order".to_owned());
+    }
+    env.scope.clear();
+    match &rule.for_each {
+        None => {
+            if let Some(when) = &rule.when {
+                match when.eval(env) {
+                    Ok(true) => {}
+                    Ok(false) => return skip(rule, precondition_reason(when, env)),
+                    Err(e) => return error(rule, e),
+                }
+            }
+            match rule.assert.eval(env) {
+                Ok(true) => base(rule, Outcome::Pass, None),
+                Ok(false) => {
+                    let mut evidence = Vec::new();
+                    rule.assert.explain(env, false, &mut evidence);
+                    let message = rule.message.render(env.ctx, &env.scope, None);
+                    let mut r = base(rule, Outcome::Fail, Some(message));
+                    r.evidence = evidence;
+                    r
+                }
+                Err(e) => {
+                    let mut r = error(rule, e);
+                    rule.assert.explain(env, false, &mut r.evidence);
+                    r
+                }
+            }
+        }
+        Some(fe) => {
+            let ctx = env.ctx;
+            let items = match fe.path.lookup(ctx, &[], None) {
+                Lookup::Found(Value::Array(items)) => items,
+                Lookup::Found(other) => {
+                    return skip(
+                        rule,
+                        format!(
+                            "nothing to check: {} is {}, not a list",
+                            fe.path.text,
+                            kind(other)
+                        ),
+                    );
+                }
+                Lookup::Missing => {
+                    return skip(
+                        rule,
+                        format!("nothing to check: {} is missing", fe.path.text),
+                    );
+                }
+                Lookup::Unknown(e) => return error(rule, e.into_owned()),
+            };
+            let mut checked = 0;
+            let mut failures = Vec::new();
+            let mut any_fail = false;
+            let mut any_error = false;
+            for (i, item) in items.iter().enumerate() {
+                env.scope.clear();
+                env.scope.push(Binding {
+                    value: item,
+                    path: None,
+                });
+                if let Some(when) = &rule.when {
+                    match when.eval(env) {
+                        Ok(true) => {}
+                        Ok(false) => continue,
+                        Err(e) => {
+                            any_error = true;
+                            checked += 1;
+                            failures.push(ItemResult {
+                                path: format!("{}[{i}]", fe.path.text),
+                                outcome: Outcome::Error,
+                                message: format!("cannot evaluate: {e}"),
+                                evidence: Vec::new(),
+                            });
+                            continue;
+                        }
+                    }
+                }
+                checked += 1;
+                let outcome = match rule.assert.eval(env) {
+                    Ok(true) => continue,
+                    Ok(false) => Outcome::Fail,
+                    Err(_) => Outcome::Error,
+                };
+                let element_path = format!("{}[{i}]", fe.path.text);
+                env.scope[0].path = Some(element_path.clone());
+                let mut evidence = Vec::new();
+                rule.assert.explain(env, false, &mut evidence);
+                let message = match outcome {
+                    Outcome::Fail => {
+                        any_fail = true;
+                        rule.message.render(env.ctx, &env.scope, Some(i))
+                    }
+                    _ => {
+                        any_error = true;
+                        match rule.assert.eval(env) {
+                            Err(e) => format!("cannot evaluate: {e}"),
+                            Ok(_) => "cannot evaluate".to_owned(),
+                        }
+                    }
+                };
+                failures.push(ItemResult {
+                    path: element_path,
+                    outcome,
+                    message,
+                    evidence,
+                });
+            }
+            env.scope.clear();
+            if checked == 0 {
+                let reason = if items.is_empty() {
+                    format!("nothing to check: {} is empty", fe.path.text)
+                } else {
+                    format!(
+                        "no element of {} meets the precondition ({} checked)",
+                        fe.path.text,
+                        items.len()
+                    )
+                };
+                let mut r = skip(rule, reason);
+                r.checked_items = Some(0);
+                return r;
+            }
+            let outcome = if any_fail {
+                Outcome::Fail
+            } else if any_error {
+                Outcome::Error
+            } else {
+                Outcome::Pass
+            };
+            let message = (outcome != Outcome::Pass).then(|| {
+                failures
+                    .iter()
+                    .map(|f| f.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            let mut r = base(rule, outcome, message);
+            r.items = failures;
+            r.checked_items = Some(checked);
+            r
+        }
+    }
+}
+
+fn precondition_reason(when: &Cond, env: &mut Env<'_>) -> String {
+    let mut evidence: Vec<Evidence> = Vec::new();
+    when.explain(env, false, &mut evidence);
+    match evidence.first() {
+        Some(e) => {
+            let found = if e.missing {
+                "missing".to_owned()
+            } else {
+                e.found
+                    .as_ref()
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "unknown".to_owned())
+            };
+            format!(
+                "precondition not met: {} is {found}, not {}",
+                e.path, e.expected
+            )
+        }
+        None => "precondition not met".to_owned(),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}

@@ -1,0 +1,414 @@
+//! Paths into the check's context: `customer.customerAddress.country`,
+//! `order.orderItems[0]`, `item.attributes[name=domainName].value`,
+//! `products[item.productId].definition`.
+//!
+//! Paths are parsed once when a rule file loads; the variables they start
+//! from are resolved to scope slots then, so a lookup at evaluation time is a
+//! walk over `serde_json::Value`s with no string parsing.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::context::{Context, Fetched, Root};
+
+/// Where a path starts.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Start {
+    /// A context root.
+    Root(Root),
+    /// A variable, by scope slot (0 = outermost binding).
+    Var(usize),
+}
+
+/// One step of a path.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Seg {
+    /// `.field` or `["field"]`.
+    Field(Box<str>),
+    /// `[3]`.
+    Index(usize),
+    /// `[name=value]`: the first array element whose `field` is the string `value`.
+    Select { field: Box<str>, value: Box<str> },
+    /// `[other.path]`: a key (or index) computed from another path.
+    Dynamic(Box<Path>),
+}
+
+/// A compiled path.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Path {
+    pub(crate) start: Start,
+    pub(crate) segs: Vec<Seg>,
+    /// The path as written.
+    pub(crate) text: Box<str>,
+}
+
+/// A path as parsed, before its start is resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct RawPath {
+    pub(crate) head: String,
+    pub(crate) segs: Vec<RawSeg>,
+}
+
+/// A step as parsed.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum RawSeg {
+    Field(String),
+    Index(usize),
+    Select { field: String, value: String },
+    Dynamic(RawPath),
+}
+
+/// Parses `text` as a path. The error says what was expected where.
+pub(crate) fn parse(text: &str) -> Result<RawPath, String> {
+    let mut p = Parser {
+        s: text.as_bytes(),
+        i: 0,
+        text,
+    };
+    let path = p.path()?;
+    if p.i != p.s.len() {
+        return Err(format!(
+            "unexpected `{}` at character {} of path `{text}`",
+            &text[p.i..p.i + 1],
+            p.i + 1
+        ));
+    }
+    Ok(path)
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+    text: &'a str,
+}
+
+fn is_ident_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b == b'$' || b == b'@'
+}
+
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'$' || b == b'@'
+}
+
+impl Parser<'_> {
+    fn ident(&mut self) -> Result<String, String> {
+        let start = self.i;
+        if self.i < self.s.len() && is_ident_start(self.s[self.i]) {
+            self.i += 1;
+            while self.i < self.s.len() && is_ident(self.s[self.i]) {
+                self.i += 1;
+            }
+            Ok(self.text[start..self.i].to_owned())
+        } else if self.i >= self.s.len() {
+            Err(format!(
+                "path `{}` ends where a name was expected",
+                self.text
+            ))
+        } else {
+            Err(format!(
+                "expected a name at character {} of path `{}`, found `{}`",
+                self.i + 1,
+                self.text,
+                self.s[self.i] as char
+            ))
+        }
+    }
+
+    fn path(&mut self) -> Result<RawPath, String> {
+        let head = self.ident()?;
+        let mut segs = Vec::new();
+        while self.i < self.s.len() {
+            match self.s[self.i] {
+                b'.' => {
+                    self.i += 1;
+                    segs.push(RawSeg::Field(self.ident()?));
+                }
+                b'[' => {
+                    self.i += 1;
+                    segs.push(self.bracket()?);
+                    if self.s.get(self.i) != Some(&b']') {
+                        return Err(format!("missing `]` in path `{}`", self.text));
+                    }
+                    self.i += 1;
+                }
+                _ => break,
+            }
+        }
+        Ok(RawPath { head, segs })
+    }
+
+    fn bracket(&mut self) -> Result<RawSeg, String> {
+        let rest = &self.text[self.i..];
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let end = quoted
+                .find('"')
+                .ok_or_else(|| format!("unterminated quoted key in path `{}`", self.text))?;
+            let key = quoted[..end].to_owned();
+            self.i += end + 2;
+            return Ok(RawSeg::Field(key));
+        }
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 {
+            let n = rest[..digits]
+                .parse()
+                .map_err(|_| format!("index too large in path `{}`", self.text))?;
+            self.i += digits;
+            return Ok(RawSeg::Index(n));
+        }
+        let close = rest.find(']').unwrap_or(rest.len());
+        if let Some(eq) = rest[..close].find('=') {
+            let field = rest[..eq].trim();
+            let value = rest[eq + 1..close].trim();
+            if field.is_empty() || !field.bytes().all(is_ident) {
+                return Err(format!(
+                    "`[{}]` in path `{}`: expected `[field=value]`",
+                    &rest[..close],
+                    self.text
+                ));
+            }
+            let value = value.trim_matches('"').to_owned();
+            self.i += close;
+            return Ok(RawSeg::Select {
+                field: field.to_owned(),
+                value,
+            });
+        }
+        Ok(RawSeg::Dynamic(self.path()?))
+    }
+}
+
+/// A variable bound at evaluation time.
+#[derive(Clone, Debug)]
+pub(crate) struct Binding<'a> {
+    pub(crate) value: &'a Value,
+    /// The element's resolved path, kept only when collecting evidence.
+    pub(crate) path: Option<String>,
+}
+
+/// The result of looking a path up.
+#[derive(Clone, Debug)]
+pub(crate) enum Lookup<'a> {
+    Found(&'a Value),
+    Missing,
+    /// The data cannot be known: the resource was not fetched.
+    Unknown(Cow<'a, str>),
+}
+
+impl Path {
+    /// Looks the path up. When `resolved` is given, the concrete path (with
+    /// indexes) is written into it.
+    pub(crate) fn lookup<'a>(
+        &self,
+        ctx: &'a Context,
+        scope: &[Binding<'a>],
+        mut resolved: Option<&mut String>,
+    ) -> Lookup<'a> {
+        let mut segs = self.segs.iter();
+        let mut current: &'a Value = match self.start {
+            Start::Var(slot) => {
+                let Some(b) = scope.get(slot) else {
+                    return Lookup::Unknown(Cow::Borrowed("unbound variable"));
+                };
+                if let Some(r) = resolved.as_deref_mut() {
+                    r.push_str(b.path.as_deref().unwrap_or(&self.text));
+                }
+                b.value
+            }
+            Start::Root(root) => {
+                if let Some(r) = resolved.as_deref_mut() {
+                    r.push_str(root.name());
+                }
+                match root {
+                    Root::Request => ctx.request(),
+                    Root::Customer => match fetched(&ctx.customer, "customer") {
+                        Ok(Some(v)) => v,
+                        Ok(None) => return Lookup::Missing,
+                        Err(e) => return Lookup::Unknown(e),
+                    },
+                    Root::CloudProfiles => match fetched(&ctx.cloud_profiles, "cloud profiles") {
+                        Ok(Some(v)) => v,
+                        Ok(None) => return Lookup::Missing,
+                        Err(e) => return Lookup::Unknown(e),
+                    },
+                    Root::Order => match &ctx.order {
+                        Some(v) => v,
+                        None => return Lookup::Missing,
+                    },
+                    Root::Products => {
+                        let Some(first) = segs.next() else {
+                            return Lookup::Unknown(Cow::Borrowed(
+                                "`products` must be indexed by a product id",
+                            ));
+                        };
+                        let key: Cow<'a, str> = match first {
+                            Seg::Field(f) => Cow::Owned(f.to_string()),
+                            Seg::Index(i) => Cow::Owned(i.to_string()),
+                            Seg::Select { .. } => return Lookup::Missing,
+                            Seg::Dynamic(p) => match p.lookup(ctx, scope, None) {
+                                Lookup::Found(Value::String(s)) => Cow::Borrowed(s.as_str()),
+                                Lookup::Found(Value::Number(n)) => Cow::Owned(n.to_string()),
+                                Lookup::Found(_) | Lookup::Missing => return Lookup::Missing,
+                                Lookup::Unknown(e) => return Lookup::Unknown(e),
+                            },
+                        };
+                        if let Some(r) = resolved.as_deref_mut() {
+                            let _ = write!(r, "[{key:?}]");
+                        }
+                        match ctx.products.get(key.as_ref()) {
+                            Some(f) => match fetched(f, "product") {
+                                Ok(Some(v)) => v,
+                                Ok(None) => return Lookup::Missing,
+                                Err(e) => return Lookup::Unknown(e),
+                            },
+                            None => {
+                                return Lookup::Unknown(Cow::Owned(format!(
+                                    "product {key} was not fetched"
+                                )));
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        for seg in segs {
+            let next = match seg {
+                Seg::Field(f) => {
+                    if let Some(r) = resolved.as_deref_mut() {
+                        push_field(r, f);
+                    }
+                    current.as_object().and_then(|m| m.get(f.as_ref()))
+                }
+                Seg::Index(i) => {
+                    if let Some(r) = resolved.as_deref_mut() {
+                        let _ = write!(r, "[{i}]");
+                    }
+                    current.as_array().and_then(|a| a.get(*i))
+                }
+                Seg::Select { field, value } => {
+                    let found = current.as_array().and_then(|a| {
+                        a.iter().enumerate().find(|(_, e)| {
+                            e.get(field.as_ref()).and_then(Value::as_str) == Some(value.as_ref())
+                        })
+                    });
+                    if let Some(r) = resolved.as_deref_mut() {
+                        match found {
+                            Some((i, _)) => {
+                                let _ = write!(r, "[{i}]");
+                            }
+                            None => {
+                                let _ = write!(r, "[{field}={value}]");
+                            }
+                        }
+                    }
+                    found.map(|(_, e)| e)
+                }
+                Seg::Dynamic(p) => {
+                    let key = match p.lookup(ctx, scope, None) {
+                        Lookup::Found(k) => k,
+                        Lookup::Missing => return Lookup::Missing,
+                        Lookup::Unknown(e) => return Lookup::Unknown(e),
+                    };
+                    match key {
+                        Value::String(s) => {
+                            if let Some(r) = resolved.as_deref_mut() {
+                                push_field(r, s);
+                            }
+                            current.as_object().and_then(|m| m.get(s.as_str()))
+                        }
+                        Value::Number(n) => {
+                            if let Some(r) = resolved.as_deref_mut() {
+                                let _ = write!(r, "[{n}]");
+                            }
+                            n.as_u64()
+                                .and_then(|i| current.as_array().and_then(|a| a.get(i as usize)))
+                        }
+                        _ => None,
+                    }
+                }
+            };
+            match next {
+                Some(v) => current = v,
+                None => return Lookup::Missing,
+            }
+        }
+        Lookup::Found(current)
+    }
+
+    /// The root this path (or a dynamic key inside it) reads, when it starts at one.
+    pub(crate) fn roots(&self, out: &mut Vec<Root>) {
+        if let Start::Root(r) = self.start {
+            out.push(r);
+        }
+        for s in &self.segs {
+            if let Seg::Dynamic(p) = s {
+                p.roots(out);
+            }
+        }
+    }
+}
+
+fn push_field(out: &mut String, field: &str) {
+    if !field.is_empty() && field.bytes().all(is_ident) {
+        out.push('.');
+        out.push_str(field);
+    } else {
+        let _ = write!(out, "[{field:?}]");
+    }
+}
+
+fn fetched<'a>(f: &'a Fetched, what: &str) -> Result<Option<&'a Value>, Cow<'a, str>> {
+    match f {
+        Fetched::Present { value } => Ok(Some(value)),
+        Fetched::Absent => Ok(None),
+        Fetched::Unavailable { reason } => Err(Cow::Owned(format!("{what} unavailable: {reason}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_segment_kind() {
+        let p =
+            parse(r#"products[item.productId].definition.skus[0].x[name=domainName]["odd key"]"#)
+                .unwrap();
+        assert_eq!(p.head, "products");
+        assert_eq!(
+            p.segs,
+            vec![
+                RawSeg::Dynamic(RawPath {
+                    head: "item".into(),
+                    segs: vec![RawSeg::Field("productId".into())]
+                }),
+                RawSeg::Field("definition".into()),
+                RawSeg::Field("skus".into()),
+                RawSeg::Index(0),
+                RawSeg::Field("x".into()),
+                RawSeg::Select {
+                    field: "name".into(),
+                    value: "domainName".into()
+                },
+                RawSeg::Field("odd key".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_paths() {
+        for bad in [
+            "",
+            "customer.",
+            "customer..x",
+            "a[1",
+            ".x",
+            "a b",
+            "a[=x]",
+            "a[\"x]",
+        ] {
+            assert!(parse(bad).is_err(), "accepted {bad:?}");
+        }
+    }
+}

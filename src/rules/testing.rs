@@ -1,0 +1,1 @@
+//! Rule-test files: named cases with a context and expected outcomes (in progress).
