@@ -8,8 +8,15 @@ fn help_lists_commands_examples_environment_and_exit_codes() {
     let r = run(bin().arg("--help"));
     assert_eq!(r.code, 0);
     for needle in [
-        "check", "batch", "rules", "snapshot", "completions", "Examples:", "ION_TOKEN_FILE",
-        "Exit codes:", "130",
+        "check",
+        "batch",
+        "rules",
+        "snapshot",
+        "completions",
+        "Examples:",
+        "ION_TOKEN_FILE",
+        "Exit codes:",
+        "130",
     ] {
         assert!(r.stdout.contains(needle), "--help lacks {needle:?}");
     }
@@ -30,7 +37,10 @@ fn every_command_has_help_with_examples() {
     ] {
         let r = run(bin().args(cmd).arg("--help"));
         assert_eq!(r.code, 0, "{cmd:?}");
-        assert!(r.stdout.contains("Examples:"), "{cmd:?} --help has no examples");
+        assert!(
+            r.stdout.contains("Examples:"),
+            "{cmd:?} --help has no examples"
+        );
     }
     let check = run(bin().args(["check", "--help"]));
     assert!(check.stdout.contains("Exit codes: 0 ready, 1 blocked"));
@@ -84,7 +94,11 @@ fn no_arguments_prints_help_and_exits_2() {
 fn unknown_flag_is_a_usage_error() {
     let r = run(bin().args(["check", "--acount", "1001", "--customer", "2002"]));
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("unexpected argument '--acount'"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("unexpected argument '--acount'"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("--account"), "suggests the right flag");
 }
 
@@ -105,7 +119,11 @@ fn malformed_ids_name_the_flag() {
     assert!(r.stderr.contains("'--account <ID>'"), "{}", r.stderr);
     let r = run(bin().args(["batch", "--account", "0", "--all"]));
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("'--account <ID>': ids start at 1"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("'--account <ID>': ids start at 1"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -118,12 +136,28 @@ fn missing_account_is_a_usage_error() {
 #[test]
 fn bad_format_and_fail_on_values() {
     let r = run(bin().args([
-        "check", "--account", "1", "--customer", "2", "--format", "yaml",
+        "check",
+        "--account",
+        "1",
+        "--customer",
+        "2",
+        "--format",
+        "yaml",
     ]));
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("[possible values: text, json, junit]"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("[possible values: text, json, junit]"),
+        "{}",
+        r.stderr
+    );
     let r = run(bin().args([
-        "check", "--account", "1", "--customer", "2", "--fail-on", "info",
+        "check",
+        "--account",
+        "1",
+        "--customer",
+        "2",
+        "--fail-on",
+        "info",
     ]));
     assert_eq!(r.code, 2);
     let r = run(bin().args(["batch", "--account", "1", "--all", "--concurrency", "0"]));
@@ -135,7 +169,11 @@ fn bad_format_and_fail_on_values() {
 fn batch_needs_customers_or_all_but_not_both() {
     let r = run(bin().args(["batch", "--account", "1"]));
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("--customers <FILE>|--all"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--customers <FILE>|--all"),
+        "{}",
+        r.stderr
+    );
     let r = run(bin().args(["batch", "--account", "1", "--all", "--customers", "x"]));
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
@@ -175,7 +213,13 @@ fn malformed_order_json_names_file_line_and_column() {
     );
     let r = run(bin()
         .args([
-            "check", "--data", "fixtures/demo", "--account", "1001", "--customer", "2002",
+            "check",
+            "--data",
+            "fixtures/demo",
+            "--account",
+            "1001",
+            "--customer",
+            "2002",
         ])
         .arg("--order")
         .arg(&order));
@@ -192,8 +236,15 @@ fn malformed_order_json_names_file_line_and_column() {
 fn order_from_stdin_that_is_not_an_object() {
     let r = run(bin()
         .args([
-            "check", "--data", "fixtures/demo", "--account", "1001", "--customer", "2002",
-            "--order", "-",
+            "check",
+            "--data",
+            "fixtures/demo",
+            "--account",
+            "1001",
+            "--customer",
+            "2002",
+            "--order",
+            "-",
         ])
         .write_stdin("[]"));
     assert_eq!(r.code, 2);

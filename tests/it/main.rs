@@ -1,4 +1,5 @@
 //! The integration-test binary: one module per area.
 
 mod cli_basics;
+mod cli_rules;
 mod cli_support;

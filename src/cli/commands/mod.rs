@@ -23,9 +23,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit, CliError> {
             Ok(Exit::Ready)
         }
         Command::Check(args) => check::run(args),
-        Command::Batch(_) | Command::Snapshot(_) => {
-            Err(CliError::Config("not wired yet".into()))
-        }
+        Command::Batch(_) | Command::Snapshot(_) => Err(CliError::Config("not wired yet".into())),
     }
 }
 

@@ -21,9 +21,9 @@ pub fn run(cmd: RulesCommand) -> Result<Exit, CliError> {
             let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
             write_stdout(
                 format!(
-                    "ok: {} valid; the effective rule set has {} rules\n",
+                    "ok: {} valid; the effective rule set has {}\n",
                     names.join(", "),
-                    set.rules().len()
+                    rules_count(set.rules().len())
                 )
                 .as_bytes(),
             )?;
@@ -38,9 +38,17 @@ pub fn run(cmd: RulesCommand) -> Result<Exit, CliError> {
             write_stdout(out.as_bytes())?;
             Ok(Exit::Ready)
         }
-        RulesCommand::Explain { .. } | RulesCommand::Test { .. } => {
-            Err(CliError::Config("not wired yet".into()))
+        RulesCommand::Explain { id, rules } => {
+            let set = load_rules(&rules)?;
+            match set.rule(&id) {
+                Some(rule) => {
+                    write_stdout(rule.explain().as_bytes())?;
+                    Ok(Exit::Ready)
+                }
+                None => Err(CliError::Usage(unknown_rule(&set, &id))),
+            }
         }
+        RulesCommand::Test { .. } => Err(CliError::Config("not wired yet".into())),
     }
 }
 
@@ -84,7 +92,8 @@ fn list_text(set: &RuleSet) -> String {
         s.push_str(line.trim_end());
         s.push('\n');
     }
-    s.push_str(&format!("{} rules\n", rows.len()));
+    s.push_str(&rules_count(rows.len()));
+    s.push('\n');
     s
 }
 
@@ -122,4 +131,54 @@ fn list_json(set: &RuleSet) -> String {
     let mut s = serde_json::to_string_pretty(&rules).unwrap_or_else(|_| "[]".into());
     s.push('\n');
     s
+}
+
+fn rules_count(n: usize) -> String {
+    if n == 1 {
+        "1 rule".to_owned()
+    } else {
+        format!("{n} rules")
+    }
+}
+
+/// "no rule `x`", with the closest id when one is close.
+fn unknown_rule(set: &RuleSet, id: &str) -> String {
+    let closest = set
+        .rules()
+        .iter()
+        .map(|r| (edit_distance(id, r.id()), r.id()))
+        .min();
+    match closest {
+        Some((d, near)) if d <= 3.max(id.len() / 3) => {
+            format!("the rule set has no rule `{id}`; did you mean `{near}`? (see `rules list`)")
+        }
+        _ => format!("the rule set has no rule `{id}` (see `rules list`)"),
+    }
+}
+
+/// Levenshtein distance.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::edit_distance;
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("customer-active", "customer-active"), 0);
+        assert_eq!(edit_distance("custmer-active", "customer-active"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
 }
