@@ -1,18 +1,74 @@
 //! `batch`: many customers, bounded concurrency, streamed output.
 
+use std::convert::Infallible;
 use std::fmt::Display;
 use std::future::Future;
 use std::io::{BufWriter, IsTerminal};
 use std::time::Duration;
 
-use futures::Stream;
+use futures::{Stream, StreamExt, future};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::{CHECK_TIMEOUT, load_rules, runtime, source};
 use crate::cli::args::{BatchArgs, BatchFormat};
 use crate::cli::batch::{self, Stop};
 use crate::cli::exit::{CliError, Exit};
+use crate::cli::input::{read_customers, read_order};
+use crate::preflight::{CheckRequest, Preflight};
 use crate::report::Report;
 use crate::report::render::{JsonArrayStream, JunitStream, NdjsonStream, ReportStream};
+use crate::rules::EvalOptions;
+
+/// Runs `batch`.
+pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
+    let rules = load_rules(&args.rules)?;
+    let order = args.order.as_ref().map(read_order).transpose()?;
+    let customers = args.customers.as_ref().map(read_customers).transpose()?;
+    let source = source(args.data.as_deref(), args.ion.base_url.as_deref())?;
+    let preflight = Preflight::new(source, rules)
+        .with_options(EvalOptions {
+            fail_on: args.fail_on.into(),
+        })
+        .with_check_timeout(CHECK_TIMEOUT);
+    let account = args.account;
+    let check = |customer: u64| {
+        let mut req = CheckRequest::new(account, customer);
+        if let Some(order) = &order {
+            req = req.with_order(order.clone());
+        }
+        preflight.check(req)
+    };
+    runtime()?.block_on(async {
+        match customers {
+            Some(ids) => {
+                let total = u64::try_from(ids.len()).ok();
+                let ids = futures::stream::iter(ids.into_iter().map(Ok::<u64, Infallible>));
+                drive(&args, ids, total, check).await
+            }
+            None => {
+                let ids = preflight
+                    .source()
+                    .list_customers(account, args.page_size)
+                    .filter_map(|listed| {
+                        future::ready(match listed {
+                            Ok(c) => match c.id() {
+                                Some(id) => Some(Ok(id)),
+                                None => {
+                                    tracing::warn!(
+                                        name = c.name.as_deref().unwrap_or(""),
+                                        "skipping a listed customer whose name holds no id"
+                                    );
+                                    None
+                                }
+                            },
+                            Err(e) => Some(Err(e)),
+                        })
+                    });
+                drive(&args, ids, None, check).await
+            }
+        }
+    })
+}
 
 /// Runs `check` over `ids`, streaming reports to stdout in the chosen
 /// format, and prints the summary on stderr. `total` is the number of ids
