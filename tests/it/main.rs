@@ -1,5 +1,8 @@
 //! The integration-test binary: one module per area.
 
 mod cli_basics;
+mod cli_interrupt;
+mod cli_live;
 mod cli_rules;
 mod cli_support;
+mod render_formats;

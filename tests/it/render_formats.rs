@@ -1,0 +1,252 @@
+//! Every output format of `check` and `batch`, on the demo snapshot,
+//! snapshotted (checked_at redacted).
+
+use serde_json::Value;
+
+use crate::cli_support::{bin, redactions, run, write};
+
+const ORDER: &str = "fixtures/orders/nce-order.json";
+
+fn check(customer: &str, format: &str) -> crate::cli_support::Run {
+    run(bin().args([
+        "check", "--data", "fixtures/demo", "--account", "1001", "--customer", customer,
+        "--order", ORDER, "--format", format,
+    ]))
+}
+
+#[test]
+fn check_text_ready() {
+    let r = check("2002", "text");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("READY: "), "{}", r.stdout);
+    assert!(!r.stdout.contains('\x1b'), "no colour when piped");
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    redactions().bind(|| insta::assert_snapshot!("check_text_ready", r.stdout));
+}
+
+#[test]
+fn check_text_inactive_customer_is_blocked() {
+    let r = check("2003", "text");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.starts_with("BLOCKED: "), "{}", r.stdout);
+    assert!(r.stdout.contains("customer-active"), "{}", r.stdout);
+    redactions().bind(|| insta::assert_snapshot!("check_text_inactive", r.stdout));
+}
+
+#[test]
+fn check_text_no_tenant_is_blocked() {
+    let r = check("2004", "text");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    redactions().bind(|| insta::assert_snapshot!("check_text_no_tenant", r.stdout));
+}
+
+#[test]
+fn check_text_unknown_customer_is_blocked() {
+    let r = check("9999", "text");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.contains("customer-exists"), "{}", r.stdout);
+}
+
+#[test]
+fn check_json_is_the_documented_shape() {
+    let r = check("2003", "json");
+    assert_eq!(r.code, 1);
+    let v: Value = serde_json::from_str(&r.stdout).expect("JSON");
+    for key in [
+        "account_id", "customer_id", "verdict", "fail_on", "checked_at", "summary", "results",
+    ] {
+        assert!(v.get(key).is_some(), "report lacks {key}");
+    }
+    assert_eq!(v["verdict"], "blocked");
+    redactions().bind(|| insta::assert_snapshot!("check_json_inactive", r.stdout));
+}
+
+#[test]
+fn check_junit() {
+    let r = check("2004", "junit");
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.starts_with("<?xml"));
+    assert!(r.stdout.contains("<failure "), "{}", r.stdout);
+    redactions().bind(|| insta::assert_snapshot!("check_junit_no_tenant", r.stdout));
+}
+
+#[test]
+fn check_without_order_skips_order_rules() {
+    let r = run(bin().args([
+        "check", "--data", "fixtures/demo", "--account", "1001", "--customer", "2002",
+        "--format", "json",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).expect("JSON");
+    let skipped = v["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["outcome"] == "skip")
+        .count();
+    assert!(skipped > 0, "order rules skip without an order");
+}
+
+#[test]
+fn order_from_stdin() {
+    let order = std::fs::read_to_string(crate::cli_support::root().join(ORDER)).expect("order");
+    let r = run(bin()
+        .args([
+            "check", "--data", "fixtures/demo", "--account", "1001", "--customer", "2002",
+            "--order", "-", "--format", "json",
+        ])
+        .write_stdin(order));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+const WARNING_RULE: &str = r#"rules:
+  - id: acme-org-name-short
+    title: Organization names stay under 5 characters
+    severity: warning
+    assert: { path: customer.customerOrganization, matches: "^.{0,4}$" }
+    message: "{customer.customerOrganization} is too long for Acme's ERP"
+"#;
+
+#[test]
+fn fail_on_warning_turns_a_failing_warning_into_blocked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = write(dir.path(), "acme.yaml", WARNING_RULE);
+    let base = |fail_on: &str| {
+        let mut cmd = bin();
+        cmd.args([
+            "check", "--data", "fixtures/demo", "--account", "1001", "--customer", "2002",
+            "--order", ORDER, "--fail-on", fail_on, "--rules",
+        ])
+        .arg(&rules);
+        run(&mut cmd)
+    };
+    let r = base("error");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("Warnings"), "{}", r.stdout);
+    assert!(r.stdout.contains("Contoso Ltd is too long"), "{}", r.stdout);
+    let r = base("warning");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.starts_with("BLOCKED: 1 blocking failure"), "{}", r.stdout);
+}
+
+#[test]
+fn no_default_rules_uses_only_the_given_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = write(dir.path(), "acme.yaml", WARNING_RULE);
+    let r = run(bin()
+        .args([
+            "check", "--data", "fixtures/demo", "--account", "1001", "--customer", "2003",
+            "--format", "json", "--no-default-rules", "--rules",
+        ])
+        .arg(&rules));
+    // The inactive customer is not blocked: the built-in rules are left out.
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).expect("JSON");
+    assert_eq!(v["results"].as_array().expect("results").len(), 1);
+}
+
+fn batch(format: &str, ids: &str) -> crate::cli_support::Run {
+    run(bin()
+        .args([
+            "batch", "--data", "fixtures/demo", "--account", "1001", "--customers", "-",
+            "--order", ORDER, "--concurrency", "1", "--format", format,
+        ])
+        .write_stdin(ids.to_owned()))
+}
+
+#[test]
+fn batch_ndjson_one_report_per_line_and_summary_on_stderr() {
+    let r = batch("ndjson", "# demo customers\n2002\n2003\n\n2004\n");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 3);
+    for l in &lines {
+        let v: Value = serde_json::from_str(l).expect("a whole report per line");
+        assert!(v["results"].is_array());
+    }
+    assert!(
+        r.stderr.starts_with("3 checked: 1 ready, 2 blocked, 0 indeterminate\n"),
+        "{}",
+        r.stderr
+    );
+    redactions().bind(|| {
+        insta::assert_snapshot!("batch_ndjson", r.stdout);
+        insta::assert_snapshot!("batch_summary", r.stderr);
+    });
+}
+
+#[test]
+fn batch_ndjson_lines_match_check_json() {
+    let b = batch("ndjson", "2003\n");
+    let c = check("2003", "json");
+    let mut from_batch: Value = serde_json::from_str(b.stdout.trim()).expect("JSON");
+    let mut from_check: Value = serde_json::from_str(&c.stdout).expect("JSON");
+    from_batch["checked_at"] = Value::Null;
+    from_check["checked_at"] = Value::Null;
+    assert_eq!(from_batch, from_check);
+}
+
+#[test]
+fn batch_json_is_an_array() {
+    let r = batch("json", "2002\n2003\n");
+    assert_eq!(r.code, 1);
+    let v: Vec<Value> = serde_json::from_str(&r.stdout).expect("a JSON array");
+    assert_eq!(v.len(), 2);
+}
+
+#[test]
+fn batch_junit_has_a_suite_per_customer() {
+    let r = batch("junit", "2002\n2004\n");
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stdout.matches("<testsuite ").count(), 2);
+    redactions().bind(|| insta::assert_snapshot!("batch_junit", r.stdout));
+}
+
+#[test]
+fn batch_all_ready_exits_0_and_quiet_prints_nothing_on_stderr() {
+    let r = run(bin()
+        .args([
+            "batch", "--data", "fixtures/demo", "--account", "1001", "--customers", "-",
+            "--quiet",
+        ])
+        .write_stdin("2002\n2002\n"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    assert_eq!(r.stdout.lines().count(), 2);
+}
+
+#[test]
+fn batch_all_over_a_snapshot_listing() {
+    let r = run(bin().args([
+        "batch", "--data", "fixtures/demo", "--account", "1001", "--all", "--order", ORDER,
+    ]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.stdout.lines().count(), 3);
+}
+
+#[test]
+fn batch_bad_customers_line_names_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ids = write(dir.path(), "ids.txt", "2002\n20O3\n");
+    let r = run(bin()
+        .args(["batch", "--data", "fixtures/demo", "--account", "1001", "--customers"])
+        .arg(&ids));
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.is_empty(), "nothing checked before the file is valid");
+    assert_eq!(
+        r.stderr,
+        format!(
+            "error: customers file {}, line 2: \"20O3\" is not a customer id (expected a positive integer id, e.g. 2002)\n",
+            ids.display()
+        )
+    );
+}
+
+#[test]
+fn data_dir_that_does_not_exist() {
+    let r = run(bin().args([
+        "check", "--data", "no/such/dir", "--account", "1001", "--customer", "2002",
+    ]));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no/such/dir"), "{}", r.stderr);
+}
