@@ -118,8 +118,33 @@ struct Loader {
     quiet: usize,
 }
 
+/// Stack for the loading thread: parsing and compiling are recursive, and a
+/// hostile file nested as deep as the YAML limits allow must get a clear
+/// error, not overflow a small (e.g. async worker) stack.
+const LOADER_STACK_BYTES: usize = 64 * 1024 * 1024;
+
 /// Loads the units, in order, into a compiled rule set.
 pub(crate) fn load(units: &[Unit]) -> Result<Inner, RuleLoadError> {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("rule-loader".into())
+            .stack_size(LOADER_STACK_BYTES)
+            .spawn_scoped(s, || load_on_this_thread(units))
+            .map_err(|source| RuleLoadError::Read {
+                path: "(rule loader thread)".into(),
+                source,
+            })?
+            .join()
+            .unwrap_or_else(|_| {
+                Err(RuleLoadError::Read {
+                    path: "(rule loader thread)".into(),
+                    source: std::io::Error::other("the rule loader stopped unexpectedly"),
+                })
+            })
+    })
+}
+
+fn load_on_this_thread(units: &[Unit]) -> Result<Inner, RuleLoadError> {
     let mut loader = Loader {
         diags: Vec::new(),
         loaded: HashSet::new(),
@@ -186,10 +211,11 @@ fn decode(name: &str, bytes: Vec<u8>) -> Result<String, Box<Diagnostic>> {
                 name,
                 "not-utf8",
                 format!(
-                    "{name}:{line}:{column}: the file is not UTF-8 text (invalid byte 0x{:02x})",
+                    "the file is not UTF-8 text (invalid byte 0x{:02x}); save it as UTF-8",
                     bytes[valid]
                 ),
             )
+            .with_line_col(line as u32, column as u32)
         })
     })
 }
@@ -243,7 +269,12 @@ impl Loader {
                         len: 0,
                     });
                 let message = yaml_error_message(&e);
-                self.diag(&file, pos, "yaml-syntax", message);
+                let code = if message.starts_with("YAML refused") {
+                    "yaml-limit"
+                } else {
+                    "yaml-syntax"
+                };
+                self.diag(&file, pos, code, message);
                 self.stack.pop();
                 return;
             }
@@ -282,6 +313,18 @@ impl Loader {
         if let Some(conds) = get(&entries, "conditions")
             && let Some(conds) = self.mapping(&file, conds, "conditions")
         {
+            // Register every definition first, so definitions may refer to
+            // ones further down the file; then validate each on its own.
+            for (k, node) in conds {
+                self.conditions.insert(
+                    k.name.clone(),
+                    NamedCond {
+                        node: node.clone(),
+                        file: file.clone(),
+                        free: BTreeSet::new(),
+                    },
+                );
+            }
             for (k, node) in conds {
                 if !is_kebab(&k.name) {
                     self.diag(
@@ -303,14 +346,9 @@ impl Loader {
                 // Validates the definition on its own; free variables are
                 // checked wherever it is used.
                 let _ = self.cond(&file, node, &mut scope, 0, &mut expanding);
-                self.conditions.insert(
-                    k.name.clone(),
-                    NamedCond {
-                        node: node.clone(),
-                        file: file.clone(),
-                        free,
-                    },
-                );
+                if let Some(c) = self.conditions.get_mut(&k.name) {
+                    c.free = free;
+                }
             }
         }
         if let Some(rules) = get(&entries, "rules") {
@@ -1148,7 +1186,8 @@ impl Loader {
                     ),
                     Err(e) => {
                         let msg = e.to_string();
-                        let short = msg.lines().last().unwrap_or(&msg).trim().to_owned();
+                        let short = msg.lines().last().unwrap_or(&msg).trim();
+                        let short = short.strip_prefix("error: ").unwrap_or(short).to_owned();
                         let d = Diagnostic::at(file, op_node.pos, "bad-regex", format!("invalid regular expression: {short}"))
                             .label("this pattern")
                             .help("patterns use the `regex` crate's syntax (no look-around, no back-references)");
@@ -1220,7 +1259,11 @@ impl Loader {
                 )
             }
             "type" => {
-                let t = self.string(file, op_node, "`type`")?;
+                let t = if op_node.value == NodeValue::Null {
+                    "null".to_owned()
+                } else {
+                    self.string(file, op_node, "`type`")?
+                };
                 let Some(tn) = TypeName::parse(&t) else {
                     let help = did_you_mean(&t, TypeName::NAMES);
                     let d = Diagnostic::at(
@@ -1332,7 +1375,8 @@ impl Loader {
                 ),
             )
             .label("cycle");
-            self.push(d);
+            // Reported even inside an expansion: a cycle is only visible there.
+            self.diags.push(d);
             return None;
         }
         let Some(named) = self.conditions.get(&name) else {
@@ -1432,19 +1476,22 @@ impl Loader {
             let bound = if scope.bound.is_empty() {
                 String::new()
             } else {
-                format!(" or a bound variable ({})", scope.bound.join(", "))
+                format!(" nor a variable bound here ({})", scope.bound.join(", "))
             };
             let d = Diagnostic::at(
                 file,
                 pos,
                 "unknown-root",
                 format!(
-                    "path `{text}` starts at `{}`, which is neither a context root (request, customer, cloudProfiles, order, products){bound}",
+                    "path `{text}` starts at `{}`, which is not a context root (request, customer, cloudProfiles, order, products){bound}",
                     raw.head
                 ),
             )
             .label("unknown start")
-            .maybe_help(help);
+            .help(help.unwrap_or_else(|| {
+                "variables are bound by `for_each: PATH as NAME` or by a quantifier's `as: NAME`"
+                    .to_owned()
+            }));
             self.push(d);
             return None;
         };
@@ -1556,9 +1603,14 @@ impl Loader {
                 RawPart::Text(t) => Part::Text(t.into()),
                 RawPart::Index => Part::Index,
                 RawPart::Number => Part::Number,
-                RawPart::Path { path, fallback, .. } => {
+                RawPart::Path {
+                    path,
+                    fallback,
+                    offset,
+                } => {
                     let t = render_raw(&path);
-                    match self.resolve(file, node.pos, &path, &t, &mut scope) {
+                    let at = placeholder_pos(file.text(), node.pos, offset);
+                    match self.resolve(file, at, &path, &t, &mut scope) {
                         Some(path) => Part::Path {
                             path,
                             fallback: fallback.map(Into::into),
@@ -1814,6 +1866,28 @@ pub(crate) fn parse_when(text: &str) -> Option<When> {
     super::condition::parse_date(t).map(When::At)
 }
 
+/// The position of a placeholder inside a message string: exact when the
+/// string is written on one line without escapes before the placeholder,
+/// else the message's own position.
+fn placeholder_pos(text: &str, node: Pos, offset: usize) -> Pos {
+    let Some(start) = node.offset else {
+        return node;
+    };
+    let quoted = matches!(text.as_bytes().get(start), Some(b'"' | b'\''));
+    let at = start + usize::from(quoted) + offset;
+    let before = text.get(start..at).unwrap_or("\n");
+    if text.as_bytes().get(at) == Some(&b'{') && !before.contains(['\n', '\\']) {
+        Pos {
+            line: node.line,
+            column: node.column + before.chars().count() as u32,
+            offset: Some(at),
+            len: text[at..].find('}').map_or(1, |e| e + 1),
+        }
+    } else {
+        node
+    }
+}
+
 fn render_raw(p: &RawPath) -> String {
     let mut s = p.head.clone();
     for seg in &p.segs {
@@ -1925,13 +1999,26 @@ fn topo_order(rules: &[Rule]) -> Vec<usize> {
 }
 
 fn yaml_error_message(e: &serde_saphyr::Error) -> String {
-    // The library's Display can carry its own snippet; keep the first line,
-    // without a trailing location we already show.
+    // The library's message starts with its own "error: line L column C:"
+    // prefix; the location is shown separately.
     let full = e.to_string();
     let first = full.lines().next().unwrap_or("invalid YAML").trim();
-    let first = match first.rfind(" at line ") {
-        Some(i) => &first[..i],
-        None => first,
-    };
-    format!("invalid YAML: {first}")
+    let mut text = first.strip_prefix("error: ").unwrap_or(first);
+    if let Some(rest) = text.strip_prefix("line ")
+        && let Some(i) = rest.find(": ")
+        && rest[..i].contains(" column ")
+    {
+        text = &rest[i + 2..];
+    }
+    if let Some(what) = text.strip_prefix("budget breached: ") {
+        let why = if what.starts_with("Depth") {
+            "the document nests deeper than 64 levels".to_owned()
+        } else if what.starts_with("Nodes") || what.starts_with("Alias") {
+            "the document expands to more than 250000 nodes (aliases that multiply content are refused)".to_owned()
+        } else {
+            format!("the document is larger than allowed ({what})")
+        };
+        return format!("YAML refused: {why}");
+    }
+    format!("invalid YAML: {text}")
 }

@@ -72,6 +72,13 @@ impl Diagnostic {
         }
     }
 
+    /// Sets the line and column of a problem that has no source snippet.
+    pub(crate) fn with_line_col(mut self, line: u32, column: u32) -> Self {
+        self.line = line;
+        self.column = column;
+        self
+    }
+
     pub(crate) fn label(mut self, label: impl Into<String>) -> Self {
         self.label = label.into();
         self
@@ -195,11 +202,13 @@ fn span_of(text: &str, pos: Pos) -> SourceSpan {
     let len = if pos.len > 0 {
         pos.len
     } else {
+        // The word at the position: up to white space or a delimiter, at most
+        // a short stretch, at least one character.
         text[start..]
-            .find(['\n', ',', '}', ']'])
-            .unwrap_or(text.len() - start)
-            .max(1)
-            .min(text.len().saturating_sub(start).max(1))
+            .char_indices()
+            .find(|(_, c)| c.is_whitespace() || matches!(c, ',' | '{' | '}' | '[' | ']'))
+            .map_or(text.len() - start, |(i, _)| i)
+            .clamp(1, 40)
     };
     SourceSpan::from(start..start + len.min(text.len().saturating_sub(start)))
 }

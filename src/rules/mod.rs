@@ -362,3 +362,6 @@ fn plural(n: usize) -> String {
         format!("{n} problems")
     }
 }
+
+#[cfg(test)]
+mod tests;

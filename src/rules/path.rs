@@ -272,7 +272,8 @@ impl Path {
                 }
             }
         };
-        for seg in segs {
+        let rest = segs.as_slice();
+        for (n, seg) in rest.iter().enumerate() {
             let next = match seg {
                 Seg::Field(f) => {
                     if let Some(r) = resolved.as_deref_mut() {
@@ -330,7 +331,14 @@ impl Path {
             };
             match next {
                 Some(v) => current = v,
-                None => return Lookup::Missing,
+                None => {
+                    if let Some(r) = resolved.as_deref_mut() {
+                        for unreached in &rest[n + 1..] {
+                            push_seg_text(r, unreached);
+                        }
+                    }
+                    return Lookup::Missing;
+                }
             }
         }
         Lookup::Found(current)
@@ -345,6 +353,22 @@ impl Path {
             if let Seg::Dynamic(p) = s {
                 p.roots(out);
             }
+        }
+    }
+}
+
+/// Writes a segment as written (for the unreached rest of a missing path).
+fn push_seg_text(out: &mut String, seg: &Seg) {
+    match seg {
+        Seg::Field(f) => push_field(out, f),
+        Seg::Index(i) => {
+            let _ = write!(out, "[{i}]");
+        }
+        Seg::Select { field, value } => {
+            let _ = write!(out, "[{field}={value}]");
+        }
+        Seg::Dynamic(p) => {
+            let _ = write!(out, "[{}]", p.text);
         }
     }
 }

@@ -70,7 +70,6 @@ pub fn redactions() -> insta::Settings {
     s.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[port]");
     s.add_filter(r"/tmp/\.tmp[A-Za-z0-9]+", "[tmpdir]");
     s.add_filter(r"ion-preflight \d+\.\d+\.\d+", "ion-preflight [version]");
-    s.set_prepend_module_to_snapshot(false);
     s
 }
 

@@ -1,5 +1,6 @@
-//! The integration-test binary: one module per area.
+//! The integration tests: one binary, one module per area.
 
+mod broken_rules;
 mod cli_basics;
 mod cli_interrupt;
 mod cli_live;

@@ -1,0 +1,73 @@
+//! Unit tests of the rule engine: every operator, `requires`, `when`,
+//! `for_each`, composition and overrides.
+
+mod composition;
+mod evaluation;
+mod operators;
+
+use serde_json::{Value, json};
+
+use super::RuleSet;
+use crate::context::{Context, Fetched};
+use crate::report::{Outcome, Report};
+
+/// The check's fixed "now".
+pub(super) fn now() -> jiff::Timestamp {
+    "2026-06-15T12:00:00Z".parse().unwrap()
+}
+
+/// A context whose customer is `customer`, with one order and two profiles.
+pub(super) fn ctx_with(customer: Value) -> Context {
+    Context::new(1001, 2002, now())
+        .with_customer(Fetched::present(customer))
+        .with_cloud_profiles(Fetched::present(json!([])))
+        .with_order(Some(json!({"orderItems": []})))
+}
+
+/// A rule file with one rule asserting `assert` (YAML flow text).
+pub(super) fn one_rule(assert: &str) -> RuleSet {
+    let yaml = format!(
+        "rules:\n  - id: t\n    title: t\n    severity: error\n    assert: {assert}\n    message: failed\n"
+    );
+    match RuleSet::from_yaml("t.yaml", &yaml) {
+        Ok(set) => set,
+        Err(e) => panic!(
+            "{assert}: {:?}",
+            e.diagnostics()
+                .iter()
+                .map(|d| d.one_line())
+                .collect::<Vec<_>>()
+        ),
+    }
+}
+
+/// The outcome of the single rule `assert` against `ctx`.
+pub(super) fn outcome_of(assert: &str, ctx: &Context) -> Outcome {
+    one_rule(assert).evaluate(ctx).results[0].outcome
+}
+
+/// Loads rule-file text (without the built-in set) and evaluates it.
+pub(super) fn run(yaml: &str, ctx: &Context) -> Report {
+    match RuleSet::from_yaml("t.yaml", yaml) {
+        Ok(set) => set.evaluate(ctx),
+        Err(e) => panic!(
+            "{:?}",
+            e.diagnostics()
+                .iter()
+                .map(|d| d.one_line())
+                .collect::<Vec<_>>()
+        ),
+    }
+}
+
+/// The diagnostics' codes and positions for a broken rule text.
+pub(super) fn problems(yaml: &str) -> Vec<String> {
+    match RuleSet::from_yaml("t.yaml", yaml) {
+        Ok(_) => Vec::new(),
+        Err(e) => e
+            .diagnostics()
+            .iter()
+            .map(|d| format!("{}:{}:{}", d.code(), d.line(), d.column()))
+            .collect(),
+    }
+}
