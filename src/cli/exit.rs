@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use crate::report::Verdict;
 use crate::rules::RuleLoadError;
+use crate::rules::testing::RuleTestError;
 
 use super::input::{CustomersFileError, OrderFileError};
 
@@ -85,6 +86,9 @@ pub enum CliError {
     /// Rule files could not be loaded (rendered with miette).
     #[error(transparent)]
     Rules(#[from] RuleLoadError),
+    /// A rule-test file could not be loaded (rendered with miette).
+    #[error(transparent)]
+    RuleTest(#[from] RuleTestError),
     /// A configuration problem (missing credentials, bad base URL, …).
     #[error("{0}")]
     Config(String),

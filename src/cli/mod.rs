@@ -47,23 +47,28 @@ pub fn run(cli: Cli) -> Exit {
     }
 }
 
-fn print_error(e: &CliError) {
-    match e {
-        CliError::Rules(diag) => {
-            let color = std::io::stderr().is_terminal() && !logging::no_color();
-            let theme = if color {
-                miette::GraphicalTheme::unicode()
-            } else {
-                miette::GraphicalTheme::unicode_nocolor()
-            };
-            let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
-            let mut out = String::new();
-            if handler.render_report(&mut out, diag).is_ok() {
-                eprint!("{out}");
-            } else {
-                eprintln!("error: {e}");
-            }
+/// Prints `e` on stderr: one line, or miette's rendering (with source
+/// snippets) for rule-file and rule-test diagnostics.
+pub(crate) fn print_error(e: &CliError) {
+    let diag: &dyn miette::Diagnostic = match e {
+        CliError::Rules(d) => d,
+        CliError::RuleTest(d) => d,
+        _ => {
+            eprintln!("error: {e}");
+            return;
         }
-        _ => eprintln!("error: {e}"),
+    };
+    let color = std::io::stderr().is_terminal() && !logging::no_color();
+    let theme = if color {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
+    let mut out = String::new();
+    if handler.render_report(&mut out, diag).is_ok() {
+        eprint!("{out}");
+    } else {
+        eprintln!("error: {e}");
     }
 }

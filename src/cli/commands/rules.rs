@@ -6,6 +6,7 @@ use super::{load_rules, write_stdout};
 use crate::cli::args::{ListFormat, RuleArgs, RulesCommand};
 use crate::cli::exit::{CliError, Exit};
 use crate::rules::RuleSet;
+use crate::rules::testing::RuleTestFile;
 
 /// Runs a `rules` subcommand.
 pub fn run(cmd: RulesCommand) -> Result<Exit, CliError> {
@@ -48,8 +49,50 @@ pub fn run(cmd: RulesCommand) -> Result<Exit, CliError> {
                 None => Err(CliError::Usage(unknown_rule(&set, &id))),
             }
         }
-        RulesCommand::Test { .. } => Err(CliError::Config("not wired yet".into())),
+        RulesCommand::Test { files } => test(&files),
     }
+}
+
+/// Runs every rule-test file; prints each case's result. A file that does
+/// not load is reported (with its diagnostics) and the others still run.
+fn test(files: &[std::path::PathBuf]) -> Result<Exit, CliError> {
+    let mut invalid = 0usize;
+    let mut failed_cases = 0usize;
+    let mut cases = 0usize;
+    for file in files {
+        match RuleTestFile::load(file) {
+            Ok(tests) => {
+                let report = tests.run();
+                cases += report.cases.len();
+                failed_cases += report.failures().count();
+                write_stdout(format!("{report}\n").as_bytes())?;
+            }
+            Err(e) => {
+                invalid += 1;
+                crate::cli::print_error(&CliError::RuleTest(e));
+            }
+        }
+    }
+    let files_note = if invalid > 0 {
+        format!(", {invalid} invalid test file(s)")
+    } else {
+        String::new()
+    };
+    write_stdout(
+        format!(
+            "{} case(s): {} passed, {failed_cases} failed{files_note}\n",
+            cases,
+            cases - failed_cases
+        )
+        .as_bytes(),
+    )?;
+    Ok(if invalid > 0 {
+        Exit::Usage
+    } else if failed_cases > 0 {
+        Exit::Blocked
+    } else {
+        Exit::Ready
+    })
 }
 
 fn list_text(set: &RuleSet) -> String {
