@@ -1,5 +1,169 @@
-//! (in progress)
-/// A check.
-pub struct CheckRequest;
-/// The checker.
-pub struct Preflight;
+//! The library call that ties it together: fetch what the rules need, then
+//! evaluate them.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use ion_preflight::{CheckRequest, Preflight, ion::IonClient, rules::RuleSet};
+//! let order: serde_json::Value = serde_json::from_str(r#"{"orderItems": []}"#)?;
+//! let preflight = Preflight::new(IonClient::from_env()?, RuleSet::builtin());
+//! let report = preflight
+//!     .check(CheckRequest::new(1001, 2002).with_order(order))
+//!     .await;
+//! if !report.verdict().is_ready() {
+//!     // do not POST the order
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::report::Report;
+use crate::rules::{EvalOptions, RuleSet};
+use crate::source::Source;
+
+/// What to check: a customer of an account, optionally with the order body
+/// about to be POSTed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckRequest {
+    /// The reseller account id.
+    pub account_id: u64,
+    /// The customer id.
+    pub customer_id: u64,
+    /// The order body (`POST .../customers/{id}/orders`), when there is one.
+    pub order: Option<Value>,
+    /// The time date conditions compare against; the current time when
+    /// `None`.
+    pub now: Option<jiff::Timestamp>,
+}
+
+impl CheckRequest {
+    /// A check of customer `customer_id` in account `account_id`, no order.
+    pub fn new(account_id: u64, customer_id: u64) -> Self {
+        CheckRequest {
+            account_id,
+            customer_id,
+            order: None,
+            now: None,
+        }
+    }
+
+    /// With the order body about to be placed.
+    pub fn with_order(mut self, order: Value) -> Self {
+        self.order = Some(order);
+        self
+    }
+
+    /// Evaluated as of `now` instead of the current time.
+    pub fn at(mut self, now: jiff::Timestamp) -> Self {
+        self.now = Some(now);
+        self
+    }
+}
+
+/// Runs checks: a data source and a rule set. Cheap to clone; share one
+/// across tasks.
+#[derive(Clone, Debug)]
+pub struct Preflight {
+    source: Source,
+    rules: RuleSet,
+    options: EvalOptions,
+    check_timeout: Option<Duration>,
+}
+
+impl Preflight {
+    /// A checker reading from `source` (an [`crate::ion::IonClient`] or a
+    /// [`crate::source::SnapshotSource`]) and evaluating `rules`.
+    pub fn new(source: impl Into<Source>, rules: RuleSet) -> Self {
+        Preflight {
+            source: source.into(),
+            rules,
+            options: EvalOptions::default(),
+            check_timeout: None,
+        }
+    }
+
+    /// Evaluation options (e.g. warnings block).
+    pub fn with_options(mut self, options: EvalOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Bounds the data fetching of one check: what is not obtained in time is
+    /// unavailable, and the rules that needed it come out as `error`.
+    pub fn with_check_timeout(mut self, timeout: Duration) -> Self {
+        self.check_timeout = Some(timeout);
+        self
+    }
+
+    /// The data source.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// The rule set.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// Checks `req`: fetches what the rules read (concurrently), evaluates
+    /// every rule, returns the report. Never fails: data that could not be
+    /// fetched makes the rules that need it `error` and the verdict
+    /// `indeterminate`.
+    pub async fn check(&self, req: CheckRequest) -> Report {
+        let span = tracing::info_span!(
+            "check",
+            account = req.account_id,
+            customer = req.customer_id,
+            verdict = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        async {
+            let started = Instant::now();
+            let ctx = self
+                .source
+                .fetch_within(&req, self.rules.needs(), self.check_timeout)
+                .await;
+            let report = self.rules.evaluate_with(&ctx, &self.options);
+            let span = tracing::Span::current();
+            span.record("verdict", report.verdict().as_str());
+            span.record("duration_ms", started.elapsed().as_millis() as u64);
+            tracing::debug!("check finished");
+            report
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn a_check_can_be_spawned() {
+        let dir = std::env::temp_dir();
+        let source = crate::source::SnapshotSource::open(dir).expect("temp dir exists");
+        let preflight = Preflight::new(source, RuleSet::builtin());
+        let fut = preflight.check(CheckRequest::new(1, 2));
+        assert_send(&fut);
+        let listing = preflight.source().list_customers(1, 10);
+        assert_send(&listing);
+    }
+
+    #[test]
+    fn request_builders_set_fields() {
+        let now = jiff::Timestamp::from_second(1_700_000_000).expect("valid");
+        let r = CheckRequest::new(1, 2)
+            .with_order(serde_json::json!({"orderItems": []}))
+            .at(now);
+        assert_eq!((r.account_id, r.customer_id), (1, 2));
+        assert_eq!(r.now, Some(now));
+        assert!(r.order.is_some());
+    }
+}

@@ -1,1 +1,25 @@
-//! (in progress)
+//! The ION v3 client: tokens, the fetches a check needs, retries, typed
+//! resources and errors.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ion_preflight::ion::IonError> {
+//! use ion_preflight::ion::IonClient;
+//! let client = IonClient::from_env()?;
+//! if let Some(customer) = client.customer(1001, 2002).await? {
+//!     println!("{:?} is {:?}", customer.customer_organization, customer.customer_status);
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod auth;
+mod client;
+mod error;
+pub mod types;
+
+pub use auth::{FileTokenStore, MemoryTokenStore, TokenStore, TokenStoreError};
+pub use client::{DEFAULT_BASE_URL, IonClient, IonClientBuilder, validate_base_url};
+pub use error::{Endpoint, IonError};
+pub use types::{
+    AccessValidity, CloudProfile, Customer, CustomerAddress, CustomerCloudProfiles, CustomerPage,
+    ErrorEnvelope, ListedCustomer, Product,
+};

@@ -180,9 +180,10 @@ fn evaluate_rule<'a>(rule: &Rule, env: &mut Env<'a>) -> RuleResult {
                     format!("nothing to check: {} is empty", fe.path.text)
                 } else {
                     format!(
-                        "no element of {} meets the precondition ({} checked)",
-                        fe.path.text,
-                        items.len()
+                        "precondition not met by any of the {} element{} of {}",
+                        items.len(),
+                        if items.len() == 1 { "" } else { "s" },
+                        fe.path.text
                     )
                 };
                 let mut r = skip(rule, reason);

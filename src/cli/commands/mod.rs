@@ -35,7 +35,8 @@ pub fn dispatch(cli: Cli) -> Result<Exit, CliError> {
             Ok(Exit::Ready)
         }
         Command::Check(args) => check::run(args),
-        Command::Batch(_) | Command::Snapshot(_) => Err(CliError::Config("not wired yet".into())),
+        Command::Batch(args) => batch::run(args),
+        Command::Snapshot(args) => snapshot::run(args),
     }
 }
 

@@ -200,7 +200,7 @@ fn for_each_with_no_applicable_element_is_skip_with_the_reason() {
     assert_eq!(r.outcome, Outcome::Skip);
     assert_eq!(
         r.message.as_deref(),
-        Some("no element of order.orderItems meets the precondition (1 checked)")
+        Some("precondition not met by any of the 1 element of order.orderItems")
     );
     let ctx = order_ctx(json!({"orderItems": []}));
     let r = &run(PER_ITEM, &ctx).results[0];
@@ -346,4 +346,29 @@ fn evaluation_never_panics_on_odd_data() {
         let report = set.evaluate(&ctx_with(customer.clone()));
         assert_ne!(report.verdict, Verdict::Ready, "{customer}");
     }
+}
+
+#[test]
+fn a_rule_set_is_shared_across_threads_without_copying() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<RuleSet>();
+    let set = RuleSet::from_yaml("n.yaml", EXISTS_AND_ACTIVE).unwrap();
+    let clone = set.clone();
+    assert!(std::ptr::eq(set.rules().as_ptr(), clone.rules().as_ptr()));
+    let verdicts: Vec<Verdict> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let set = set.clone();
+                s.spawn(move || {
+                    let status = if i % 2 == 0 { "ACTIVE" } else { "INACTIVE" };
+                    set.evaluate(&ctx_with(json!({"customerStatus": status}))).verdict
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        verdicts,
+        [Verdict::Ready, Verdict::Blocked, Verdict::Ready, Verdict::Blocked]
+    );
 }

@@ -4,6 +4,7 @@
 mod composition;
 mod evaluation;
 mod operators;
+mod properties;
 
 use serde_json::{Value, json};
 

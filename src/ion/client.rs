@@ -1,0 +1,882 @@
+//! The HTTP client: base URL, requests, retries, token handling.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use futures::{Stream, StreamExt};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::time::Instant;
+use tracing::Instrument;
+use url::Url;
+
+use super::auth::{Auth, FileTokenStore, MemoryTokenStore, RefreshTarget, TokenStore};
+use super::error::{Endpoint, IonError, body_says_token_invalid, excerpt, message_from_body};
+use super::types::{
+    AccessValidity, Customer, CustomerCloudProfiles, CustomerPage, ListedCustomer, Product,
+};
+
+/// ION's production base URL.
+pub const DEFAULT_BASE_URL: &str = "https://ion.tdsynnex.com";
+
+/// The longest `Retry-After` honoured by default.
+const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// A client for ION v3. Cheap to clone (shares one connection pool and one
+/// token cache); safe to use from many tasks at once.
+#[derive(Clone)]
+pub struct IonClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: Url,
+    auth: Auth,
+    request_timeout: Duration,
+    max_attempts: u32,
+    backoff_min: Duration,
+    backoff_max: Duration,
+    max_retry_after: Duration,
+}
+
+impl std::fmt::Debug for IonClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IonClient")
+            .field("base_url", &self.inner.base.as_str())
+            .field("request_timeout", &self.inner.request_timeout)
+            .field("max_attempts", &self.inner.max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures an [`IonClient`].
+pub struct IonClientBuilder {
+    base_url: String,
+    access_token: Option<SecretString>,
+    refresh_token: Option<SecretString>,
+    token_store: Option<Arc<dyn TokenStore>>,
+    request_timeout: Duration,
+    max_attempts: u32,
+    backoff_min: Duration,
+    backoff_max: Duration,
+    max_retry_after: Duration,
+}
+
+impl std::fmt::Debug for IonClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IonClientBuilder")
+            .field("base_url", &self.base_url)
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("token_store", &self.token_store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for IonClientBuilder {
+    fn default() -> Self {
+        IonClientBuilder {
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            access_token: None,
+            refresh_token: None,
+            token_store: None,
+            request_timeout: Duration::from_secs(30),
+            max_attempts: 4,
+            backoff_min: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(5),
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
+        }
+    }
+}
+
+impl IonClientBuilder {
+    /// The base URL (default [`DEFAULT_BASE_URL`]). Must be `https`, except
+    /// for loopback hosts (`127.0.0.0/8`, `::1`, `localhost`).
+    pub fn base_url(mut self, url: &str) -> Self {
+        url.clone_into(&mut self.base_url);
+        self
+    }
+
+    /// A ready access token, used until ION rejects it (then, if a refresh
+    /// token is available, a new one is obtained once).
+    pub fn access_token(mut self, token: SecretString) -> Self {
+        self.access_token = Some(token);
+        self
+    }
+
+    /// The refresh token to start from when the token store holds none.
+    pub fn refresh_token(mut self, token: SecretString) -> Self {
+        self.refresh_token = Some(token);
+        self
+    }
+
+    /// Where rotated refresh tokens are saved (default: in memory).
+    pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.token_store = Some(store);
+        self
+    }
+
+    /// The timeout of one HTTP request (default 30 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How many times a GET is tried in all (default 4; at least 1).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// The exponential backoff's bounds between attempts (default 200 ms to
+    /// 5 s), with jitter.
+    pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.backoff_min = min;
+        self.backoff_max = max.max(min);
+        self
+    }
+
+    /// The longest `Retry-After` honoured (default 30 s): a longer one is
+    /// waited for this long.
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<IonClient, IonError> {
+        let base = validate_base_url(&self.base_url)?;
+        if self.access_token.is_none() && self.refresh_token.is_none() && self.token_store.is_none()
+        {
+            return Err(IonError::Config(
+                "no ION credentials: set ION_ACCESS_TOKEN, or ION_REFRESH_TOKEN / ION_TOKEN_FILE for a refresh token"
+                    .to_owned(),
+            ));
+        }
+        let store: Option<Arc<dyn TokenStore>> = match (self.token_store, &self.refresh_token) {
+            (Some(s), _) => Some(s),
+            (None, Some(_)) => Some(Arc::new(MemoryTokenStore::new())),
+            (None, None) => None,
+        };
+        let http = reqwest::Client::builder()
+            .timeout(self.request_timeout)
+            .connect_timeout(self.request_timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("ion-preflight/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| IonError::Config(format!("cannot set up the HTTP client: {e}")))?;
+        Ok(IonClient {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                auth: Auth::new(self.access_token, self.refresh_token, store),
+                request_timeout: self.request_timeout,
+                max_attempts: self.max_attempts.max(1),
+                backoff_min: self.backoff_min,
+                backoff_max: self.backoff_max,
+                max_retry_after: self.max_retry_after,
+            }),
+        })
+    }
+}
+
+/// Checks a base URL: `https`, or `http` on a loopback host; no
+/// credentials, query or fragment.
+pub fn validate_base_url(raw: &str) -> Result<Url, IonError> {
+    let invalid = |url: &str, reason: &str| IonError::InvalidBaseUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let url = Url::parse(raw.trim()).map_err(|e| invalid(&redact_url_text(raw), &e.to_string()))?;
+    let shown = {
+        let mut u = url.clone();
+        let _ = u.set_password(None);
+        let _ = u.set_username("");
+        u.to_string()
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(&shown, "it must not contain credentials"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(&shown, "it must not have a query or fragment"));
+    }
+    if url.cannot_be_a_base() {
+        return Err(invalid(&shown, "it is not a base URL"));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let loopback = match url.host() {
+                Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+                Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                None => false,
+            };
+            if !loopback {
+                return Err(invalid(
+                    &shown,
+                    "plain http is only allowed for loopback hosts (127.0.0.0/8, ::1, localhost); use https",
+                ));
+            }
+        }
+        _ => return Err(invalid(&shown, "the scheme must be https")),
+    }
+    Ok(url)
+}
+
+fn redact_url_text(raw: &str) -> String {
+    // An unparsable URL may still carry `user:password@`: cut it out.
+    match (raw.find("://"), raw.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://[redacted]@{}", &raw[..s], &raw[at + 1..]),
+        _ => raw.to_owned(),
+    }
+}
+
+/// One successful answer to a GET.
+enum Answer {
+    /// The parsed body, and the raw one for located parse errors.
+    Json(Value, Vec<u8>),
+    NotFound(String),
+}
+
+/// One failed attempt.
+struct Failure {
+    error: IonError,
+    retryable: bool,
+    retry_after: Option<Duration>,
+}
+
+impl Failure {
+    fn fatal(error: IonError) -> Self {
+        Failure {
+            error,
+            retryable: false,
+            retry_after: None,
+        }
+    }
+}
+
+/// Maps a transport-level error (connect, timeout, body read).
+pub(crate) fn transport_error(
+    endpoint: &Endpoint,
+    e: &reqwest::Error,
+    timeout: Duration,
+) -> IonError {
+    if e.is_timeout() {
+        return IonError::Timeout {
+            endpoint: endpoint.clone(),
+            timeout,
+            attempts: 1,
+        };
+    }
+    // The chain of causes without reqwest's own text (which repeats the
+    // URL): "connection refused", "connection reset", …
+    let mut detail = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !detail.contains(&text) {
+            detail.push(text);
+        }
+        source = s.source();
+    }
+    let kind = if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "the answer was cut off"
+    } else {
+        "the request failed"
+    };
+    let detail = if detail.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}: {}", detail.join(": "))
+    };
+    IonError::Unreachable {
+        endpoint: endpoint.clone(),
+        detail,
+        attempts: 1,
+    }
+}
+
+fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
+    let text = value?.to_str().ok()?.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    // An HTTP date (RFC 9110 IMF-fixdate is RFC 2822-compatible).
+    let at = jiff::fmt::rfc2822::parse(text).ok()?.timestamp();
+    let wait = at.duration_since(jiff::Timestamp::now());
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+}
+
+impl IonClient {
+    /// A builder with the defaults.
+    pub fn builder() -> IonClientBuilder {
+        IonClientBuilder::default()
+    }
+
+    /// A client configured from the environment: `ION_BASE_URL` (optional),
+    /// `ION_ACCESS_TOKEN`, `ION_REFRESH_TOKEN`, `ION_TOKEN_FILE` (a file
+    /// holding the refresh token; rotated tokens are written back to it, and
+    /// a token in it wins over `ION_REFRESH_TOKEN`, which may already have
+    /// been used). Empty variables count as unset.
+    pub fn from_env() -> Result<IonClient, IonError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let mut builder = IonClient::builder();
+        if let Some(url) = var("ION_BASE_URL") {
+            builder = builder.base_url(&url);
+        }
+        if let Some(t) = var("ION_ACCESS_TOKEN") {
+            builder = builder.access_token(SecretString::from(t.trim().to_owned()));
+        }
+        if let Some(t) = var("ION_REFRESH_TOKEN") {
+            builder = builder.refresh_token(SecretString::from(t.trim().to_owned()));
+        }
+        if let Some(path) = var("ION_TOKEN_FILE") {
+            builder = builder.token_store(Arc::new(FileTokenStore::new(PathBuf::from(path))));
+        }
+        builder.build()
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.inner.base
+    }
+
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.inner.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty();
+            path.extend(segments);
+        }
+        url
+    }
+
+    fn refresh_target(&self) -> RefreshTarget<'_> {
+        RefreshTarget {
+            http: &self.inner.http,
+            url: self.url(&["oauth", "token"]),
+            timeout: self.inner.request_timeout,
+        }
+    }
+
+    /// The customer `customer` of account `account`; `Ok(None)` when ION
+    /// says it does not exist (404).
+    pub async fn customer(
+        &self,
+        account: u64,
+        customer: u64,
+    ) -> Result<Option<Customer>, IonError> {
+        Ok(self.customer_json(account, customer).await?.map(|(c, _)| c))
+    }
+
+    pub(crate) async fn customer_json(
+        &self,
+        account: u64,
+        customer: u64,
+    ) -> Result<Option<(Customer, Value)>, IonError> {
+        let (a, c) = (account.to_string(), customer.to_string());
+        self.get_typed(&["api", "v3", "accounts", &a, "customers", &c], &[])
+            .await
+    }
+
+    /// The customer's cloud profiles; `Ok(None)` on 404.
+    pub async fn cloud_profiles(
+        &self,
+        account: u64,
+        customer: u64,
+    ) -> Result<Option<CustomerCloudProfiles>, IonError> {
+        Ok(self
+            .cloud_profiles_json(account, customer)
+            .await?
+            .map(|(c, _)| c))
+    }
+
+    pub(crate) async fn cloud_profiles_json(
+        &self,
+        account: u64,
+        customer: u64,
+    ) -> Result<Option<(CustomerCloudProfiles, Value)>, IonError> {
+        let (a, c) = (account.to_string(), customer.to_string());
+        self.get_typed(
+            &[
+                "api",
+                "v3",
+                "accounts",
+                &a,
+                "customers",
+                &c,
+                "cloudProfiles",
+            ],
+            &[],
+        )
+        .await
+    }
+
+    /// A catalog product's details; `Ok(None)` on 404.
+    pub async fn product(
+        &self,
+        account: u64,
+        product_id: &str,
+    ) -> Result<Option<Product>, IonError> {
+        Ok(self
+            .product_json(account, product_id)
+            .await?
+            .map(|(p, _)| p))
+    }
+
+    pub(crate) async fn product_json(
+        &self,
+        account: u64,
+        product_id: &str,
+    ) -> Result<Option<(Product, Value)>, IonError> {
+        let a = account.to_string();
+        self.get_typed(&["api", "v3", "accounts", &a, "products", product_id], &[])
+            .await
+    }
+
+    /// One page of the account's customers.
+    pub async fn customer_page(
+        &self,
+        account: u64,
+        page_size: u32,
+        page_token: Option<&str>,
+    ) -> Result<CustomerPage, IonError> {
+        let a = account.to_string();
+        let mut query = vec![("pageSize", page_size.max(1).to_string())];
+        if let Some(t) = page_token {
+            query.push(("pageToken", t.to_owned()));
+        }
+        let segments = ["api", "v3", "accounts", &a, "customers"];
+        match self.get_typed::<CustomerPage>(&segments, &query).await? {
+            Some((page, _)) => Ok(page),
+            None => Err(IonError::NotFound {
+                endpoint: Endpoint {
+                    method: "GET",
+                    path: self.url(&segments).path().to_owned(),
+                },
+                message: format!("account {account} is unknown to ION"),
+            }),
+        }
+    }
+
+    /// Every customer of the account, page after page (`pageSize`,
+    /// `pageToken`) until ION sends no `nextPageToken`. An error ends the
+    /// stream after being yielded.
+    pub fn customers(
+        &self,
+        account: u64,
+        page_size: u32,
+    ) -> impl Stream<Item = Result<ListedCustomer, IonError>> + Send + 'static {
+        enum Next {
+            Page(Option<String>),
+            Done,
+        }
+        let client = self.clone();
+        futures::stream::unfold(Next::Page(None), move |next| {
+            let client = client.clone();
+            async move {
+                let Next::Page(token) = next else {
+                    return None;
+                };
+                match client
+                    .customer_page(account, page_size, token.as_deref())
+                    .await
+                {
+                    Ok(page) => {
+                        let following = match page.next_page_token.filter(|t| !t.is_empty()) {
+                            Some(t) if Some(&t) == token.as_ref() => {
+                                let e = IonError::MalformedResponse {
+                                    endpoint: Endpoint {
+                                        method: "GET",
+                                        path: format!("/api/v3/accounts/{account}/customers"),
+                                    },
+                                    excerpt: "the next page token repeats the current one".into(),
+                                };
+                                let items = page.customers.unwrap_or_default();
+                                let mut out: Vec<_> = items.into_iter().map(Ok).collect();
+                                out.push(Err(e));
+                                return Some((out, Next::Done));
+                            }
+                            Some(t) => Next::Page(Some(t)),
+                            None => Next::Done,
+                        };
+                        let items = page.customers.unwrap_or_default();
+                        Some((items.into_iter().map(Ok).collect::<Vec<_>>(), following))
+                    }
+                    Err(e) => Some((vec![Err(e)], Next::Done)),
+                }
+            }
+        })
+        .flat_map(futures::stream::iter)
+    }
+
+    /// How long the current access token and the refresh token remain valid
+    /// (`POST /oauth/validateAccess`). Obtains an access token first when
+    /// needed.
+    pub async fn validate_access(&self) -> Result<AccessValidity, IonError> {
+        let url = self.url(&["oauth", "validateAccess"]);
+        let endpoint = Endpoint {
+            method: "POST",
+            path: url.path().to_owned(),
+        };
+        let token = self.inner.auth.access_token(self.refresh_target()).await?;
+        let span = tracing::debug_span!(
+            "ion.request",
+            method = "POST",
+            path = %endpoint.path,
+            attempt = 1u32,
+            status = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        async {
+            let started = Instant::now();
+            let response = self
+                .inner
+                .http
+                .post(url)
+                .form(&[("access_token", token.expose_secret())])
+                .send()
+                .await
+                .map_err(|e| transport_error(&endpoint, &e, self.inner.request_timeout))?;
+            let status = response.status();
+            let span = tracing::Span::current();
+            span.record("status", status.as_u16());
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| transport_error(&endpoint, &e, self.inner.request_timeout))?;
+            span.record("duration_ms", started.elapsed().as_millis() as u64);
+            if status.is_success() {
+                serde_json::from_slice(&body).map_err(|e| IonError::MalformedResponse {
+                    endpoint: endpoint.clone(),
+                    excerpt: format!("not the expected JSON ({e}); body withheld"),
+                })
+            } else if status.is_server_error() {
+                Err(IonError::Server {
+                    endpoint: endpoint.clone(),
+                    status: status.as_u16(),
+                    message: message_from_body(&body, true),
+                    attempts: 1,
+                })
+            } else {
+                Err(IonError::TokenRejected {
+                    endpoint: endpoint.clone(),
+                    message: message_from_body(&body, true),
+                })
+            }
+        }
+        .instrument(span)
+        .await
+        .map_err(|e| e.redact(token.expose_secret()))
+    }
+
+    /// GET `segments` and deserialize; `Ok(None)` on an ION 404.
+    async fn get_typed<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<Option<(T, Value)>, IonError> {
+        let mut url = self.url(segments);
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        let endpoint = Endpoint {
+            method: "GET",
+            path: url.path().to_owned(),
+        };
+        match self.get(&url, &endpoint).await? {
+            Answer::NotFound(message) => {
+                tracing::debug!(path = %endpoint.path, message, "ION: not found");
+                Ok(None)
+            }
+            Answer::Json(value, body) => match T::deserialize(&value) {
+                Ok(typed) => Ok(Some((typed, value))),
+                Err(_) => {
+                    // Re-parse from the bytes for an error with line/column.
+                    let e = serde_json::from_slice::<T>(&body).err();
+                    let what = e
+                        .map(|e| e.to_string())
+                        .unwrap_or_else(|| "wrong shape".into());
+                    Err(IonError::MalformedResponse {
+                        endpoint,
+                        excerpt: format!("{what} in {}", excerpt(&body)),
+                    })
+                }
+            },
+        }
+    }
+
+    /// A GET with token handling (one refresh and one retry when ION rejects
+    /// the token) and retries on transient failures.
+    async fn get(&self, url: &Url, endpoint: &Endpoint) -> Result<Answer, IonError> {
+        let mut refreshed = false;
+        loop {
+            let token = self.inner.auth.access_token(self.refresh_target()).await?;
+            match self.get_with_retries(url, endpoint, &token).await {
+                Err(IonError::TokenRejected { .. })
+                    if !refreshed && self.inner.auth.can_refresh() =>
+                {
+                    tracing::debug!(path = %endpoint.path, "ION rejected the access token; refreshing once");
+                    self.inner.auth.invalidate(&token).await;
+                    refreshed = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn get_with_retries(
+        &self,
+        url: &Url,
+        endpoint: &Endpoint,
+        token: &SecretString,
+    ) -> Result<Answer, IonError> {
+        let inner = &self.inner;
+        let attempts = AtomicU32::new(0);
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(inner.backoff_min)
+            .with_max_delay(inner.backoff_max)
+            .with_max_times(inner.max_attempts.saturating_sub(1) as usize)
+            .with_jitter();
+        let result = (|| async {
+            let n = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            self.attempt(url, endpoint, token, n).await
+        })
+        .retry(backoff)
+        .sleep(tokio::time::sleep)
+        .when(|f: &Failure| f.retryable)
+        .adjust(|f: &Failure, next: Option<Duration>| {
+            next.map(|d| f.retry_after.map_or(d, |r| r.min(inner.max_retry_after)))
+        })
+        .notify(|f: &Failure, delay: Duration| {
+            tracing::debug!(
+                path = %endpoint.path,
+                delay_ms = delay.as_millis() as u64,
+                error = %f.error,
+                "retrying"
+            );
+        })
+        .await;
+        result.map_err(|f| f.error.with_attempts(attempts.load(Ordering::Relaxed)))
+    }
+
+    async fn attempt(
+        &self,
+        url: &Url,
+        endpoint: &Endpoint,
+        token: &SecretString,
+        attempt: u32,
+    ) -> Result<Answer, Failure> {
+        let span = tracing::debug_span!(
+            "ion.request",
+            method = endpoint.method,
+            path = %endpoint.path,
+            attempt,
+            status = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        let timeout = self.inner.request_timeout;
+        async {
+            let started = Instant::now();
+            let span = tracing::Span::current();
+            let sent = self
+                .inner
+                .http
+                .get(url.clone())
+                .bearer_auth(token.expose_secret())
+                .header(reqwest::header::ACCEPT, "application/json")
+                .send()
+                .await;
+            let response = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    span.record("duration_ms", started.elapsed().as_millis() as u64);
+                    let error = transport_error(endpoint, &e, timeout);
+                    tracing::debug!(error = %error, "request failed");
+                    return Err(Failure {
+                        error,
+                        retryable: true,
+                        retry_after: None,
+                    });
+                }
+            };
+            let status = response.status();
+            span.record("status", status.as_u16());
+            let retry_after =
+                parse_retry_after(response.headers().get(reqwest::header::RETRY_AFTER));
+            let body = match response.bytes().await {
+                Ok(b) => b.to_vec(),
+                Err(e) => {
+                    span.record("duration_ms", started.elapsed().as_millis() as u64);
+                    return Err(Failure {
+                        error: transport_error(endpoint, &e, timeout),
+                        retryable: true,
+                        retry_after: None,
+                    });
+                }
+            };
+            span.record("duration_ms", started.elapsed().as_millis() as u64);
+            tracing::debug!(status = status.as_u16(), bytes = body.len(), "ION answered");
+            classify(endpoint, status, retry_after, body).map_err(|mut f| {
+                f.error = f.error.redact(token.expose_secret());
+                f
+            })
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+fn classify(
+    endpoint: &Endpoint,
+    status: reqwest::StatusCode,
+    retry_after: Option<Duration>,
+    body: Vec<u8>,
+) -> Result<Answer, Failure> {
+    let endpoint = endpoint.clone();
+    match status.as_u16() {
+        200..=299 => match serde_json::from_slice::<Value>(&body) {
+            Ok(v) => Ok(Answer::Json(v, body)),
+            Err(e) => Err(Failure::fatal(IonError::MalformedResponse {
+                endpoint,
+                excerpt: format!("not JSON ({e}): {}", excerpt(&body)),
+            })),
+        },
+        404 => {
+            // Only ION's own JSON envelope means "does not exist": an HTML
+            // 404 from a proxy or a wrong base URL must not read as a fact.
+            if serde_json::from_slice::<serde_json::Map<String, Value>>(&body).is_ok() {
+                Ok(Answer::NotFound(message_from_body(&body, false)))
+            } else {
+                Err(Failure::fatal(IonError::MalformedResponse {
+                    endpoint,
+                    excerpt: format!(
+                        "HTTP 404 without ION's error envelope (is the base URL right?): {}",
+                        excerpt(&body)
+                    ),
+                }))
+            }
+        }
+        401 => Err(Failure::fatal(IonError::TokenRejected {
+            endpoint,
+            message: message_from_body(&body, false),
+        })),
+        403 => {
+            let message = message_from_body(&body, false);
+            Err(Failure::fatal(if body_says_token_invalid(&body) {
+                IonError::TokenRejected { endpoint, message }
+            } else {
+                IonError::PermissionDenied { endpoint, message }
+            }))
+        }
+        429 => Err(Failure {
+            error: IonError::RateLimited {
+                endpoint,
+                attempts: 1,
+                retry_after,
+            },
+            retryable: true,
+            retry_after,
+        }),
+        500..=599 => Err(Failure {
+            error: IonError::Server {
+                endpoint,
+                status: status.as_u16(),
+                message: message_from_body(&body, false),
+                attempts: 1,
+            },
+            retryable: true,
+            retry_after,
+        }),
+        code => Err(Failure::fatal(IonError::Rejected {
+            endpoint,
+            status: code,
+            message: message_from_body(&body, false),
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_must_be_https_unless_loopback() {
+        assert!(validate_base_url("https://ion.tdsynnex.com").is_ok());
+        assert!(validate_base_url("http://127.0.0.1:8080").is_ok());
+        assert!(validate_base_url("http://127.1.2.3:8080/").is_ok());
+        assert!(validate_base_url("http://[::1]:8080").is_ok());
+        assert!(validate_base_url("http://localhost:8080").is_ok());
+        for bad in [
+            "http://ion.tdsynnex.com",
+            "http://10.0.0.1",
+            "ftp://ion.tdsynnex.com",
+            "https://user:pw@ion.tdsynnex.com",
+            "https://ion.tdsynnex.com/?x=1",
+            "not a url",
+        ] {
+            let e = validate_base_url(bad).expect_err(bad);
+            assert!(matches!(e, IonError::InvalidBaseUrl { .. }), "{bad}: {e}");
+            assert!(!e.to_string().contains("pw"), "{e}");
+        }
+    }
+
+    #[test]
+    fn urls_keep_a_base_path_and_encode_segments() {
+        let c = IonClient::builder()
+            .base_url("https://proxy.example/ion/")
+            .access_token(SecretString::from("t"))
+            .build()
+            .expect("client");
+        assert_eq!(
+            c.url(&["api", "v3", "accounts", "1", "products", "a/b c"])
+                .as_str(),
+            "https://proxy.example/ion/api/v3/accounts/1/products/a%2Fb%20c"
+        );
+    }
+
+    #[test]
+    fn retry_after_accepts_seconds_and_dates() {
+        use reqwest::header::HeaderValue;
+        assert_eq!(
+            parse_retry_after(Some(&HeaderValue::from_static("7"))),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_retry_after(Some(&HeaderValue::from_static(
+                "Sun, 06 Nov 1994 08:49:37 GMT"
+            ))),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after(Some(&HeaderValue::from_static("soon"))),
+            None
+        );
+        assert_eq!(parse_retry_after(None), None);
+    }
+
+    #[test]
+    fn builder_needs_credentials_and_debug_hides_them() {
+        let e = IonClient::builder().build().expect_err("no credentials");
+        assert!(matches!(e, IonError::Config(_)));
+        let b = IonClient::builder().access_token(SecretString::from("very-secret"));
+        assert!(!format!("{b:?}").contains("very-secret"));
+        let c = b.build().expect("client");
+        assert!(!format!("{c:?}").contains("very-secret"));
+    }
+}

@@ -1,0 +1,338 @@
+//! Snapshot directories: recorded ION responses, replayed offline.
+//!
+//! The layout mirrors ION's API paths (documented in `docs/snapshot.md`):
+//!
+//! ```text
+//! DIR/accounts/{accountId}/customers/{customerId}.json               GET customer body
+//! DIR/accounts/{accountId}/customers/{customerId}/cloudProfiles.json GET cloudProfiles body
+//! DIR/accounts/{accountId}/products/{productId}.json                 GET product body
+//! DIR/accounts/{accountId}/customers.json                            ListCustomers body (optional)
+//! ```
+//!
+//! A missing resource file means ION answered 404 (the customer or product
+//! does not exist). A file that is not JSON, or not in the resource's shape,
+//! makes that resource unavailable, with the file and the line and column.
+
+use std::path::{Path, PathBuf};
+
+use futures::{Stream, StreamExt};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::{Backend, profiles_array};
+use crate::context::{Fetched, Needs, order_product_ids};
+use crate::ion::{
+    Customer, CustomerCloudProfiles, CustomerPage, IonClient, IonError, ListedCustomer, Product,
+};
+use crate::preflight::CheckRequest;
+
+/// A snapshot directory opened for reading.
+#[derive(Clone, Debug)]
+pub struct SnapshotSource {
+    root: PathBuf,
+}
+
+/// A snapshot problem.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// The snapshot directory does not exist or is not a directory.
+    #[error("snapshot directory {} does not exist or is not a directory", path.display())]
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A file could not be read.
+    #[error("cannot read snapshot file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A file is not JSON, or not in the expected shape.
+    #[error("snapshot file {}:{line}:{column}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The snapshot has no customer listing for the account.
+    #[error(
+        "snapshot has no customer listing {} (record one, or list customer ids in a file instead)",
+        path.display()
+    )]
+    NoListing {
+        /// The expected file.
+        path: PathBuf,
+    },
+    /// A file could not be written while recording.
+    #[error("cannot write snapshot file {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Recording failed because ION could not be read.
+    #[error("cannot record the snapshot: {0}")]
+    Ion(#[from] IonError),
+}
+
+impl SnapshotSource {
+    /// Opens the snapshot directory `dir` (nothing is read until a fetch).
+    pub fn open(dir: impl Into<PathBuf>) -> Result<SnapshotSource, SnapshotError> {
+        let root = dir.into();
+        if !root.is_dir() {
+            return Err(SnapshotError::NotADirectory { path: root });
+        }
+        Ok(SnapshotSource { root })
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Every customer in `accounts/{account}/customers.json`.
+    pub fn customers(
+        &self,
+        account: u64,
+    ) -> impl Stream<Item = Result<ListedCustomer, SnapshotError>> + Send + 'static {
+        let path = listing_path(&self.root, account);
+        futures::stream::once(async move {
+            let items: Vec<Result<ListedCustomer, SnapshotError>> =
+                match read_resource::<CustomerPage>(&path).await {
+                    Ok(Some((page, _))) => page
+                        .customers
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(Ok)
+                        .collect(),
+                    Ok(None) => vec![Err(SnapshotError::NoListing { path })],
+                    Err(e) => vec![Err(e)],
+                };
+            futures::stream::iter(items)
+        })
+        .flatten()
+    }
+}
+
+fn account_dir(root: &Path, account: u64) -> PathBuf {
+    root.join("accounts").join(account.to_string())
+}
+
+/// `DIR/accounts/{a}/customers/{c}.json`.
+pub fn customer_path(root: &Path, account: u64, customer: u64) -> PathBuf {
+    account_dir(root, account)
+        .join("customers")
+        .join(format!("{customer}.json"))
+}
+
+/// `DIR/accounts/{a}/customers/{c}/cloudProfiles.json`.
+pub fn cloud_profiles_path(root: &Path, account: u64, customer: u64) -> PathBuf {
+    account_dir(root, account)
+        .join("customers")
+        .join(customer.to_string())
+        .join("cloudProfiles.json")
+}
+
+/// `DIR/accounts/{a}/products/{productId}.json`, with the product id made
+/// safe as a file name: every byte outside `A-Z a-z 0-9 - _ .` is
+/// percent-encoded, and so is a leading dot.
+pub fn product_path(root: &Path, account: u64, product_id: &str) -> PathBuf {
+    account_dir(root, account)
+        .join("products")
+        .join(format!("{}.json", file_name_for(product_id)))
+}
+
+/// `DIR/accounts/{a}/customers.json`.
+pub fn listing_path(root: &Path, account: u64) -> PathBuf {
+    account_dir(root, account).join("customers.json")
+}
+
+fn file_name_for(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for (i, b) in id.bytes().enumerate() {
+        let keep = b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (b == b'.' && i > 0);
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("%00");
+    }
+    out
+}
+
+/// Reads a recorded resource: `Ok(None)` when the file does not exist.
+async fn read_resource<T: DeserializeOwned>(
+    path: &Path,
+) -> Result<Option<(T, Value)>, SnapshotError> {
+    let text = match tokio::fs::read_to_string(path).await {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(SnapshotError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let parse_error = |e: serde_json::Error| SnapshotError::Parse {
+        path: path.to_owned(),
+        line: e.line(),
+        column: e.column(),
+        message: strip_location(&e.to_string()),
+    };
+    let value: Value = serde_json::from_str(&text).map_err(parse_error)?;
+    let typed: T = serde_json::from_str(&text).map_err(parse_error)?;
+    Ok(Some((typed, value)))
+}
+
+/// serde_json appends " at line L column C"; the error shows them already.
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+fn snapshot_fetched(
+    result: Result<Option<(impl Sized, Value)>, SnapshotError>,
+    map: impl FnOnce(Value) -> Value,
+) -> Fetched {
+    match result {
+        Ok(Some((_, v))) => Fetched::present(map(v)),
+        Ok(None) => Fetched::Absent,
+        Err(e) => Fetched::unavailable(e.to_string()),
+    }
+}
+
+impl Backend for SnapshotSource {
+    async fn customer(&self, account: u64, customer: u64) -> Fetched {
+        let path = customer_path(&self.root, account, customer);
+        snapshot_fetched(read_resource::<Customer>(&path).await, |v| v)
+    }
+
+    async fn cloud_profiles(&self, account: u64, customer: u64) -> Fetched {
+        let path = cloud_profiles_path(&self.root, account, customer);
+        snapshot_fetched(
+            read_resource::<CustomerCloudProfiles>(&path).await,
+            profiles_array,
+        )
+    }
+
+    async fn product(&self, account: u64, product_id: &str) -> Fetched {
+        let path = product_path(&self.root, account, product_id);
+        snapshot_fetched(read_resource::<Product>(&path).await, |v| v)
+    }
+}
+
+/// Records, from live ION, the responses a check of `req` reads (per
+/// `needs`) into the snapshot directory `dir`, creating it if needed.
+/// Returns the files written. A resource ION says does not exist has its
+/// file removed (absent file = 404); any other failure aborts the recording,
+/// because a missing file would later read as "does not exist".
+pub async fn record(
+    client: &IonClient,
+    req: &CheckRequest,
+    needs: Needs,
+    dir: impl AsRef<Path>,
+) -> Result<Vec<PathBuf>, SnapshotError> {
+    let root = dir.as_ref();
+    let (a, c) = (req.account_id, req.customer_id);
+    let product_ids = if needs.products {
+        order_product_ids(req.order.as_ref())
+    } else {
+        Vec::new()
+    };
+    let customer = async {
+        if needs.customer {
+            client
+                .customer_json(a, c)
+                .await
+                .map(|r| Some((customer_path(root, a, c), r.map(|(_, v)| v))))
+        } else {
+            Ok(None)
+        }
+    };
+    let profiles = async {
+        if needs.cloud_profiles {
+            client
+                .cloud_profiles_json(a, c)
+                .await
+                .map(|r| Some((cloud_profiles_path(root, a, c), r.map(|(_, v)| v))))
+        } else {
+            Ok(None)
+        }
+    };
+    let products = futures::future::try_join_all(product_ids.iter().map(|id| async move {
+        client
+            .product_json(a, id)
+            .await
+            .map(|r| (product_path(root, a, id), r.map(|(_, v)| v)))
+    }));
+    let (customer, profiles, products) = futures::try_join!(customer, profiles, products)?;
+
+    let mut written = Vec::new();
+    for (path, body) in customer.into_iter().chain(profiles).chain(products) {
+        match body {
+            Some(body) => {
+                write_json(&path, &body).await?;
+                written.push(path);
+            }
+            None => match tokio::fs::remove_file(&path).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(SnapshotError::Write { path, source }),
+            },
+        }
+    }
+    Ok(written)
+}
+
+async fn write_json(path: &Path, body: &Value) -> Result<(), SnapshotError> {
+    let err = |source| SnapshotError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent).await.map_err(err)?;
+    }
+    let mut text = serde_json::to_string_pretty(body).map_err(|e| err(std::io::Error::other(e)))?;
+    text.push('\n');
+    let tmp = path.with_extension("json.tmp");
+    tokio::fs::write(&tmp, text).await.map_err(err)?;
+    tokio::fs::rename(&tmp, path).await.map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn product_ids_become_safe_file_names() {
+        assert_eq!(file_name_for("CFQ7TTC0LH18"), "CFQ7TTC0LH18");
+        assert_eq!(file_name_for("microsoft-365_e3.v2"), "microsoft-365_e3.v2");
+        assert_eq!(file_name_for("../etc/passwd"), "%2E.%2Fetc%2Fpasswd");
+        assert_eq!(file_name_for("a b:c"), "a%20b%3Ac");
+        assert_eq!(file_name_for(""), "%00");
+    }
+
+    #[test]
+    fn locations_are_not_repeated() {
+        assert_eq!(
+            strip_location("expected value at line 1 column 2"),
+            "expected value"
+        );
+        assert_eq!(strip_location("plain"), "plain");
+    }
+}
