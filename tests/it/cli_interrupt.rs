@@ -35,7 +35,14 @@ async fn ctrl_c_stops_launching_and_writes_whole_lines() {
             .env_remove("ION_REFRESH_TOKEN")
             .env("ION_BASE_URL", uri)
             .env("ION_ACCESS_TOKEN", ACCESS)
-            .args(["batch", "--account", "1001", "--concurrency", "2", "--customers"])
+            .args([
+                "batch",
+                "--account",
+                "1001",
+                "--concurrency",
+                "2",
+                "--customers",
+            ])
             .arg(&ids_file)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -62,7 +69,11 @@ async fn ctrl_c_stops_launching_and_writes_whole_lines() {
     .await
     .expect("join");
     assert_eq!(code, Some(130), "{stderr}");
-    assert!(lines.len() < 40, "stopped launching: {} reports", lines.len());
+    assert!(
+        lines.len() < 40,
+        "stopped launching: {} reports",
+        lines.len()
+    );
     for l in &lines {
         assert!(l.ends_with('\n'), "a complete line");
         let v: Value = serde_json::from_str(l).expect("every line is a whole report");
@@ -78,8 +89,6 @@ struct SlowDemo;
 
 impl wiremock::Respond for SlowDemo {
     fn respond(&self, req: &wiremock::Request) -> wiremock::ResponseTemplate {
-        DemoFiles
-            .respond(req)
-            .set_delay(Duration::from_millis(300))
+        DemoFiles.respond(req).set_delay(Duration::from_millis(300))
     }
 }

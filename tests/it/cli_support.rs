@@ -62,10 +62,7 @@ pub fn run(cmd: &mut Command) -> Run {
 /// temporary directories.
 pub fn redactions() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
-    s.add_filter(
-        r#""checked_at": ?"[^"]*""#,
-        r#""checked_at": "[checked_at]""#,
-    );
+    s.add_filter(r#"("checked_at": ?)"[^"]*""#, r#"$1"[checked_at]""#);
     s.add_filter(r#"timestamp="[^"]*""#, r#"timestamp="[checked_at]""#);
     s.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[port]");
     s.add_filter(r"/tmp/\.tmp[A-Za-z0-9]+", "[tmpdir]");

@@ -6,8 +6,8 @@ use crate::cli::exit::{CliError, Exit};
 use crate::cli::input::read_order;
 use crate::cli::logging::stdout_color;
 use crate::preflight::{CheckRequest, Preflight};
-use crate::report::{Outcome, Report, Verdict};
 use crate::report::render::{self, TextOptions};
+use crate::report::{Outcome, Report, Verdict};
 use crate::rules::EvalOptions;
 
 /// Runs `check`.

@@ -361,7 +361,8 @@ fn a_rule_set_is_shared_across_threads_without_copying() {
                 let set = set.clone();
                 s.spawn(move || {
                     let status = if i % 2 == 0 { "ACTIVE" } else { "INACTIVE" };
-                    set.evaluate(&ctx_with(json!({"customerStatus": status}))).verdict
+                    set.evaluate(&ctx_with(json!({"customerStatus": status})))
+                        .verdict
                 })
             })
             .collect();
@@ -369,6 +370,11 @@ fn a_rule_set_is_shared_across_threads_without_copying() {
     });
     assert_eq!(
         verdicts,
-        [Verdict::Ready, Verdict::Blocked, Verdict::Ready, Verdict::Blocked]
+        [
+            Verdict::Ready,
+            Verdict::Blocked,
+            Verdict::Ready,
+            Verdict::Blocked
+        ]
     );
 }
