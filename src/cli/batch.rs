@@ -213,7 +213,7 @@ mod tests {
     use crate::report::{RuleResult, Severity};
 
     fn report(customer: u64) -> Report {
-        let outcome = if customer % 3 == 0 {
+        let outcome = if customer.is_multiple_of(3) {
             Outcome::Fail
         } else {
             Outcome::Pass

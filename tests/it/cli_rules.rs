@@ -150,3 +150,115 @@ fn explain_a_rule_and_suggest_for_a_typo() {
         "error: the rule set has no rule `acme-custmer-email`; did you mean `acme-customer-email`? (see `rules list`)\n"
     );
 }
+
+#[test]
+fn test_runs_the_builtin_rule_tests() {
+    let files: Vec<_> = std::fs::read_dir(crate::cli_support::root().join("rules/tests"))
+        .expect("rules/tests")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    assert!(!files.is_empty());
+    let r = run(bin().args(["rules", "test"]).args(&files));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains(" ... ok\n"), "{}", r.stdout);
+    assert!(!r.stdout.contains("FAILED"), "{}", r.stdout);
+    let last = r.stdout.lines().last().expect("summary line");
+    assert!(last.ends_with("passed, 0 failed"), "{last}");
+}
+
+const FAILING_TEST: &str = r#"name: wrong expectations
+now: 2026-03-01T12:00:00Z
+account_id: 1001
+customer_id: 2002
+given:
+  customer: { file: CUSTOMER }
+cases:
+  - name: an active customer is (wrongly) expected to fail
+    expect:
+      rules:
+        customer-active: fail
+  - name: an active customer passes
+    expect:
+      rules:
+        customer-active: pass
+"#;
+
+#[test]
+fn test_reports_expected_vs_actual_and_exits_1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let customer = crate::cli_support::root().join("fixtures/scenarios/ready-nce/customer.json");
+    let text = FAILING_TEST.replace("CUSTOMER", &customer.display().to_string());
+    let file = write(dir.path(), "wrong.yaml", &text);
+    let r = run(bin().args(["rules", "test"]).arg(&file));
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("an active customer is (wrongly) expected to fail ... FAILED"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("customer-active: expected fail, got pass"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("an active customer passes ... ok"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.ends_with("2 case(s): 1 passed, 1 failed\n"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn test_with_an_invalid_file_exits_2_and_still_runs_the_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = write(dir.path(), "bad.yaml", "cases: 3\n");
+    let good = crate::cli_support::root().join("rules/tests/customer.yaml");
+    let r = run(bin().args(["rules", "test"]).arg(&bad).arg(&good));
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("bad.yaml"), "{}", r.stderr);
+    assert!(
+        r.stdout.contains("customer.yaml"),
+        "ran the valid file: {}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("1 invalid test file(s)"), "{}", r.stdout);
+}
+
+#[test]
+fn list_and_explain_the_builtin_set() {
+    let list = run(bin().args(["rules", "list"]));
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    assert!(list.stdout.contains("customer-active"), "{}", list.stdout);
+    // Line numbers move whenever rules/default.yaml is edited.
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"builtin:default:\d+", "builtin:default:[line]");
+    settings.bind(|| insta::assert_snapshot!("rules_list_builtin", list.stdout));
+    let explain = run(bin().args(["rules", "explain", "azure-create-has-domain-name"]));
+    assert_eq!(explain.code, 0, "{}", explain.stderr);
+    assert!(
+        explain.stdout.contains("pre-empts: COMM-VL-004"),
+        "{}",
+        explain.stdout
+    );
+    for needle in [
+        "azure-create-has-domain-name — AZURE CREATE items carry a domainName attribute",
+        "severity:  error",
+        "defined:   builtin:default:",
+        "Definition:",
+        "for_each: order.orderItems as item",
+    ] {
+        assert!(
+            explain.stdout.contains(needle),
+            "missing {needle:?}:\n{}",
+            explain.stdout
+        );
+    }
+}
