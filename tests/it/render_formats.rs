@@ -365,3 +365,86 @@ fn data_dir_that_does_not_exist() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no/such/dir"), "{}", r.stderr);
 }
+
+/// A copy of the demo snapshot in which customer 2002's resource is not JSON
+/// (as if recorded from a proxy's HTML error page).
+fn broken_snapshot() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = crate::cli_support::root().join("fixtures/demo");
+    copy_dir(&src, dir.path());
+    std::fs::write(
+        dir.path()
+            .join("accounts/1001/customers/2002.json"),
+        "<html>502 Bad Gateway</html>",
+    )
+    .expect("write");
+    dir
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn check_with_unreadable_data_is_indeterminate() {
+    let data = broken_snapshot();
+    let r = run(bin()
+        .args(["check", "--account", "1001", "--customer", "2002", "--order", ORDER, "--data"])
+        .arg(data.path()));
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.starts_with("INDETERMINATE: "), "{}", r.stdout);
+    assert!(r.stdout.contains("Could not be evaluated"), "{}", r.stdout);
+    crate::cli_support::assert_one_line(&r.stderr);
+    assert!(r.stderr.contains("2002.json"), "{}", r.stderr);
+}
+
+#[test]
+fn batch_exit_code_3_when_any_check_is_indeterminate() {
+    let data = broken_snapshot();
+    let r = run(bin()
+        .args([
+            "batch", "--account", "1001", "--customers", "-", "--order", ORDER,
+            "--concurrency", "1", "--data",
+        ])
+        .arg(data.path())
+        .write_stdin("2003\n2002\n2004\n"));
+    // Blocked (2003) and indeterminate (2002): indeterminate wins.
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with("3 checked: 1 ready, 1 blocked, 1 indeterminate\n"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn logs_go_to_stderr_and_never_into_the_report() {
+    let r = run(bin()
+        .env("RUST_LOG", "ion_preflight=trace")
+        .args([
+            "check", "--data", "fixtures/demo", "--account", "1001", "--customer", "2002",
+            "--format", "json",
+        ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let _: Value = serde_json::from_str(&r.stdout).expect("stdout is only the report");
+    assert!(!r.stderr.is_empty(), "trace logs on stderr");
+    // Default level is warn: a normal run logs nothing.
+    let quiet = check("2002", "json");
+    assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
+    // A broken RUST_LOG does not break the command.
+    let r = run(bin()
+        .env("RUST_LOG", "=[not a filter")
+        .args([
+            "check", "--data", "fixtures/demo", "--account", "1001", "--customer", "2002",
+        ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
