@@ -373,8 +373,7 @@ fn broken_snapshot() -> tempfile::TempDir {
     let src = crate::cli_support::root().join("fixtures/demo");
     copy_dir(&src, dir.path());
     std::fs::write(
-        dir.path()
-            .join("accounts/1001/customers/2002.json"),
+        dir.path().join("accounts/1001/customers/2002.json"),
         "<html>502 Bad Gateway</html>",
     )
     .expect("write");
@@ -398,7 +397,16 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 fn check_with_unreadable_data_is_indeterminate() {
     let data = broken_snapshot();
     let r = run(bin()
-        .args(["check", "--account", "1001", "--customer", "2002", "--order", ORDER, "--data"])
+        .args([
+            "check",
+            "--account",
+            "1001",
+            "--customer",
+            "2002",
+            "--order",
+            ORDER,
+            "--data",
+        ])
         .arg(data.path()));
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.starts_with("INDETERMINATE: "), "{}", r.stdout);
@@ -412,15 +420,24 @@ fn batch_exit_code_3_when_any_check_is_indeterminate() {
     let data = broken_snapshot();
     let r = run(bin()
         .args([
-            "batch", "--account", "1001", "--customers", "-", "--order", ORDER,
-            "--concurrency", "1", "--data",
+            "batch",
+            "--account",
+            "1001",
+            "--customers",
+            "-",
+            "--order",
+            ORDER,
+            "--concurrency",
+            "1",
+            "--data",
         ])
         .arg(data.path())
         .write_stdin("2003\n2002\n2004\n"));
     // Blocked (2003) and indeterminate (2002): indeterminate wins.
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
-        r.stderr.starts_with("3 checked: 1 ready, 1 blocked, 1 indeterminate\n"),
+        r.stderr
+            .starts_with("3 checked: 1 ready, 1 blocked, 1 indeterminate\n"),
         "{}",
         r.stderr
     );
@@ -428,12 +445,17 @@ fn batch_exit_code_3_when_any_check_is_indeterminate() {
 
 #[test]
 fn logs_go_to_stderr_and_never_into_the_report() {
-    let r = run(bin()
-        .env("RUST_LOG", "ion_preflight=trace")
-        .args([
-            "check", "--data", "fixtures/demo", "--account", "1001", "--customer", "2002",
-            "--format", "json",
-        ]));
+    let r = run(bin().env("RUST_LOG", "ion_preflight=trace").args([
+        "check",
+        "--data",
+        "fixtures/demo",
+        "--account",
+        "1001",
+        "--customer",
+        "2002",
+        "--format",
+        "json",
+    ]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let _: Value = serde_json::from_str(&r.stdout).expect("stdout is only the report");
     assert!(!r.stderr.is_empty(), "trace logs on stderr");
@@ -441,10 +463,47 @@ fn logs_go_to_stderr_and_never_into_the_report() {
     let quiet = check("2002", "json");
     assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
     // A broken RUST_LOG does not break the command.
-    let r = run(bin()
-        .env("RUST_LOG", "=[not a filter")
-        .args([
-            "check", "--data", "fixtures/demo", "--account", "1001", "--customer", "2002",
-        ]));
+    let r = run(bin().env("RUST_LOG", "=[not a filter").args([
+        "check",
+        "--data",
+        "fixtures/demo",
+        "--account",
+        "1001",
+        "--customer",
+        "2002",
+    ]));
     assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// Runs the binary with stdout and stderr on a pseudo-terminal (util-linux
+/// `script`); `None` when `script` is not installed.
+#[cfg(unix)]
+fn on_a_terminal(args: &str, no_color: bool) -> Option<String> {
+    let bin = env!("CARGO_BIN_EXE_ion-preflight");
+    let mut cmd = std::process::Command::new("script");
+    cmd.current_dir(crate::cli_support::root())
+        .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
+        .env_remove("NO_COLOR");
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    }
+    let out = cmd.output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(unix)]
+#[test]
+fn text_is_coloured_on_a_terminal_unless_no_color() {
+    let args = "check --data fixtures/demo --account 1001 --customer 2003";
+    let Some(coloured) = on_a_terminal(args, false) else {
+        eprintln!("`script` is not installed: terminal colour not tested");
+        return;
+    };
+    assert!(
+        coloured.contains("\x1b[1m\x1b[31mBLOCKED\x1b[0m"),
+        "{coloured:?}"
+    );
+    let plain = on_a_terminal(args, true).expect("script ran before");
+    assert!(plain.starts_with("BLOCKED: "), "{plain:?}");
+    assert!(!plain.contains('\x1b'), "{plain:?}");
 }
