@@ -268,7 +268,12 @@ fn batch_ndjson_one_report_per_line_and_summary_on_stderr() {
                 .filter(|r| r["outcome"] == "fail")
                 .filter_map(|r| r["rule"].as_str())
                 .collect();
-            format!("{} {} {}", v["customer_id"], v["verdict"], failing.join(","))
+            format!(
+                "{} {} {}",
+                v["customer_id"],
+                v["verdict"],
+                failing.join(",")
+            )
         })
         .collect();
     assert_eq!(
@@ -529,4 +534,28 @@ fn text_is_coloured_on_a_terminal_unless_no_color() {
     let plain = on_a_terminal(args, true).expect("script ran before");
     assert!(plain.starts_with("BLOCKED: "), "{plain:?}");
     assert!(!plain.contains('\x1b'), "{plain:?}");
+}
+
+/// The README's "Try it" output is what the command prints today.
+#[test]
+fn readme_demo_output_is_current() {
+    let readme =
+        std::fs::read_to_string(crate::cli_support::root().join("README.md")).expect("README");
+    let block = |after: &str| -> String {
+        let start = readme.find(after).expect("README section") + after.len();
+        let body = &readme[start..];
+        let open = body.find("```text\n").expect("text block") + "```text\n".len();
+        let close = body[open..].find("```").expect("block end");
+        body[open..open + close].to_owned()
+    };
+    let ready = check("2002", "text");
+    assert_eq!(block("It prints (exit code 0):"), ready.stdout);
+    let blocked = check("2003", "text");
+    assert_eq!(
+        block("With `--customer 2003` (exit code 1):"),
+        blocked.stdout
+    );
+    assert!(readme.contains(
+        "cargo run --release -- check --data fixtures/demo --account 1001 --customer 2002 --order fixtures/orders/nce-order.json"
+    ));
 }
