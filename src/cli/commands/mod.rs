@@ -52,12 +52,14 @@ pub fn load_rules(args: &RuleArgs) -> Result<RuleSet, CliError> {
     Ok(loader.load()?)
 }
 
-/// Writes all of `bytes` to stdout and flushes.
+/// Writes all of `bytes` to stdout and flushes. A closed pipe (`| head`) is
+/// not an error: the reader has seen what it wanted.
 pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
-    out.write_all(bytes)
-        .and_then(|()| out.flush())
-        .map_err(CliError::stdout)
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::stdout(e)),
+        _ => Ok(()),
+    }
 }
 
 /// An ION client configured from the flags and the environment. Tokens come
