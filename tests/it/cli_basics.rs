@@ -272,3 +272,18 @@ fn missing_rule_file() {
     assert!(!r.stderr.contains("panicked"));
     let _ = fixture("demo");
 }
+
+#[test]
+fn batch_cannot_read_order_and_customers_both_from_stdin() {
+    let r = run(bin()
+        .args([
+            "batch", "--data", "fixtures/demo", "--account", "1001", "--customers", "-",
+            "--order", "-",
+        ])
+        .write_stdin("2002\n"));
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr,
+        "error: --order - and --customers - cannot both read stdin: give one of them a file\n"
+    );
+}

@@ -13,7 +13,7 @@ use super::{CHECK_TIMEOUT, load_rules, runtime, source};
 use crate::cli::args::{BatchArgs, BatchFormat};
 use crate::cli::batch::{self, Stop};
 use crate::cli::exit::{CliError, Exit};
-use crate::cli::input::{read_customers, read_order};
+use crate::cli::input::{InputPath, read_customers, read_order};
 use crate::preflight::{CheckRequest, Preflight};
 use crate::report::Report;
 use crate::report::render::{JsonArrayStream, JunitStream, NdjsonStream, ReportStream};
@@ -21,6 +21,11 @@ use crate::rules::EvalOptions;
 
 /// Runs `batch`.
 pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
+    if args.order == Some(InputPath::Stdin) && args.customers == Some(InputPath::Stdin) {
+        return Err(CliError::Usage(
+            "--order - and --customers - cannot both read stdin: give one of them a file".into(),
+        ));
+    }
     let rules = load_rules(&args.rules)?;
     let order = args.order.as_ref().map(read_order).transpose()?;
     let customers = args.customers.as_ref().map(read_customers).transpose()?;
