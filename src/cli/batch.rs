@@ -174,7 +174,8 @@ where
                 Some(Ok(report)) => {
                     stats.record(&report);
                     progress.inc(1);
-                    if let Err(e) = out.report(&report) {
+                    // With stdout on the same terminal, the bar steps aside.
+                    if let Err(e) = progress.suspend(|| out.report(&report)) {
                         stopping.store(true, Ordering::SeqCst);
                         stop = Some(Stop::Output(e));
                         break;

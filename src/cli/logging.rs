@@ -1,10 +1,41 @@
 //! Logging: `tracing` to stderr (never stdout, which carries reports),
 //! filtered by `RUST_LOG`, `warn` by default.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
 
+use indicatif::ProgressBar;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
+
+/// The progress bar on stderr, if one is drawn: log lines are written with
+/// the bar hidden, so they never land in the middle of it.
+static PROGRESS: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Registers (or with `None`, removes) the progress bar log lines must not
+/// collide with.
+pub fn set_progress(bar: Option<ProgressBar>) {
+    if let Ok(mut slot) = PROGRESS.lock() {
+        *slot = bar;
+    }
+}
+
+/// stderr, writing around the progress bar.
+struct Stderr;
+
+impl Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let bar = PROGRESS.lock().ok().and_then(|slot| slot.clone());
+        match bar {
+            Some(bar) => bar.suspend(|| std::io::stderr().write_all(buf).map(|()| buf.len())),
+            None => std::io::stderr().write_all(buf).map(|()| buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
 
 /// Installs the global subscriber. An invalid `RUST_LOG` directive is
 /// ignored (the rest still applies) rather than failing the command.
@@ -14,7 +45,7 @@ pub fn init() {
         .from_env_lossy();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| Stderr)
         .with_ansi(std::io::stderr().is_terminal() && !no_color())
         .with_target(true)
         .try_init();

@@ -277,8 +277,15 @@ fn missing_rule_file() {
 fn batch_cannot_read_order_and_customers_both_from_stdin() {
     let r = run(bin()
         .args([
-            "batch", "--data", "fixtures/demo", "--account", "1001", "--customers", "-",
-            "--order", "-",
+            "batch",
+            "--data",
+            "fixtures/demo",
+            "--account",
+            "1001",
+            "--customers",
+            "-",
+            "--order",
+            "-",
         ])
         .write_stdin("2002\n"));
     assert_eq!(r.code, 2);

@@ -559,3 +559,22 @@ fn readme_demo_output_is_current() {
         "cargo run --release -- check --data fixtures/demo --account 1001 --customer 2002 --order fixtures/orders/nce-order.json"
     ));
 }
+
+#[cfg(unix)]
+#[test]
+fn progress_bar_only_on_a_terminal_and_not_with_quiet() {
+    let args = "batch --data fixtures/demo --account 1001 --all";
+    let Some(tty) = on_a_terminal(args, true) else {
+        eprintln!("`script` is not installed: progress bar not tested");
+        return;
+    };
+    assert!(tty.contains(" checked ("), "progress bar drawn: {tty:?}");
+    // Every report line still arrives whole.
+    assert_eq!(tty.matches("{\"account_id\":1001").count(), 3, "{tty:?}");
+    let quiet = on_a_terminal(&format!("{args} --quiet"), true).expect("script ran before");
+    assert!(!quiet.contains(" checked"), "{quiet:?}");
+    // Piped (not a terminal): no bar, only the summary.
+    let piped = run(bin().args(args.split(' ')));
+    assert!(piped.stderr.starts_with("3 checked: "), "{}", piped.stderr);
+    assert!(!piped.stderr.contains(" checked ("), "{}", piped.stderr);
+}

@@ -14,6 +14,7 @@ use crate::cli::args::{BatchArgs, BatchFormat};
 use crate::cli::batch::{self, Stop};
 use crate::cli::exit::{CliError, Exit};
 use crate::cli::input::{InputPath, read_customers, read_order};
+use crate::cli::logging;
 use crate::preflight::{CheckRequest, Preflight};
 use crate::report::Report;
 use crate::report::render::{JsonArrayStream, JunitStream, NdjsonStream, ReportStream};
@@ -97,6 +98,9 @@ where
         BatchFormat::Junit => Box::new(JunitStream::new(stdout)),
     };
     let progress = progress_bar(args.quiet, total);
+    if !progress.is_hidden() {
+        logging::set_progress(Some(progress.clone()));
+    }
     let run = batch::run(
         ids,
         usize::from(args.concurrency),
@@ -106,6 +110,7 @@ where
         interrupts(),
     )
     .await;
+    logging::set_progress(None);
     progress.finish_and_clear();
     if !args.quiet {
         eprintln!("{}", run.stats.summary());
