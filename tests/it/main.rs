@@ -3,6 +3,11 @@
 mod auth_support;
 mod auth_token_file;
 mod broken_rules;
+mod cli_basics;
+mod cli_interrupt;
+mod cli_live;
+mod cli_rules;
+mod cli_support;
 mod default_rules;
 mod ion_auth;
 mod ion_check;
@@ -10,5 +15,6 @@ mod ion_client;
 mod ion_fetch_plan;
 mod ion_logging;
 mod ion_support;
+mod render_formats;
 mod rule_tests;
 mod snapshot_source;
