@@ -29,8 +29,9 @@ Environment:
   ION_ACCOUNT_ID     reseller account id; --account wins
   ION_ACCESS_TOKEN   a ready access token
   ION_REFRESH_TOKEN  a refresh token (single use: each refresh returns a new one)
-  ION_TOKEN_FILE     file holding the refresh token; the rotated token is
-                     written back to it (use this for anything but one-off runs)
+  ION_TOKEN_FILE     token file: the refresh token, rotated in place, and the
+                     cached access token; shared safely by overlapping runs
+                     (use this for anything but one-off runs; see `auth --help`)
   RUST_LOG           log filter for stderr (default warn), e.g. ion_preflight=debug
   NO_COLOR           disables colour in text output
 
@@ -72,6 +73,10 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// The token file: store a refresh token, show how long the tokens
+    /// last, force a refresh.
+    #[command(subcommand)]
+    Auth(super::auth::AuthCommand),
 }
 
 /// Which rules to use.

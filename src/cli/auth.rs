@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use jiff::Timestamp;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use super::args::IonArgs;
 use super::commands::{runtime, write_stdout};
@@ -150,8 +150,9 @@ fn login(args: &LoginArgs) -> Result<Exit, CliError> {
 /// The refresh token from a hidden prompt (stdin a terminal) or from stdin.
 fn read_token() -> Result<SecretString, CliError> {
     let text = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password("ION refresh token (input hidden): ")
-            .map_err(|e| CliError::Config(format!("cannot read the token from the terminal: {e}")))?
+        rpassword::prompt_password("ION refresh token (input hidden): ").map_err(|e| {
+            CliError::Config(format!("cannot read the token from the terminal: {e}"))
+        })?
     } else {
         let mut text = String::new();
         std::io::stdin()
@@ -176,7 +177,12 @@ fn read_token() -> Result<SecretString, CliError> {
 
 fn client_for(file: &TokenFile, ion: &IonArgs) -> Result<IonClient, CliError> {
     let mut builder = IonClient::builder().token_store(Arc::new(file.clone()));
-    if let Some(url) = ion.base_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+    if let Some(url) = ion
+        .base_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
         builder = builder.base_url(url);
     }
     // A refresh token to start from when the file is empty (a CI secret).
@@ -200,7 +206,10 @@ fn refresh(args: &RefreshArgs) -> Result<Exit, CliError> {
         .map_err(store_error)?
         .ok_or_else(|| CliError::Config("the token file is empty after the refresh".into()))?;
     let now = Timestamp::now();
-    let mut out = format!("Refreshed; the new tokens are in {}.\n", file.path().display());
+    let mut out = format!(
+        "Refreshed; the new tokens are in {}.\n",
+        file.path().display()
+    );
     out.push_str(&lines(&tokens, now).join("\n"));
     out.push('\n');
     write_stdout(out.as_bytes())?;
@@ -217,6 +226,32 @@ fn status(args: &StatusArgs) -> Result<Exit, CliError> {
         )));
     };
     let now = Timestamp::now();
+    let cached = tokens
+        .usable_access_token(now, ACCESS_TOKEN_MARGIN)
+        .is_some();
+    let mut exit = Exit::Ready;
+    let ion = if args.offline {
+        "not contacted (--offline)".to_owned()
+    } else if !cached {
+        "not contacted (no valid access token to check; `auth refresh` obtains one)".to_owned()
+    } else {
+        let client = client_for(&file, &args.ion)?;
+        match runtime()?.block_on(client.validate_access()) {
+            Ok(v) => {
+                let access = v.access_expires_in.map_or_else(|| "?".to_owned(), human);
+                let refresh = v.refresh_expires_in.map_or_else(|| "?".to_owned(), human);
+                format!("accepts the access token ({access} left; refresh token {refresh} left)")
+            }
+            Err(e) => {
+                let e = ion_error(e);
+                exit = e.exit();
+                format!("could not check: {e}")
+            }
+        }
+    };
+    // Read again: what ION just said about the refresh token is recorded.
+    let tokens = file.read().map_err(store_error)?.unwrap_or(tokens);
+    let now = Timestamp::now();
     let mut out = vec![format!("Token file:    {}{}", path.display(), mode(&path))];
     out.push(format!(
         "Format:        {}",
@@ -227,36 +262,7 @@ fn status(args: &StatusArgs) -> Result<Exit, CliError> {
         }
     ));
     out.extend(lines(&tokens, now));
-    let mut exit = Exit::Ready;
-    let cached = tokens.usable_access_token(now, ACCESS_TOKEN_MARGIN).is_some();
-    if args.offline {
-        out.push("ION:           not contacted (--offline)".to_owned());
-    } else if !cached {
-        out.push(
-            "ION:           not contacted (no valid access token to check; `auth refresh` obtains one)"
-                .to_owned(),
-        );
-    } else {
-        let client = client_for(&file, &args.ion)?;
-        match runtime()?.block_on(client.validate_access()) {
-            Ok(v) => {
-                let access = v
-                    .access_expires_in
-                    .map_or_else(|| "?".to_owned(), human);
-                let refresh = v
-                    .refresh_expires_in
-                    .map_or_else(|| "?".to_owned(), human);
-                out.push(format!(
-                    "ION:           accepts the access token ({access} left; refresh token {refresh} left)"
-                ));
-            }
-            Err(e) => {
-                let e = ion_error(e);
-                out.push(format!("ION:           could not check: {e}"));
-                exit = e.exit();
-            }
-        }
-    }
+    out.push(format!("ION:           {ion}"));
     let mut text = out.join("\n");
     text.push('\n');
     write_stdout(text.as_bytes())?;
@@ -271,10 +277,16 @@ fn lines(tokens: &StoredTokens, now: Timestamp) -> Vec<String> {
         (Some(_), None) => "cached, expiry unknown (not used)".to_owned(),
         (Some(_), Some(at)) => {
             let left = at.duration_since(now).as_secs();
-            if tokens.usable_access_token(now, ACCESS_TOKEN_MARGIN).is_some() {
-                format!("cached, valid for {} (until {at})", human(left))
+            if tokens
+                .usable_access_token(now, ACCESS_TOKEN_MARGIN)
+                .is_some()
+            {
+                format!("cached, valid for {} (until {})", human(left), shown(at))
             } else if left > 0 {
-                format!("cached, expires in {} (too soon to use: refreshed at the next run)", human(left))
+                format!(
+                    "cached, expires in {} (too soon to use: refreshed at the next run)",
+                    human(left)
+                )
             } else {
                 format!("cached, expired {} ago", human(-left))
             }
@@ -302,12 +314,21 @@ fn lines(tokens: &StoredTokens, now: Timestamp) -> Vec<String> {
                 } else {
                     ""
                 };
-                format!("expires in {} (until {at}, {source}){soon}", human(left))
+                format!(
+                    "expires in {} (until {}, {source}){soon}",
+                    human(left),
+                    shown(at)
+                )
             }
         }
     };
     out.push(format!("Refresh token: present{obtained}; {expiry}"));
     out
+}
+
+/// A time to the second, UTC.
+fn shown(at: Timestamp) -> Timestamp {
+    at.round(jiff::Unit::Second).unwrap_or(at)
 }
 
 /// `2 d 3 h`, `1 h 52 min`, `4 min 10 s`, `12 s`.
@@ -375,6 +396,5 @@ mod tests {
         assert!(text.contains("cached, valid for 1 h 0 min"), "{text}");
         assert!(text.contains("obtained 1 h 0 min ago"), "{text}");
         assert!(text.contains("estimated"), "{text}");
-        let _ = t.refresh_token.expose_secret();
     }
 }

@@ -119,7 +119,12 @@ async fn a_second_run_within_the_access_tokens_lifetime_makes_no_refresh_call() 
             .await
             .expect("join")
     };
-    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     assert_eq!(rotation.presented(), ["rt-0"]);
     let after_first = server.received_requests().await.expect("recorded").len();
 
@@ -129,7 +134,12 @@ async fn a_second_run_within_the_access_tokens_lifetime_makes_no_refresh_call() 
             .await
             .expect("join")
     };
-    assert_eq!(second.status.code(), Some(0), "{}", String::from_utf8_lossy(&second.stderr));
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     assert_eq!(rotation.presented(), ["rt-0"], "no second refresh");
     let requests = server.received_requests().await.expect("recorded");
     let second_run: Vec<_> = requests[after_first..]
@@ -152,14 +162,15 @@ async fn a_process_killed_mid_refresh_leaves_a_usable_file() {
     let file = expired_file(dir.path());
     let before = std::fs::read(&file).expect("read");
 
-    let mut child = check_process(&server.uri(), &file)
-        .spawn()
-        .expect("spawn");
+    let mut child = check_process(&server.uri(), &file).spawn().expect("spawn");
     // Wait until the child is inside the refresh (holding the lock, its
     // request at ION), then kill it.
     let started = Instant::now();
     while hits(&server, "/oauth/token").await == 0 {
-        assert!(started.elapsed() < Duration::from_secs(30), "no refresh came");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no refresh came"
+        );
         tokio::time::sleep(ms(20)).await;
     }
     child.kill().expect("kill");
@@ -172,10 +183,7 @@ async fn a_process_killed_mid_refresh_leaves_a_usable_file() {
         .expect("readdir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(
-        names.iter().all(|n| !n.ends_with(".tmp")),
-        "{names:?}"
-    );
+    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
 
     // The kernel released the dead process's lock: a new run refreshes
     // with the token in the file and works.
@@ -188,7 +196,12 @@ async fn a_process_killed_mid_refresh_leaves_a_usable_file() {
     .await
     .expect("join");
     let (out, file) = out;
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(rotation.presented(), ["rt-0"]);
     assert_eq!(read_json(&file)["refresh_token"], "rt-1");
 }
@@ -205,9 +218,10 @@ async fn checks_warn_on_stderr_when_the_refresh_token_expires_within_seven_days(
                "access_expires_at": at(3600), "refresh_expires_at": at(5 * 86_400 + 600)}),
     );
     let uri = server.uri();
-    let out = tokio::task::spawn_blocking(move || check_process(&uri, &file).output().expect("run"))
-        .await
-        .expect("join");
+    let out =
+        tokio::task::spawn_blocking(move || check_process(&uri, &file).output().expect("run"))
+            .await
+            .expect("join");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("WARN"), "{stderr}");
@@ -215,7 +229,10 @@ async fn checks_warn_on_stderr_when_the_refresh_token_expires_within_seven_days(
         stderr.contains("the ION refresh token expires in 5 d 0 h"),
         "{stderr}"
     );
-    assert!(!stderr.contains("rt-0") && !stderr.contains("at-0"), "{stderr}");
+    assert!(
+        !stderr.contains("rt-0") && !stderr.contains("at-0"),
+        "{stderr}"
+    );
     assert_eq!(rotation.issued(), 0);
 }
 
@@ -237,7 +254,11 @@ fn auth_login_stores_a_token_from_stdin_with_mode_0600() {
         .args(["auth", "login"])
         .write_stdin("rt-from-portal-123\n"));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("Stored the refresh token in"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Stored the refresh token in"),
+        "{}",
+        r.stdout
+    );
     assert!(!r.stdout.contains("rt-from-portal-123"));
     let stored = read_json(&file);
     assert_eq!(stored["version"], 1);
@@ -253,7 +274,11 @@ fn auth_login_stores_a_token_from_stdin_with_mode_0600() {
         .arg(&file)
         .write_stdin("rt-second"));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("replacing the previous tokens"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("replacing the previous tokens"),
+        "{}",
+        r.stdout
+    );
     assert_eq!(read_json(&file)["refresh_token"], "rt-second");
 }
 
@@ -288,28 +313,39 @@ async fn auth_refresh_forces_one_refresh_and_prints_no_token() {
         json!({"version": 1, "refresh_token": "rt-0", "access_token": "at-0", "access_expires_at": at(3600)}),
     );
     let mut cmd = auth(&file);
-    cmd.env("ION_BASE_URL", server.uri()).args(["auth", "refresh"]);
-    let r = tokio::task::spawn_blocking(move || run(&mut cmd)).await.expect("join");
+    cmd.env("ION_BASE_URL", server.uri())
+        .args(["auth", "refresh"]);
+    let r = tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .expect("join");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(rotation.presented(), ["rt-0"]);
     assert_eq!(read_json(&file)["access_token"], "at-1");
     assert!(r.stdout.contains("Refreshed"), "{}", r.stdout);
-    assert!(r.stdout.contains("Access token:  cached, valid for"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Access token:  cached, valid for"),
+        "{}",
+        r.stdout
+    );
     for t in ["rt-0", "rt-1", "at-0", "at-1"] {
         assert!(!r.stdout.contains(t) && !r.stderr.contains(t), "{t}");
     }
 
     // A spent refresh token: ION refuses, exit 3, the file untouched.
-    seed(
-        &file,
-        json!({"version": 1, "refresh_token": "rt-0"}),
-    );
+    seed(&file, json!({"version": 1, "refresh_token": "rt-0"}));
     let before = std::fs::read(&file).expect("read");
     let mut cmd = auth(&file);
-    cmd.env("ION_BASE_URL", server.uri()).args(["auth", "refresh"]);
-    let r = tokio::task::spawn_blocking(move || run(&mut cmd)).await.expect("join");
+    cmd.env("ION_BASE_URL", server.uri())
+        .args(["auth", "refresh"]);
+    let r = tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .expect("join");
     assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stderr.contains("ION rejected the credentials"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("ION rejected the credentials"),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("rt-0"), "{}", r.stderr);
     assert_eq!(std::fs::read(&file).expect("read"), before);
 }
@@ -319,9 +355,11 @@ async fn auth_refresh_forces_one_refresh_and_prints_no_token() {
 fn status_settings() -> insta::Settings {
     let mut s = redactions();
     s.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]");
+    // Durations computed from the clock; ION's (fixed by the test server,
+    // followed by "left") stay.
     s.add_filter(
-        r"\d+ (d|h|min|s)( \d+ (h|min|s))?",
-        "[duration]",
+        r"\d+ (d|h|min|s)( \d+ (h|min|s))?( \(until| ago)",
+        "[duration]$4",
     );
     s.add_filter(r"/tmp/[^ )\n]+/(token[^ )\n]*)", "[tmpdir]/$1");
     s
@@ -341,8 +379,11 @@ async fn auth_status_shows_validity_and_never_a_token() {
                "access_expires_at": at(6000), "refresh_obtained_at": at(-86_400)}),
     );
     let mut cmd = auth(&cached);
-    cmd.env("ION_BASE_URL", server.uri()).args(["auth", "status"]);
-    let r = tokio::task::spawn_blocking(move || run(&mut cmd)).await.expect("join");
+    cmd.env("ION_BASE_URL", server.uri())
+        .args(["auth", "status"]);
+    let r = tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .expect("join");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!r.stdout.contains("SECRET") && !r.stderr.contains("SECRET"));
     assert_eq!(rotation.issued(), 0, "status does not refresh");
@@ -353,9 +394,18 @@ async fn auth_status_shows_validity_and_never_a_token() {
     // A bare token: nothing to check without spending it.
     let bare = dir.path().join("token-bare");
     std::fs::write(&bare, "rt-SECRET-bare\n").expect("seed");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Readable by others on purpose: status says so.
+        std::fs::set_permissions(&bare, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
     let mut cmd = auth(&bare);
-    cmd.env("ION_BASE_URL", server.uri()).args(["auth", "status"]);
-    let r = tokio::task::spawn_blocking(move || run(&mut cmd)).await.expect("join");
+    cmd.env("ION_BASE_URL", server.uri())
+        .args(["auth", "status"]);
+    let r = tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .expect("join");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!r.stdout.contains("SECRET"));
     status_settings().bind(|| insta::assert_snapshot!("auth_status_bare", r.stdout));
@@ -367,10 +417,17 @@ async fn auth_status_shows_validity_and_never_a_token() {
 
     // ION unreachable: exit 3, the file's view still shown.
     let mut cmd = auth(&cached);
-    cmd.env("ION_BASE_URL", "http://127.0.0.1:9").args(["auth", "status"]);
-    let r = tokio::task::spawn_blocking(move || run(&mut cmd)).await.expect("join");
+    cmd.env("ION_BASE_URL", "http://127.0.0.1:9")
+        .args(["auth", "status"]);
+    let r = tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .expect("join");
     assert_eq!(r.code, 3, "{}", r.stderr);
-    assert!(r.stdout.contains("ION:           could not check"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("ION:           could not check"),
+        "{}",
+        r.stdout
+    );
 
     // No file: exit 2.
     let r = run(auth(&dir.path().join("missing")).args(["auth", "status"]));
