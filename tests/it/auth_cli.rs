@@ -434,3 +434,67 @@ async fn auth_status_shows_validity_and_never_a_token() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("auth login"), "{}", r.stderr);
 }
+
+/// On a terminal, `auth login` prompts and reads the token with echo off.
+/// Runs the binary on a pseudo-terminal through util-linux `script`
+/// (skipped where it is not installed).
+#[cfg(target_os = "linux")]
+#[test]
+fn auth_login_on_a_terminal_prompts_without_echo() {
+    use std::io::{Read, Write};
+    if StdCommand::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("token.json");
+    let mut child = StdCommand::new("script")
+        .args(["-qec", &format!("{BIN} auth login"), "/dev/null"])
+        .env("ION_TOKEN_FILE", &file)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn script");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let (prompted, prompt_seen) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 256];
+        // Everything the terminal shows, until the session ends.
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            if String::from_utf8_lossy(&seen).contains("(input hidden): ") {
+                let _ = prompted.send(());
+            }
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+    });
+    // Type the token once the prompt is up (and echo is off: rpassword
+    // turns it off right after printing the prompt).
+    let started = Instant::now();
+    prompt_seen
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the prompt appears");
+    std::thread::sleep(Duration::from_millis(100));
+    stdin.write_all(b"rt-typed-on-a-tty\r").expect("type");
+    stdin.flush().expect("flush");
+    while child.try_wait().expect("poll").is_none() {
+        assert!(started.elapsed() < Duration::from_secs(20), "login hangs");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(stdin);
+    let shown = reader.join().expect("reader");
+    assert!(
+        shown.contains("ION refresh token (input hidden):"),
+        "{shown}"
+    );
+    assert!(shown.contains("Stored the refresh token"), "{shown}");
+    assert!(!shown.contains("rt-typed-on-a-tty"), "echoed: {shown}");
+    assert_eq!(read_json(&file)["refresh_token"], "rt-typed-on-a-tty");
+}
