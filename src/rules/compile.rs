@@ -1401,14 +1401,14 @@ impl Loader {
             _ => return None,
         };
         if let Some(ty) = &ty {
-            let literals: Vec<&Value> = match &test {
-                Test::Equals { value, .. } | Test::Contains { value, .. } => vec![value],
-                Test::OneOf { values, .. } => values.iter().collect(),
+            let literals: Vec<&Node> = match (&test, &op_node.value) {
+                (Test::OneOf { .. }, NodeValue::Seq(items)) => items.iter().collect(),
+                (Test::Equals { .. } | Test::Contains { .. }, _) => vec![op_node],
                 _ => Vec::new(),
             };
-            for value in literals {
-                if let Err(problem) = typecheck::literal(first, path_text, ty, value) {
-                    self.type_problem(file, op_node.pos, problem);
+            for n in literals {
+                if let Err(problem) = typecheck::literal(first, path_text, ty, &n.to_json()) {
+                    self.type_problem(file, n.pos, problem);
                     return None;
                 }
             }

@@ -22,6 +22,7 @@ use crate::ion::types::{CloudProfile, Customer, Product};
 /// The `request` root: the ids the check was asked about.
 #[derive(Clone, Copy, Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "Request")]
 pub(crate) struct RequestRoot {
     /// The reseller account.
     pub(crate) account_id: u64,
@@ -119,7 +120,7 @@ impl fmt::Display for Ty {
                 Ty::Record(r) => write!(f, "a map of {} by key", r.name),
                 _ => f.write_str("a map"),
             },
-            Ty::Record(r) => write!(f, "a {}", r.name),
+            Ty::Record(r) => f.write_str(&super::typecheck::with_article(&r.name)),
             Ty::Opaque => f.write_str("arbitrary JSON"),
             Ty::Unchecked | Ty::Unknown => f.write_str("an unchecked value"),
         }

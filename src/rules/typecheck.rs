@@ -79,7 +79,7 @@ fn walk(raw: &RawPath, var: &dyn Fn(&str) -> Option<Ty>, unchecked: &mut bool) -
                     t if t.is_open() => Ty::Unchecked,
                     other => {
                         return Err(Problem::new(
-                            "unknown-field",
+                            "type-mismatch",
                             "not an object",
                             format!("`{at}` is {other}, which has no fields (not even `~{name}`)"),
                         ));
@@ -107,7 +107,14 @@ fn walk(raw: &RawPath, var: &dyn Fn(&str) -> Option<Ty>, unchecked: &mut bool) -
                                     ),
                                 ));
                             }
-                            None => return Err(unknown_field(&at, e, f)),
+                            None => {
+                                let mut p = unknown_field(&at, e, f);
+                                p.message = format!(
+                                    "`[{f}=…]` on `{at}` selects by `{f}`, but its elements ({}) have no field `{f}`",
+                                    with_article(&r.name)
+                                );
+                                return Err(p);
+                            }
                         },
                         t if t.is_open() => {}
                         other => {
@@ -181,7 +188,7 @@ fn field(ty: &Ty, at: &str, name: &str) -> Result<Ty, Problem> {
             format!("`{at}` is {ty}, which has no field `{name}`"),
         )
         .help(format!(
-            "pick an element (`{at}[0].{name}`, `{at}[name=…].{name}`), iterate it with `for_each: {at} as x`, or use a quantifier (`some`, `every`, `none`)"
+            "pick an element (`{at}[0].{name}`, `{at}[field=value].{name}`), iterate it with `for_each: {at} as x`, or use a quantifier (`some`, `every`, `none`)"
         ))),
         other => Err(Problem::new(
             "type-mismatch",
@@ -217,7 +224,7 @@ fn unknown_field(at: &str, ty: &Ty, name: &str) -> Problem {
     Problem::new(
         "unknown-field",
         "unknown field",
-        format!("unknown field `{name}`: `{at}` is a {}, which has no field `{name}`", r.name),
+        format!("`{at}` ({}) has no field `{name}`", with_article(&r.name)),
     )
     .help(help)
 }
@@ -337,7 +344,7 @@ pub(crate) fn literal(op: &str, path: &str, ty: &Ty, value: &Value) -> Result<()
         format!("`{op}` {shown} can never match: {what_is}"),
     );
     if matches!(target, Ty::String) && (value.is_number() || value.is_boolean()) {
-        p = p.help(format!("quote it: \"{}\"", value));
+        p = p.help("quote it in the rule file: YAML reads unquoted digits, true and false as numbers and booleans");
     } else if matches!(target, Ty::Integer | Ty::Number | Ty::Boolean) && value.is_string() {
         p = p.help("write it without quotes");
     }
@@ -362,6 +369,15 @@ pub(crate) fn attributes_of(of: &str, ty: &Ty) -> Result<(), Problem> {
         )
         .help("attribute lookups apply to order items (`of: item` with `for_each: order.orderItems as item`)")),
     }
+}
+
+/// "an OrderItem", "a Customer".
+pub(crate) fn with_article(name: &str) -> String {
+    let vowel = name
+        .chars()
+        .next()
+        .is_some_and(|c| "AEIOUaeiou".contains(c));
+    format!("{} {name}", if vowel { "an" } else { "a" })
 }
 
 /// A path as written (for messages).
