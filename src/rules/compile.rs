@@ -1749,6 +1749,30 @@ impl Loader {
 
     // ---- node helpers ------------------------------------------------------
 
+    /// Reports "WHAT expects EXPECTED, found KIND" at `node`.
+    fn expected(
+        &mut self,
+        file: &SourceFile,
+        node: &Node,
+        what: &str,
+        expected: &str,
+        quote: bool,
+    ) {
+        let what = if quote {
+            format!("`{what}`")
+        } else {
+            what.to_owned()
+        };
+        let d = Diagnostic::at(
+            file,
+            node.pos,
+            "wrong-type",
+            format!("{what} expects {expected}, found {}", node.value.kind()),
+        )
+        .label(format!("expected {expected}"));
+        self.push(d);
+    }
+
     fn check_keys(
         &mut self,
         file: &SourceFile,
@@ -1803,15 +1827,8 @@ impl Loader {
     ) -> Option<&'n [(Key, Node)]> {
         match &node.value {
             NodeValue::Map(entries) => Some(entries),
-            other => {
-                let d = Diagnostic::at(
-                    file,
-                    node.pos,
-                    "wrong-type",
-                    format!("expected {what} (a mapping), found {}", other.kind()),
-                )
-                .label("expected a mapping");
-                self.push(d);
+            _ => {
+                self.expected(file, node, what, "a mapping", false);
                 None
             }
         }
@@ -1820,15 +1837,8 @@ impl Loader {
     fn list<'n>(&mut self, file: &SourceFile, node: &'n Node, what: &str) -> &'n [Node] {
         match &node.value {
             NodeValue::Seq(items) => items,
-            other => {
-                let d = Diagnostic::at(
-                    file,
-                    node.pos,
-                    "wrong-type",
-                    format!("`{what}` expects a list, found {}", other.kind()),
-                )
-                .label("expected a list");
-                self.push(d);
+            _ => {
+                self.expected(file, node, what, "a list", true);
                 &[]
             }
         }
@@ -1837,15 +1847,8 @@ impl Loader {
     fn string(&mut self, file: &SourceFile, node: &Node, what: &str) -> Option<String> {
         match &node.value {
             NodeValue::Str(s) => Some(s.clone()),
-            other => {
-                let d = Diagnostic::at(
-                    file,
-                    node.pos,
-                    "wrong-type",
-                    format!("{what} expects a string, found {}", other.kind()),
-                )
-                .label("expected a string");
-                self.push(d);
+            _ => {
+                self.expected(file, node, what, "a string", false);
                 None
             }
         }
@@ -1854,15 +1857,8 @@ impl Loader {
     fn boolean(&mut self, file: &SourceFile, node: &Node, what: &str) -> Option<bool> {
         match &node.value {
             NodeValue::Bool(b) => Some(*b),
-            other => {
-                let d = Diagnostic::at(
-                    file,
-                    node.pos,
-                    "wrong-type",
-                    format!("{what} expects true or false, found {}", other.kind()),
-                )
-                .label("expected a boolean");
-                self.push(d);
+            _ => {
+                self.expected(file, node, what, "true or false", false);
                 None
             }
         }
@@ -1872,15 +1868,8 @@ impl Loader {
         match &node.value {
             NodeValue::Int(i) => Some(*i as f64),
             NodeValue::Float(f) if f.is_finite() => Some(*f),
-            other => {
-                let d = Diagnostic::at(
-                    file,
-                    node.pos,
-                    "wrong-type",
-                    format!("{what} expects a number, found {}", other.kind()),
-                )
-                .label("expected a number");
-                self.push(d);
+            _ => {
+                self.expected(file, node, what, "a number", false);
                 None
             }
         }

@@ -253,6 +253,7 @@ impl Cond {
                 // A false `all` is explained by its false parts; a true `any`
                 // (negated) by its true parts; a false `any` or a true `all`
                 // (negated) by every part.
+                let first = out.len();
                 for p in parts {
                     let r = p.eval(env);
                     let relevant = match (is_all, negated) {
@@ -264,19 +265,26 @@ impl Cond {
                         p.explain(env, negated, out);
                     }
                 }
+                // Every part of a false `any` (or a true `all` that should
+                // not hold) was an alternative: one line per value looked at,
+                // listing what would have satisfied it.
+                if is_all == negated {
+                    merge_alternatives(out, first);
+                }
             }
             Cond::Not(inner) => inner.explain(env, !negated, out),
             Cond::Test {
                 path,
-                test: _,
+                test,
                 expected,
             } => {
                 let mut resolved = String::new();
                 let lookup = path.lookup(env.ctx, &env.scope, Some(&mut resolved));
-                let expected = if negated {
-                    format!("not {expected}")
-                } else {
-                    expected.to_string()
+                let expected = match (negated, test) {
+                    (false, _) => expected.to_string(),
+                    (true, Test::Exists) => "missing".to_owned(),
+                    (true, Test::NonEmpty) => "missing, null or blank".to_owned(),
+                    (true, _) => format!("not {expected}"),
                 };
                 out.push(match lookup {
                     Lookup::Found(v) => Evidence {
@@ -384,6 +392,25 @@ impl Cond {
             }
         }
     }
+}
+
+/// Folds the evidence from `first` on that looks at the same path and found
+/// the same value into one entry whose expectations are joined with "or".
+fn merge_alternatives(out: &mut Vec<Evidence>, first: usize) {
+    let mut merged: Vec<Evidence> = Vec::new();
+    for e in out.drain(first..) {
+        match merged
+            .iter_mut()
+            .find(|m| m.path == e.path && m.found == e.found && m.missing == e.missing)
+        {
+            Some(m) => {
+                m.expected.push_str(", or ");
+                m.expected.push_str(&e.expected);
+            }
+            None => merged.push(e),
+        }
+    }
+    out.extend(merged);
 }
 
 impl Test {

@@ -347,3 +347,34 @@ fn evaluation_never_panics_on_odd_data() {
         assert_ne!(report.verdict, Verdict::Ready, "{customer}");
     }
 }
+
+#[test]
+fn a_rule_set_is_shared_across_threads_without_copying() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<RuleSet>();
+    let set = RuleSet::from_yaml("n.yaml", EXISTS_AND_ACTIVE).unwrap();
+    let clone = set.clone();
+    assert!(std::ptr::eq(set.rules().as_ptr(), clone.rules().as_ptr()));
+    let verdicts: Vec<Verdict> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let set = set.clone();
+                s.spawn(move || {
+                    let status = if i % 2 == 0 { "ACTIVE" } else { "INACTIVE" };
+                    set.evaluate(&ctx_with(json!({"customerStatus": status})))
+                        .verdict
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        verdicts,
+        [
+            Verdict::Ready,
+            Verdict::Blocked,
+            Verdict::Ready,
+            Verdict::Blocked
+        ]
+    );
+}
