@@ -21,6 +21,9 @@ use serde_json::Value;
 /// The JSON Schema (draft 2020-12) of a rule file.
 pub fn rule_file_schema() -> Value {
     let mut schema = schemars::schema_for!(RuleFile).to_value();
+    // An absent key and a key whose value is null are different things to
+    // the loader: optional keys must not accept null.
+    optional_not_null(&mut schema);
     if let Some(obj) = schema.as_object_mut() {
         obj.insert(
             "$id".into(),
@@ -30,6 +33,44 @@ pub fn rule_file_schema() -> Value {
         );
     }
     schema
+}
+
+/// Removes the `null` that `schemars` allows for every `Option` property.
+fn optional_not_null(schema: &mut Value) {
+    match schema {
+        Value::Object(obj) => {
+            if let Some(Value::Object(props)) = obj.get_mut("properties") {
+                for prop in props.values_mut() {
+                    let Some(p) = prop.as_object_mut() else {
+                        continue;
+                    };
+                    if let Some(Value::Array(types)) = p.get_mut("type") {
+                        types.retain(|t| t != "null");
+                        if let [one] = types.as_slice() {
+                            let one = one.clone();
+                            p.insert("type".into(), one);
+                        }
+                    }
+                    if let Some(Value::Array(alts)) = p.get("anyOf")
+                        && let [only, null] = alts.as_slice()
+                        && null.get("type").and_then(Value::as_str) == Some("null")
+                        && let Some(only) = only.as_object()
+                    {
+                        let only = only.clone();
+                        p.remove("anyOf");
+                        for (k, v) in only {
+                            p.entry(k).or_insert(v);
+                        }
+                    }
+                }
+            }
+            for v in obj.values_mut() {
+                optional_not_null(v);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(optional_not_null),
+        _ => {}
+    }
 }
 
 /// The JSON Schema (draft 2020-12) of the context rule paths read
@@ -262,7 +303,7 @@ struct Operators {
     lte: Option<f64>,
     /// The value's JSON type (or `date`: a string that parses as a date).
     #[serde(rename = "type")]
-    type_: Option<TypeName>,
+    type_: Option<TypeOrNull>,
     /// A date before this: `now`, `now-30d`, `now+12h`, or a date.
     before: Option<String>,
     /// A date after this.
@@ -295,6 +336,16 @@ enum Scalar {
     /// A boolean.
     Bool(bool),
     /// null.
+    Null(()),
+}
+
+/// `type: string`, …, or `type: null` (YAML's null).
+#[derive(Deserialize, JsonSchema)]
+#[serde(untagged)]
+enum TypeOrNull {
+    /// A type by name.
+    Name(TypeName),
+    /// The JSON null type, written as YAML's null.
     Null(()),
 }
 
@@ -344,3 +395,4 @@ struct LengthCmp {
     /// At most this long.
     lte: Option<f64>,
 }
+

@@ -8,5 +8,7 @@ mod ion_client;
 mod ion_fetch_plan;
 mod ion_logging;
 mod ion_support;
+mod rule_schema;
 mod rule_tests;
+mod rule_types;
 mod snapshot_source;
