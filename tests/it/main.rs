@@ -1,6 +1,11 @@
 //! The integration tests: one binary, one module per area.
 
 mod broken_rules;
+mod cli_basics;
+mod cli_interrupt;
+mod cli_live;
+mod cli_rules;
+mod cli_support;
 mod default_rules;
 mod ion_auth;
 mod ion_check;
@@ -8,6 +13,7 @@ mod ion_client;
 mod ion_fetch_plan;
 mod ion_logging;
 mod ion_support;
+mod render_formats;
 mod rule_schema;
 mod rule_tests;
 mod rule_types;

@@ -1,0 +1,339 @@
+//! The command line, as clap derive structs. Tokens are never flags: they
+//! come only from `ION_ACCESS_TOKEN`, `ION_REFRESH_TOKEN` and
+//! `ION_TOKEN_FILE`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use super::exit::exit_codes_help;
+use super::input::{InputPath, parse_id};
+use crate::report::Severity;
+
+const MAIN_HELP: &str = concat!(
+    "\
+Examples:
+  # Check an order against recorded data (no network, no credentials):
+  ion-preflight check --data fixtures/demo --account 1001 --customer 2002 \\
+      --order fixtures/orders/nce-order.json
+
+  # Check against live ION (token from the environment):
+  export ION_ACCOUNT_ID=1001 ION_TOKEN_FILE=~/.config/ion/refresh-token
+  ion-preflight check --customer 2002 --order order.json --format json
+
+  # Check every customer of the account, 16 at a time, one JSON line each:
+  ion-preflight batch --all --concurrency 16 > reports.ndjson
+
+Environment:
+  ION_BASE_URL       ION host (default https://ion.tdsynnex.com); --base-url wins
+  ION_ACCOUNT_ID     reseller account id; --account wins
+  ION_ACCESS_TOKEN   a ready access token
+  ION_REFRESH_TOKEN  a refresh token (single use: each refresh returns a new one)
+  ION_TOKEN_FILE     file holding the refresh token; the rotated token is
+                     written back to it (use this for anything but one-off runs)
+  RUST_LOG           log filter for stderr (default warn), e.g. ion_preflight=debug
+  NO_COLOR           disables colour in text output
+
+",
+    exit_codes_help!()
+);
+
+/// Pre-flight checks for TD SYNNEX StreamOne ION v3 orders.
+///
+/// Loads YAML rule sets (the built-in set unless told otherwise), fetches
+/// exactly the ION data those rules read (or reads a recorded snapshot),
+/// evaluates every rule and reports a verdict: ready, blocked or
+/// indeterminate.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ion-preflight",
+    version,
+    propagate_version = true,
+    arg_required_else_help = true,
+    after_help = MAIN_HELP
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check one order for one customer.
+    Check(CheckArgs),
+    /// Check many customers, with bounded concurrency.
+    Batch(BatchArgs),
+    /// Work with rule files: lint, list, explain, test.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Record the live ION responses a check reads, for offline replay.
+    Snapshot(SnapshotArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+/// Which rules to use.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RuleArgs {
+    /// Adds a rule file on top of the built-in set (repeatable; later files
+    /// override earlier ones).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// Leaves the built-in rule set out (use only the --rules files).
+    #[arg(long)]
+    pub no_default_rules: bool,
+}
+
+/// Where ION is.
+#[derive(Debug, Args, Clone, Default)]
+pub struct IonArgs {
+    /// ION base URL [default: https://ion.tdsynnex.com]. Only https, except
+    /// loopback addresses.
+    #[arg(long, env = "ION_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+}
+
+/// When a failure blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum FailOn {
+    /// Only failing `error`-severity rules block.
+    #[default]
+    Error,
+    /// Failing `warning`-severity rules block too.
+    Warning,
+}
+
+impl From<FailOn> for Severity {
+    fn from(f: FailOn) -> Severity {
+        match f {
+            FailOn::Error => Severity::Error,
+            FailOn::Warning => Severity::Warning,
+        }
+    }
+}
+
+/// Output formats of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum CheckFormat {
+    /// For a person: verdict, failures with evidence, warnings, summary.
+    #[default]
+    Text,
+    /// The report as pretty JSON (the documented shape).
+    Json,
+    /// JUnit XML: one test case per rule.
+    Junit,
+}
+
+/// Output formats of `batch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum BatchFormat {
+    /// One compact JSON report per line, written as each check finishes.
+    #[default]
+    Ndjson,
+    /// A JSON array of reports.
+    Json,
+    /// JUnit XML: one test suite per customer, one test case per rule.
+    Junit,
+}
+
+/// `check` arguments.
+#[derive(Debug, Args)]
+#[command(after_help = CHECK_HELP)]
+pub struct CheckArgs {
+    /// Reseller account id.
+    #[arg(long, env = "ION_ACCOUNT_ID", value_name = "ID", value_parser = parse_id)]
+    pub account: u64,
+    /// Customer id.
+    #[arg(long, value_name = "ID", value_parser = parse_id)]
+    pub customer: u64,
+    /// The exact JSON body you are about to POST to ION's orders endpoint
+    /// (`-` reads stdin). Without it, only customer rules are checked.
+    #[arg(long, value_name = "FILE", value_parser = InputPath::parse)]
+    pub order: Option<InputPath>,
+    /// Rule selection.
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: CheckFormat,
+    /// The lowest severity whose failure blocks.
+    #[arg(long, value_enum, default_value_t)]
+    pub fail_on: FailOn,
+    /// Read a snapshot directory (see `snapshot`) instead of the network.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Where ION is.
+    #[command(flatten)]
+    pub ion: IonArgs,
+}
+
+/// `batch` arguments.
+#[derive(Debug, Args)]
+#[command(after_help = BATCH_HELP)]
+#[command(group = clap::ArgGroup::new("who").required(true).args(["customers", "all"]))]
+pub struct BatchArgs {
+    /// Reseller account id.
+    #[arg(long, env = "ION_ACCOUNT_ID", value_name = "ID", value_parser = parse_id)]
+    pub account: u64,
+    /// File with one customer id per line (`-` reads stdin; blank lines and
+    /// `#` comments are ignored).
+    #[arg(long, value_name = "FILE", value_parser = InputPath::parse)]
+    pub customers: Option<InputPath>,
+    /// Check every customer of the account (listed page by page).
+    #[arg(long)]
+    pub all: bool,
+    /// Customers per page when listing with --all.
+    #[arg(long, value_name = "N", default_value_t = 100, requires = "all",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub page_size: u32,
+    /// The order body to check for every customer (`-` reads stdin).
+    #[arg(long, value_name = "FILE", value_parser = InputPath::parse)]
+    pub order: Option<InputPath>,
+    /// How many checks run at the same time.
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: BatchFormat,
+    /// The lowest severity whose failure blocks.
+    #[arg(long, value_enum, default_value_t)]
+    pub fail_on: FailOn,
+    /// Rule selection.
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// Read a snapshot directory instead of the network.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// No progress bar and no summary on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Where ION is.
+    #[command(flatten)]
+    pub ion: IonArgs,
+}
+
+/// `rules` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Validate rule files and print every diagnostic.
+    #[command(
+        after_help = "Examples:\n  ion-preflight rules lint my-rules.yaml\n\nExit codes: 0 valid, 2 invalid."
+    )]
+    Lint {
+        /// Rule files, loaded together on top of the built-in set.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Lint the files without the built-in set.
+        #[arg(long)]
+        no_default_rules: bool,
+    },
+    /// List the effective rule set: id, severity, title, origin.
+    #[command(
+        after_help = "Examples:\n  ion-preflight rules list\n  ion-preflight rules list --rules my-rules.yaml --format json"
+    )]
+    List {
+        /// Rule selection.
+        #[command(flatten)]
+        rules: RuleArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: ListFormat,
+    },
+    /// Explain one rule: what it checks and why, its conditions, its docs.
+    #[command(after_help = "Examples:\n  ion-preflight rules explain customer-active")]
+    Explain {
+        /// The rule id.
+        id: String,
+        /// Rule selection.
+        #[command(flatten)]
+        rules: RuleArgs,
+    },
+    /// Run rule-test files: each case passes or fails.
+    #[command(
+        after_help = "Examples:\n  ion-preflight rules test rules/tests/*.yaml\n\nExit codes: 0 every case passed, 1 a case failed, 2 a test file is invalid."
+    )]
+    Test {
+        /// Rule-test files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Output formats of `rules list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ListFormat {
+    /// A table.
+    #[default]
+    Text,
+    /// A JSON array.
+    Json,
+}
+
+/// `snapshot` arguments.
+#[derive(Debug, Args)]
+#[command(after_help = SNAPSHOT_HELP)]
+pub struct SnapshotArgs {
+    /// Reseller account id.
+    #[arg(long, env = "ION_ACCOUNT_ID", value_name = "ID", value_parser = parse_id)]
+    pub account: u64,
+    /// Customer id.
+    #[arg(long, value_name = "ID", value_parser = parse_id)]
+    pub customer: u64,
+    /// The order body (decides which product details are recorded).
+    #[arg(long, value_name = "FILE", value_parser = InputPath::parse)]
+    pub order: Option<InputPath>,
+    /// Rule selection (decides which resources are recorded).
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// The snapshot directory to write.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Where ION is.
+    #[command(flatten)]
+    pub ion: IonArgs,
+}
+
+/// `completions` arguments.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  ion-preflight completions bash > /etc/bash_completion.d/ion-preflight\n  ion-preflight completions zsh > \"${fpath[1]}/_ion-preflight\""
+)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+const CHECK_HELP: &str = "\
+Examples:
+  ion-preflight check --data fixtures/demo --account 1001 --customer 2002 \\
+      --order fixtures/orders/nce-order.json
+  ion-preflight check --customer 2002 --order order.json --format junit > preflight.xml
+  cat order.json | ion-preflight check --customer 2002 --order - --fail-on warning
+
+Exit codes: 0 ready, 1 blocked, 2 usage/config/rule-file/order-file error,
+3 indeterminate (data could not be fetched).";
+
+const BATCH_HELP: &str = "\
+Examples:
+  ion-preflight batch --customers ids.txt --order order.json > reports.ndjson
+  ion-preflight batch --all --concurrency 32 --format junit > preflight.xml
+
+Reports go to stdout as each check finishes; a summary (counts per verdict,
+most frequent failing rules) goes to stderr. Ctrl-C stops launching checks,
+writes the ones in flight whole, and exits 130; a second Ctrl-C stops at once.
+
+Exit codes: 0 all ready, 1 any blocked (none indeterminate), 2 usage error,
+3 any indeterminate or listing failed, 130 interrupted.";
+
+const SNAPSHOT_HELP: &str = "\
+Examples:
+  ion-preflight snapshot --account 1001 --customer 2002 \\
+      --order order.json --out support/case-4711
+  ion-preflight check --data support/case-4711 --account 1001 --customer 2002 \\
+      --order order.json
+
+Exit codes: 0 recorded, 2 usage/config error, 3 ION data could not be fetched.";

@@ -1,0 +1,382 @@
+//! The batch driver: runs checks for a stream of customer ids with bounded
+//! concurrency, writes each report whole as soon as it is ready, keeps
+//! counts for the summary, and stops cleanly on interrupt.
+//!
+//! The driver is generic over the check (an async function from customer id
+//! to report) and the id stream, so the same loop serves `--customers`,
+//! `--all`, live ION and snapshot directories.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::{Stream, StreamExt, future};
+use indicatif::ProgressBar;
+
+use crate::report::render::ReportStream;
+use crate::report::{Outcome, Report, Verdict};
+
+use super::exit::Exit;
+
+/// How many failing rules the summary lists.
+const TOP_FAILING: usize = 5;
+
+/// Counts kept while a batch runs (memory bounded by the number of rules,
+/// not of customers).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Checks that came out `ready`.
+    pub ready: usize,
+    /// Checks that came out `blocked`.
+    pub blocked: usize,
+    /// Checks that came out `indeterminate`.
+    pub indeterminate: usize,
+    /// Per rule id, in how many reports it failed.
+    pub failing: HashMap<String, usize>,
+}
+
+impl BatchStats {
+    /// Counts one report.
+    pub fn record(&mut self, report: &Report) {
+        match report.verdict {
+            Verdict::Ready => self.ready += 1,
+            Verdict::Blocked => self.blocked += 1,
+            Verdict::Indeterminate => self.indeterminate += 1,
+        }
+        for r in &report.results {
+            if r.outcome == Outcome::Fail {
+                *self.failing.entry(r.rule.clone()).or_default() += 1;
+            }
+        }
+    }
+
+    /// Checks completed.
+    pub fn total(&self) -> usize {
+        self.ready + self.blocked + self.indeterminate
+    }
+
+    /// The exit code for the reports seen.
+    pub fn exit(&self) -> Exit {
+        Exit::for_batch(self.ready, self.blocked, self.indeterminate)
+    }
+
+    /// The most frequent failing rules, most frequent first, ties by id.
+    pub fn top_failing(&self, n: usize) -> Vec<(&str, usize)> {
+        let mut v: Vec<(&str, usize)> =
+            self.failing.iter().map(|(k, &c)| (k.as_str(), c)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        v.truncate(n);
+        v
+    }
+
+    /// The summary printed on stderr at the end.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "{} checked: {} ready, {} blocked, {} indeterminate",
+            self.total(),
+            self.ready,
+            self.blocked,
+            self.indeterminate
+        );
+        let top = self.top_failing(TOP_FAILING);
+        if !top.is_empty() {
+            s.push_str("\nmost frequent failing rules:");
+            let width = top
+                .iter()
+                .map(|(_, c)| c.to_string().len())
+                .max()
+                .unwrap_or(1);
+            for (rule, count) in top {
+                s.push_str(&format!("\n  {count:>width$}  {rule}"));
+            }
+        }
+        s
+    }
+}
+
+/// Why a batch stopped before its id stream ended.
+#[derive(Debug)]
+pub enum Stop<E> {
+    /// Interrupted (Ctrl-C). `aborted` when a second interrupt dropped the
+    /// checks in flight instead of waiting for them.
+    Interrupted {
+        /// Checks in flight were dropped.
+        aborted: bool,
+    },
+    /// The id stream failed (listing customers).
+    Ids(E),
+    /// The output could not be written.
+    Output(std::io::Error),
+}
+
+/// The result of a batch run.
+#[derive(Debug)]
+pub struct BatchRun<E> {
+    /// Counts of the reports written.
+    pub stats: BatchStats,
+    /// Why it stopped early, if it did.
+    pub stop: Option<Stop<E>>,
+}
+
+/// Runs `check` for every id from `ids`, at most `concurrency` at a time,
+/// writing each report to `out` as it finishes.
+///
+/// The first item of `interrupts` stops launching new checks and lets the
+/// ones in flight finish and be written; a second one drops them. An error
+/// from `ids` stops launching too (checks in flight still finish). Reports
+/// are written whole: nothing is cancelled in the middle of a write.
+pub async fn run<Ids, E, F, Fut, I>(
+    ids: Ids,
+    concurrency: usize,
+    check: F,
+    out: &mut dyn ReportStream,
+    progress: &ProgressBar,
+    interrupts: I,
+) -> BatchRun<E>
+where
+    Ids: Stream<Item = Result<u64, E>>,
+    F: Fn(u64) -> Fut,
+    Fut: Future<Output = Report>,
+    I: Stream<Item = ()>,
+{
+    let stopping = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stopping);
+    let check = &check;
+    let checks = ids
+        .take_while(move |_| future::ready(!flag.load(Ordering::SeqCst)))
+        .map(|item| async move {
+            match item {
+                Ok(id) => Ok(check(id).await),
+                Err(e) => Err(e),
+            }
+        })
+        .buffer_unordered(concurrency.max(1));
+    let mut checks = std::pin::pin!(checks);
+    let mut interrupts = std::pin::pin!(interrupts.fuse());
+    let mut stats = BatchStats::default();
+    let mut stop = None;
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            biased;
+            Some(()) = interrupts.next() => {
+                stopping.store(true, Ordering::SeqCst);
+                if interrupted {
+                    stop = Some(Stop::Interrupted { aborted: true });
+                    break;
+                }
+                interrupted = true;
+                progress.set_message("interrupted: finishing checks in flight");
+            }
+            next = checks.next() => match next {
+                None => break,
+                Some(Ok(report)) => {
+                    stats.record(&report);
+                    progress.inc(1);
+                    // With stdout on the same terminal, the bar steps aside.
+                    if let Err(e) = progress.suspend(|| out.report(&report)) {
+                        stopping.store(true, Ordering::SeqCst);
+                        stop = Some(Stop::Output(e));
+                        break;
+                    }
+                }
+                Some(Err(e)) => {
+                    stopping.store(true, Ordering::SeqCst);
+                    if stop.is_none() {
+                        stop = Some(Stop::Ids(e));
+                    }
+                }
+            },
+        }
+    }
+    if interrupted && stop.is_none() {
+        stop = Some(Stop::Interrupted { aborted: false });
+    }
+    if !matches!(stop, Some(Stop::Output(_)))
+        && let Err(e) = out.finish()
+    {
+        stop = Some(Stop::Output(e));
+    }
+    BatchRun { stats, stop }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    use futures::stream;
+
+    use super::*;
+    use crate::report::render::NdjsonStream;
+    use crate::report::{RuleResult, Severity};
+
+    fn report(customer: u64) -> Report {
+        let outcome = if customer.is_multiple_of(3) {
+            Outcome::Fail
+        } else {
+            Outcome::Pass
+        };
+        Report::from_results(
+            1,
+            customer,
+            jiff::Timestamp::UNIX_EPOCH,
+            Severity::Error,
+            vec![RuleResult {
+                rule: "customer-active".into(),
+                title: "t".into(),
+                severity: Severity::Error,
+                outcome,
+                message: None,
+                preempts: None,
+                docs: None,
+                evidence: vec![],
+                items: vec![],
+                checked_items: None,
+            }],
+        )
+    }
+
+    fn lines(buf: &[u8]) -> Vec<Report> {
+        std::str::from_utf8(buf)
+            .expect("utf8")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("every line is a whole report"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn checks_every_id_once_within_the_concurrency_bound() {
+        let running = AtomicUsize::new(0);
+        let peak = AtomicUsize::new(0);
+        let mut buf = Vec::new();
+        let mut out = NdjsonStream::new(&mut buf);
+        let ids = stream::iter((1..=50u64).map(Ok::<u64, ()>));
+        let run = run(
+            ids,
+            4,
+            |id| {
+                let running = &running;
+                let peak = &peak;
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(1 + id % 3)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    report(id)
+                }
+            },
+            &mut out,
+            &ProgressBar::hidden(),
+            stream::pending(),
+        )
+        .await;
+        assert!(run.stop.is_none());
+        assert_eq!(peak.load(Ordering::SeqCst), 4);
+        let mut seen: Vec<u64> = lines(&buf).iter().map(|r| r.customer_id).collect();
+        seen.sort();
+        assert_eq!(seen, (1..=50).collect::<Vec<_>>());
+        assert_eq!(run.stats.blocked, 16);
+        assert_eq!(run.stats.ready, 34);
+        assert_eq!(run.stats.exit(), Exit::Blocked);
+        assert_eq!(run.stats.top_failing(5), vec![("customer-active", 16)]);
+    }
+
+    #[tokio::test]
+    async fn interrupt_stops_launching_and_finishes_checks_in_flight() {
+        let started = Mutex::new(Vec::new());
+        let mut buf = Vec::new();
+        let mut out = NdjsonStream::new(&mut buf);
+        let ids = stream::iter((1..=100u64).map(Ok::<u64, ()>));
+        // The check of customer 5 presses Ctrl-C.
+        let (tx, interrupts) = futures::channel::mpsc::unbounded::<()>();
+        let run = run(
+            ids,
+            2,
+            |id| {
+                started.lock().expect("lock").push(id);
+                if id == 5 {
+                    let _ = tx.unbounded_send(());
+                }
+                async move {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    report(id)
+                }
+            },
+            &mut out,
+            &ProgressBar::hidden(),
+            interrupts,
+        )
+        .await;
+        assert!(matches!(
+            run.stop,
+            Some(Stop::Interrupted { aborted: false })
+        ));
+        let written = lines(&buf);
+        let started = started.lock().expect("lock").len();
+        // Every check started was finished and written; none was launched
+        // after the interrupt was seen (at most one more slot refilled).
+        assert_eq!(written.len(), started);
+        assert!((5..=7).contains(&started), "started {started}");
+        assert_eq!(run.stats.total(), started);
+    }
+
+    #[tokio::test]
+    async fn second_interrupt_drops_checks_in_flight() {
+        let mut buf = Vec::new();
+        let mut out = NdjsonStream::new(&mut buf);
+        let ids = stream::iter((1..=10u64).map(Ok::<u64, ()>));
+        let interrupts = stream::iter([(), ()]);
+        let run = run(
+            ids,
+            2,
+            |id| async move {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                report(id)
+            },
+            &mut out,
+            &ProgressBar::hidden(),
+            interrupts,
+        )
+        .await;
+        assert!(matches!(
+            run.stop,
+            Some(Stop::Interrupted { aborted: true })
+        ));
+        assert!(buf.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_id_stream_error_stops_launching_and_is_reported() {
+        let mut buf = Vec::new();
+        let mut out = NdjsonStream::new(&mut buf);
+        let ids = stream::iter(vec![Ok(1), Ok(2), Err("page 2 failed"), Ok(3)]);
+        let run = run(
+            ids,
+            1,
+            |id| async move { report(id) },
+            &mut out,
+            &ProgressBar::hidden(),
+            stream::pending(),
+        )
+        .await;
+        assert!(matches!(run.stop, Some(Stop::Ids("page 2 failed"))));
+        assert_eq!(lines(&buf).len(), 2);
+    }
+
+    #[test]
+    fn summary_lists_counts_and_top_failing_rules() {
+        let mut s = BatchStats::default();
+        for id in [3, 6, 1, 2] {
+            s.record(&report(id));
+        }
+        s.failing.insert("gdap".into(), 2);
+        s.failing.insert("email".into(), 10);
+        assert_eq!(
+            s.summary(),
+            "4 checked: 2 ready, 2 blocked, 0 indeterminate\nmost frequent failing rules:\n  10  email\n   2  customer-active\n   2  gdap"
+        );
+    }
+}

@@ -1,0 +1,103 @@
+//! One module per subcommand.
+
+mod batch;
+mod check;
+mod rules;
+mod snapshot;
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::CommandFactory;
+use secrecy::SecretString;
+
+use super::args::{Cli, Command, RuleArgs};
+use super::exit::{CliError, Exit};
+use crate::ion::{FileTokenStore, IonClient};
+use crate::rules::{RuleSet, RuleSetLoader};
+use crate::source::{SnapshotSource, Source};
+
+/// The longest a single check may spend fetching data; what is not obtained
+/// by then is unavailable and the rules that need it come out `error`.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs the parsed command.
+pub fn dispatch(cli: Cli) -> Result<Exit, CliError> {
+    match cli.command {
+        Command::Rules(cmd) => rules::run(cmd),
+        Command::Completions(args) => {
+            let mut cmd = Cli::command();
+            let mut out = Vec::new();
+            clap_complete::generate(args.shell, &mut cmd, "ion-preflight", &mut out);
+            write_stdout(&out)?;
+            Ok(Exit::Ready)
+        }
+        Command::Check(args) => check::run(args),
+        Command::Batch(args) => batch::run(args),
+        Command::Snapshot(args) => snapshot::run(args),
+    }
+}
+
+/// Loads the rule set the flags select.
+pub fn load_rules(args: &RuleArgs) -> Result<RuleSet, CliError> {
+    let mut loader = RuleSetLoader::new();
+    if args.no_default_rules {
+        loader = loader.without_builtin();
+    }
+    for f in &args.rules {
+        loader = loader.file(f);
+    }
+    Ok(loader.load()?)
+}
+
+/// Writes all of `bytes` to stdout and flushes. A closed pipe (`| head`) is
+/// not an error: the reader has seen what it wanted.
+pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::stdout(e)),
+        _ => Ok(()),
+    }
+}
+
+/// An ION client configured from the flags and the environment. Tokens come
+/// only from `ION_ACCESS_TOKEN`, `ION_REFRESH_TOKEN` and `ION_TOKEN_FILE`;
+/// the base URL from `--base-url` (which clap falls back to `ION_BASE_URL`
+/// for) or the client's default.
+pub fn client(base_url: Option<&str>) -> Result<IonClient, CliError> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let mut builder = IonClient::builder();
+    if let Some(url) = base_url.map(str::trim).filter(|u| !u.is_empty()) {
+        builder = builder.base_url(url);
+    }
+    if let Some(t) = var("ION_ACCESS_TOKEN") {
+        builder = builder.access_token(SecretString::from(t.trim().to_owned()));
+    }
+    if let Some(t) = var("ION_REFRESH_TOKEN") {
+        builder = builder.refresh_token(SecretString::from(t.trim().to_owned()));
+    }
+    if let Some(path) = var("ION_TOKEN_FILE") {
+        builder = builder.token_store(Arc::new(FileTokenStore::new(path)));
+    }
+    builder.build().map_err(|e| CliError::Config(e.to_string()))
+}
+
+/// The data source: a snapshot directory with `--data`, else live ION.
+pub fn source(data: Option<&Path>, base_url: Option<&str>) -> Result<Source, CliError> {
+    match data {
+        Some(dir) => SnapshotSource::open(dir)
+            .map(Source::Snapshot)
+            .map_err(|e| CliError::Config(e.to_string())),
+        None => client(base_url).map(Source::Live),
+    }
+}
+
+/// A tokio runtime for the command.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Config(format!("cannot start the async runtime: {e}")))
+}

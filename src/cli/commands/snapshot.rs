@@ -1,0 +1,40 @@
+//! `snapshot`: record the live ION responses a check reads.
+
+use super::{client, load_rules, runtime, write_stdout};
+use crate::cli::args::SnapshotArgs;
+use crate::cli::exit::{CliError, Exit};
+use crate::cli::input::read_order;
+use crate::preflight::CheckRequest;
+use crate::source::SnapshotError;
+use crate::source::snapshot::record;
+
+/// Runs `snapshot`.
+pub fn run(args: SnapshotArgs) -> Result<Exit, CliError> {
+    let rules = load_rules(&args.rules)?;
+    let order = args.order.as_ref().map(read_order).transpose()?;
+    let client = client(args.ion.base_url.as_deref())?;
+    let mut req = CheckRequest::new(args.account, args.customer);
+    if let Some(order) = order {
+        req = req.with_order(order);
+    }
+    let written = runtime()?
+        .block_on(record(&client, &req, rules.needs(), &args.out))
+        .map_err(|e| match e {
+            SnapshotError::Ion(_) => CliError::Data(e.to_string()),
+            _ => CliError::Config(e.to_string()),
+        })?;
+    let mut out = String::new();
+    for path in &written {
+        out.push_str(&format!("{}\n", path.display()));
+    }
+    write_stdout(out.as_bytes())?;
+    eprintln!(
+        "recorded {} file(s) into {}; replay with: ion-preflight check --data {} --account {} --customer {}",
+        written.len(),
+        args.out.display(),
+        args.out.display(),
+        args.account,
+        args.customer
+    );
+    Ok(Exit::Ready)
+}

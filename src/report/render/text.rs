@@ -1,0 +1,207 @@
+//! The text rendering: for a person reading a terminal.
+//!
+//! Layout: the verdict first; then the blocking failures with their messages
+//! and evidence; then the rules that could not be evaluated; then warnings
+//! (failures and errors below the blocking threshold); then a one-line
+//! summary. Passing and skipped rules only appear in the summary counts.
+
+use std::io::{self, Write};
+
+use serde_json::Value;
+
+use crate::report::{Evidence, Outcome, Report, RuleResult, Verdict};
+
+/// How to render text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TextOptions {
+    /// Use ANSI colours. The CLI turns this on only when stdout is a terminal
+    /// and `NO_COLOR` is unset.
+    pub color: bool,
+}
+
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const MAGENTA: &str = "\x1b[35m";
+const BOLD: &str = "\x1b[1m";
+const DIM: &str = "\x1b[2m";
+const RESET: &str = "\x1b[0m";
+
+/// The longest rendering of a found value before it is shortened.
+const MAX_VALUE_CHARS: usize = 120;
+
+struct Painter {
+    color: bool,
+}
+
+impl Painter {
+    fn paint(&self, style: &str, text: &str) -> String {
+        if self.color {
+            format!("{style}{text}{RESET}")
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+/// Writes `report` as text.
+pub fn text(report: &Report, out: &mut dyn Write, options: TextOptions) -> io::Result<()> {
+    let p = Painter {
+        color: options.color,
+    };
+    let blocking: Vec<&RuleResult> = report
+        .results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Fail && r.severity >= report.fail_on)
+        .collect();
+    let errors: Vec<&RuleResult> = report
+        .results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Error && r.severity >= report.fail_on)
+        .collect();
+    let warnings: Vec<&RuleResult> = report
+        .results
+        .iter()
+        .filter(|r| {
+            matches!(r.outcome, Outcome::Fail | Outcome::Error) && r.severity < report.fail_on
+        })
+        .collect();
+
+    let who = format!(
+        "customer {} (account {})",
+        report.customer_id, report.account_id
+    );
+    let headline = match report.verdict {
+        Verdict::Ready => format!(
+            "{}: no blocking rule failed for {who}",
+            p.paint(&format!("{BOLD}{GREEN}"), "READY")
+        ),
+        Verdict::Blocked => format!(
+            "{}: {} for {who}",
+            p.paint(&format!("{BOLD}{RED}"), "BLOCKED"),
+            plural(blocking.len(), "blocking failure", "blocking failures")
+        ),
+        Verdict::Indeterminate => format!(
+            "{}: {} could not be evaluated for {who}; do not order until it can",
+            p.paint(&format!("{BOLD}{MAGENTA}"), "INDETERMINATE"),
+            plural(errors.len(), "rule", "rules")
+        ),
+    };
+    writeln!(out, "{headline}")?;
+
+    section(out, &p, "Blocking failures", RED, "x", &blocking)?;
+    section(out, &p, "Could not be evaluated", MAGENTA, "?", &errors)?;
+    section(out, &p, "Warnings", YELLOW, "!", &warnings)?;
+
+    let s = &report.summary;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} · {}: {} pass, {} fail ({} blocking, {} not blocking at fail-on {}), {} skip, {} error",
+        p.paint(BOLD, report.verdict.as_str()),
+        plural(s.total, "rule", "rules"),
+        s.pass,
+        s.fail,
+        s.blocking,
+        s.warnings,
+        report.fail_on,
+        s.skip,
+        s.error
+    )
+}
+
+fn section(
+    out: &mut dyn Write,
+    p: &Painter,
+    heading: &str,
+    color: &str,
+    mark: &str,
+    results: &[&RuleResult],
+) -> io::Result<()> {
+    if results.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "{}", p.paint(&format!("{BOLD}{color}"), heading))?;
+    for r in results {
+        let mut tags = vec![r.severity.to_string()];
+        if r.outcome == Outcome::Error {
+            tags.push("not evaluated".to_owned());
+        }
+        if let Some(code) = &r.preempts {
+            tags.push(format!("pre-empts {code}"));
+        }
+        writeln!(
+            out,
+            "  {} {} [{}] {}",
+            p.paint(color, mark),
+            p.paint(BOLD, &r.rule),
+            tags.join(", "),
+            r.title
+        )?;
+        if r.items.is_empty() {
+            if let Some(message) = &r.message {
+                for line in message.lines() {
+                    writeln!(out, "      {line}")?;
+                }
+            }
+            evidence(out, p, "      ", &r.evidence)?;
+        } else {
+            for item in &r.items {
+                let prefix = if item.outcome == Outcome::Error {
+                    " (not evaluated)"
+                } else {
+                    ""
+                };
+                writeln!(out, "      {}{prefix}: {}", item.path, item.message)?;
+                evidence(out, p, "        ", &item.evidence)?;
+            }
+            if let Some(n) = r.checked_items {
+                writeln!(
+                    out,
+                    "      {}",
+                    p.paint(DIM, &format!("{} of {n} items not passing", r.items.len()))
+                )?;
+            }
+        }
+        if let Some(docs) = &r.docs {
+            writeln!(out, "      {}", p.paint(DIM, &format!("docs: {docs}")))?;
+        }
+    }
+    Ok(())
+}
+
+fn evidence(
+    out: &mut dyn Write,
+    p: &Painter,
+    indent: &str,
+    evidence: &[Evidence],
+) -> io::Result<()> {
+    for e in evidence {
+        let found = match (&e.found, e.missing) {
+            (_, true) => "missing".to_owned(),
+            (Some(v), false) => format!("found {}", short_value(v)),
+            (None, false) => "nothing found".to_owned(),
+        };
+        let line = format!("{}: {found}; expected {}", e.path, e.expected);
+        writeln!(out, "{indent}{}", p.paint(DIM, &line))?;
+    }
+    Ok(())
+}
+
+fn short_value(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() <= MAX_VALUE_CHARS {
+        return s;
+    }
+    let cut: String = s.chars().take(MAX_VALUE_CHARS).collect();
+    format!("{cut}…")
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}

@@ -1,0 +1,89 @@
+//! Helpers for running the real `ion-preflight` binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The crate root (fixtures are relative to it).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fixture path.
+pub fn fixture(rel: &str) -> PathBuf {
+    root().join("fixtures").join(rel)
+}
+
+/// The binary, run from the crate root with a clean ION environment: no
+/// ION_* variable or RUST_LOG leaks in from the developer's shell.
+pub fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ion-preflight"));
+    cmd.current_dir(root());
+    for var in [
+        "ION_BASE_URL",
+        "ION_ACCOUNT_ID",
+        "ION_ACCESS_TOKEN",
+        "ION_REFRESH_TOKEN",
+        "ION_TOKEN_FILE",
+        "RUST_LOG",
+        "NO_COLOR",
+        "RUST_BACKTRACE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.timeout(std::time::Duration::from_secs(60));
+    cmd
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit code.
+    pub code: i32,
+    /// stdout as text.
+    pub stdout: String,
+    /// stderr as text.
+    pub stderr: String,
+}
+
+/// Runs `cmd` and captures everything.
+pub fn run(cmd: &mut Command) -> Run {
+    let out = cmd.output().expect("the binary runs");
+    Run {
+        code: out.status.code().expect("exited normally, not by a signal"),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// insta settings that redact volatile values: times, loopback ports,
+/// temporary directories.
+pub fn redactions() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.add_filter(r#"("checked_at": ?)"[^"]*""#, r#"$1"[checked_at]""#);
+    s.add_filter(r#"timestamp="[^"]*""#, r#"timestamp="[checked_at]""#);
+    s.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[port]");
+    s.add_filter(r"/tmp/\.tmp[A-Za-z0-9]+", "[tmpdir]");
+    s.add_filter(r"ion-preflight \d+\.\d+\.\d+", "ion-preflight [version]");
+    s
+}
+
+/// Asserts that `stderr` is a single line.
+pub fn assert_one_line(stderr: &str) {
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "expected one line on stderr, got:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("backtrace"), "{stderr}");
+}
+
+/// Writes `text` to a file in `dir` and returns its path.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write temp file");
+    p
+}
