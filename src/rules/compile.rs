@@ -13,8 +13,8 @@ use super::condition::{Cmp, Cond, Quantifier, Test, TypeName, When};
 use super::diagnostics::{Diagnostic, SourceFile, did_you_mean};
 use super::path::{self as paths, Path, RawPath, RawSeg, Seg, Start};
 use super::shape::Ty;
-use super::typecheck::{self, Problem};
 use super::template::{self, Part, RawPart, Template};
+use super::typecheck::{self, Problem};
 use super::yaml::{Key, Node, NodeValue, Pos};
 use super::{
     BUILTIN_DEFAULT, BUILTIN_NAME, ForEach, Inner, Origin, Rule, RuleLoadError, UncheckedPath,

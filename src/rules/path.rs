@@ -58,7 +58,10 @@ pub(crate) enum RawSeg {
     /// `.~field`: a field the context's types do not describe, read unchecked.
     Unchecked(String),
     Index(usize),
-    Select { field: String, value: String },
+    Select {
+        field: String,
+        value: String,
+    },
     Dynamic(RawPath),
 }
 

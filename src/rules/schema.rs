@@ -395,4 +395,3 @@ struct LengthCmp {
     /// At most this long.
     lte: Option<f64>,
 }
-

@@ -49,16 +49,17 @@ pub(crate) struct Typed {
 
 /// The type of the value `raw` names. `var` gives a bound variable's type
 /// (`None` when `head` is not a variable in scope).
-pub(crate) fn path_type(
-    raw: &RawPath,
-    var: &dyn Fn(&str) -> Option<Ty>,
-) -> Result<Typed, Problem> {
+pub(crate) fn path_type(raw: &RawPath, var: &dyn Fn(&str) -> Option<Ty>) -> Result<Typed, Problem> {
     let mut unchecked = false;
     let ty = walk(raw, var, &mut unchecked)?;
     Ok(Typed { ty, unchecked })
 }
 
-fn walk(raw: &RawPath, var: &dyn Fn(&str) -> Option<Ty>, unchecked: &mut bool) -> Result<Ty, Problem> {
+fn walk(
+    raw: &RawPath,
+    var: &dyn Fn(&str) -> Option<Ty>,
+    unchecked: &mut bool,
+) -> Result<Ty, Problem> {
     let mut ty = match var(&raw.head) {
         Some(t) => t,
         None => match context_shape().root(&raw.head) {
@@ -121,7 +122,9 @@ fn walk(raw: &RawPath, var: &dyn Fn(&str) -> Option<Ty>, unchecked: &mut bool) -
                             return Err(Problem::new(
                                 "type-mismatch",
                                 "elements have no fields",
-                                format!("`[{f}=…]` on `{at}` selects by a field, but its elements are {other}"),
+                                format!(
+                                    "`[{f}=…]` on `{at}` selects by a field, but its elements are {other}"
+                                ),
                             ));
                         }
                     }
@@ -271,7 +274,9 @@ pub(crate) fn operator(op: &str, path: &str, ty: &Ty) -> Result<Option<Ty>, Prob
             Ty::Integer | Ty::Number => Ok(None),
             Ty::String => Err(bad(
                 "compares numbers",
-                Some("ION sends this field as text; use `matches`, `equals` or `one_of`, or `before`/`after` for a date"),
+                Some(
+                    "ION sends this field as text; use `matches`, `equals` or `one_of`, or `before`/`after` for a date",
+                ),
             )),
             Ty::Array(_) | Ty::Map(_) | Ty::Record(_) => Err(bad(
                 "compares numbers",

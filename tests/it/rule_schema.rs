@@ -111,30 +111,56 @@ fn structurally_broken_files_are_rejected_and_the_others_left_to_the_loader() {
 #[test]
 fn the_schema_rejects_each_structural_mistake() {
     let v = validator();
-    let valid = |yaml: &str| {
-        v.is_valid(&to_instance(yaml))
-    };
+    let valid = |yaml: &str| v.is_valid(&to_instance(yaml));
     let rule = |assert: &str| {
-        format!("rules:\n  - id: r\n    title: t\n    severity: error\n    assert: {assert}\n    message: m\n")
+        format!(
+            "rules:\n  - id: r\n    title: t\n    severity: error\n    assert: {assert}\n    message: m\n"
+        )
     };
-    assert!(valid(&rule("{ path: customer.customerStatus, equals: ACTIVE }")));
-    assert!(valid(&rule("{ attribute: domainName, of: item, non_empty: true }")));
-    assert!(valid(&rule("{ path: order.orderItems, as: i, some: { all: [{ condition: x }] } }")));
-    assert!(valid(&rule("{ path: customer.customerStatus, type: null }")));
+    assert!(valid(&rule(
+        "{ path: customer.customerStatus, equals: ACTIVE }"
+    )));
+    assert!(valid(&rule(
+        "{ attribute: domainName, of: item, non_empty: true }"
+    )));
+    assert!(valid(&rule(
+        "{ path: order.orderItems, as: i, some: { all: [{ condition: x }] } }"
+    )));
+    assert!(valid(&rule(
+        "{ path: customer.customerStatus, type: null }"
+    )));
     // An unknown operator, a misspelled combinator, a wrong value type.
-    assert!(!valid(&rule("{ path: customer.customerStatus, equal: ACTIVE }")));
-    assert!(!valid(&rule("{ alll: [{ path: customer, exists: true }] }")));
+    assert!(!valid(&rule(
+        "{ path: customer.customerStatus, equal: ACTIVE }"
+    )));
+    assert!(!valid(&rule(
+        "{ alll: [{ path: customer, exists: true }] }"
+    )));
     assert!(!valid(&rule("{ path: customer, exists: yes please }")));
-    assert!(!valid(&rule("{ path: customer.customerStatus, one_of: [] }")));
-    assert!(!valid(&rule("{ path: customer.customerStatus, type: text }")));
+    assert!(!valid(&rule(
+        "{ path: customer.customerStatus, one_of: [] }"
+    )));
+    assert!(!valid(&rule(
+        "{ path: customer.customerStatus, type: text }"
+    )));
     assert!(!valid(&rule("{ all: [], any: [] }")));
     // Rule keys: severity, id, missing assert, null where a value is needed.
-    assert!(!valid(&rule("{ path: customer, exists: true }").replace("error", "fatal")));
-    assert!(!valid(&rule("{ path: customer, exists: true }").replace("id: r", "id: Bad_Id")));
-    assert!(!valid("rules:\n  - id: r\n    title: t\n    severity: error\n    message: m\n"));
+    assert!(!valid(
+        &rule("{ path: customer, exists: true }").replace("error", "fatal")
+    ));
+    assert!(!valid(
+        &rule("{ path: customer, exists: true }").replace("id: r", "id: Bad_Id")
+    ));
+    assert!(!valid(
+        "rules:\n  - id: r\n    title: t\n    severity: error\n    message: m\n"
+    ));
     assert!(!valid(&rule("null")));
-    assert!(!valid("rules: [{ id: r, title: t, severity: error, for_each: order.orderItems, assert: { path: customer, exists: true }, message: m }]"));
-    assert!(!valid("conditions:\n  Bad_Name: { path: customer, exists: true }\n"));
+    assert!(!valid(
+        "rules: [{ id: r, title: t, severity: error, for_each: order.orderItems, assert: { path: customer, exists: true }, message: m }]"
+    ));
+    assert!(!valid(
+        "conditions:\n  Bad_Name: { path: customer, exists: true }\n"
+    ));
     assert!(!valid("overrides: { r: { severity: error, title: x } }"));
     assert!(!valid("rulez: []"));
 }
