@@ -122,6 +122,10 @@ struct Loader {
     quiet: usize,
     /// Paths with a `~` (unchecked) segment, where they are written.
     unchecked: Vec<UncheckedPath>,
+    /// Where each line of each file starts, for cutting out snippets.
+    lines: LineIndex,
+    /// Regular expressions compiled so far, by pattern.
+    regexes: HashMap<String, regex::Regex>,
 }
 
 /// Stack for the loading thread: parsing and compiling are recursive, and a
@@ -159,6 +163,8 @@ fn load_on_this_thread(units: &[Unit]) -> Result<Inner, RuleLoadError> {
         rules: Vec::new(),
         quiet: 0,
         unchecked: Vec::new(),
+        lines: LineIndex::default(),
+        regexes: HashMap::new(),
     };
     for unit in units {
         let (key, name, text, base) = match unit {
@@ -570,7 +576,7 @@ impl Loader {
             .unwrap_or_default();
         let assert = self.required(file, node, fields, "assert").cloned();
         let message = self.required(file, node, fields, "message").cloned();
-        let source_text = snippet(file.text(), node);
+        let source_text = self.lines.snippet(file, node);
         self.rules.push(PendingRule {
             file: file.clone(),
             id,
@@ -739,7 +745,7 @@ impl Loader {
                 .into_iter()
                 .filter_map(|name| {
                     let c = self.conditions.get(&name)?;
-                    Some((name, snippet(c.file.text(), &c.node)))
+                    Some((name, self.lines.snippet(&c.file, &c.node)))
                 })
                 .collect();
             rules.push(Rule {
@@ -1204,9 +1210,15 @@ impl Loader {
                     .map(|v| super::condition::show(v).into_owned())
                     .collect();
                 let exp = format!("one of [{}]{}", shown.join(", "), case_note(ignore_case));
+                let mut strings: Vec<Box<str>> = values
+                    .iter()
+                    .filter_map(|v| v.as_str().map(Box::from))
+                    .collect();
+                strings.sort_unstable();
                 (
                     Test::OneOf {
                         values,
+                        strings: strings.into_boxed_slice(),
                         ignore_case,
                     },
                     first == "not_one_of",
@@ -1215,10 +1227,19 @@ impl Loader {
             }
             "matches" => {
                 let pattern = self.string(file, op_node, "`matches`")?;
-                match RegexBuilder::new(&pattern)
-                    .size_limit(MAX_REGEX_SIZE)
-                    .build()
-                {
+                // A named condition is compiled again at every use, and files
+                // repeat patterns: compile each pattern once per load (a
+                // `Regex` clone shares the compiled program).
+                let built = match self.regexes.get(&pattern) {
+                    Some(re) => Ok(re.clone()),
+                    None => RegexBuilder::new(&pattern)
+                        .size_limit(MAX_REGEX_SIZE)
+                        .build()
+                        .inspect(|re| {
+                            self.regexes.insert(pattern.clone(), re.clone());
+                        }),
+                };
+                match built {
                     Ok(re) => (
                         Test::Matches(re),
                         false,
@@ -2036,26 +2057,62 @@ fn cond_roots(c: &Cond, out: &mut Vec<Root>) {
 
 /// The source lines a node spans (from its first line to the last line of
 /// anything inside it).
-fn snippet(text: &str, node: &Node) -> String {
-    fn last_line(n: &Node) -> u32 {
-        match &n.value {
-            NodeValue::Seq(items) => items.iter().map(last_line).max().unwrap_or(n.pos.line),
-            NodeValue::Map(entries) => entries
-                .iter()
-                .map(|(_, v)| last_line(v))
-                .max()
-                .unwrap_or(n.pos.line),
-            NodeValue::Str(s) => n.pos.line + s.matches('\n').count() as u32,
-            _ => n.pos.line,
+/// The start of every line of each file seen, so that cutting a rule's
+/// source out of its file costs the length of the rule, not of the file
+/// before it (walking `text.lines()` from the top for every rule made loading
+/// quadratic in the file's size).
+#[derive(Default)]
+struct LineIndex {
+    files: Vec<(Arc<SourceFile>, Vec<usize>)>,
+}
+
+impl LineIndex {
+    /// The lines of `file` that `node` spans, as `text.lines()` gives them,
+    /// joined with `\n`.
+    fn snippet(&mut self, file: &Arc<SourceFile>, node: &Node) -> String {
+        fn last_line(n: &Node) -> u32 {
+            match &n.value {
+                NodeValue::Seq(items) => items.iter().map(last_line).max().unwrap_or(n.pos.line),
+                NodeValue::Map(entries) => entries
+                    .iter()
+                    .map(|(_, v)| last_line(v))
+                    .max()
+                    .unwrap_or(n.pos.line),
+                NodeValue::Str(s) => n.pos.line + s.matches('\n').count() as u32,
+                _ => n.pos.line,
+            }
         }
+        let text = file.text();
+        let i = match self.files.iter().position(|(f, _)| Arc::ptr_eq(f, file)) {
+            Some(i) => i,
+            None => {
+                let starts = std::iter::once(0)
+                    .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                    .filter(|&s| s < text.len())
+                    .collect();
+                self.files.push((file.clone(), starts));
+                self.files.len() - 1
+            }
+        };
+        let starts = &self.files[i].1;
+        let first = node.pos.line.max(1) as usize;
+        let last = (last_line(node).max(node.pos.line) as usize).min(starts.len());
+        let mut out = String::new();
+        for line in first..=last {
+            let start = starts[line - 1];
+            let end = starts.get(line).copied().unwrap_or(text.len());
+            let l = &text[start..end];
+            let l = match l.strip_suffix('\n') {
+                Some(l) => l.strip_suffix('\r').unwrap_or(l),
+                None => l,
+            };
+            if line > first {
+                out.push('\n');
+            }
+            out.push_str(l);
+        }
+        out
     }
-    let first = node.pos.line.max(1) as usize;
-    let last = last_line(node).max(node.pos.line) as usize;
-    text.lines()
-        .skip(first - 1)
-        .take(last - first + 1)
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn find_cycle(rules: &[Rule]) -> Option<Vec<usize>> {

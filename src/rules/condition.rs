@@ -138,6 +138,10 @@ pub(crate) enum Test {
     },
     OneOf {
         values: Vec<Value>,
+        /// The string literals of `values`, sorted: a string tested without
+        /// `ignore_case` is looked up here by binary search, not compared
+        /// with every literal (the default set's country list has 249).
+        strings: Box<[Box<str>]>,
         ignore_case: bool,
     },
     Matches(Regex),
@@ -431,8 +435,15 @@ impl Test {
             Test::Equals { value, ignore_case } => json_eq(v, value, *ignore_case),
             Test::OneOf {
                 values,
+                strings,
                 ignore_case,
-            } => values.iter().any(|x| json_eq(v, x, *ignore_case)),
+            } => match v {
+                // Without `ignore_case` a string equals only an equal string literal.
+                Value::String(s) if !*ignore_case => strings
+                    .binary_search_by(|x| x.as_ref().cmp(s.as_str()))
+                    .is_ok(),
+                _ => values.iter().any(|x| json_eq(v, x, *ignore_case)),
+            },
             Test::Matches(re) => v.as_str().is_some_and(|s| re.is_match(s)),
             Test::Contains { value, ignore_case } => match v {
                 Value::String(s) => value.as_str().is_some_and(|needle| {
@@ -493,10 +504,19 @@ pub(crate) fn json_eq(a: &Value, b: &Value, ignore_case: bool) -> bool {
             (Some(i), Some(j)) => i == j,
             _ => x.as_f64() == y.as_f64(),
         },
-        (Value::String(x), Value::String(y)) if ignore_case => {
-            x.len() == y.len() && x.eq_ignore_ascii_case(y) || x.to_lowercase() == y.to_lowercase()
-        }
+        (Value::String(x), Value::String(y)) if ignore_case => eq_ignore_case(x, y),
         _ => a == b,
+    }
+}
+
+/// Case-insensitive string equality. ASCII strings (the usual case: ION's
+/// enumerations) compare without allocating; only when either side has
+/// non-ASCII text are both lowercased.
+fn eq_ignore_case(x: &str, y: &str) -> bool {
+    if x.is_ascii() && y.is_ascii() {
+        x.eq_ignore_ascii_case(y)
+    } else {
+        x.to_lowercase() == y.to_lowercase()
     }
 }
 
