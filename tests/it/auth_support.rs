@@ -11,9 +11,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::ion_support::{
-    ACCOUNT, CUSTOMER, customer_body, customer_path, profiles_body, profiles_path, token_answer,
-};
+use crate::ion_support::{CUSTOMER, mount_customer, token_answer};
 
 /// What the fake token endpoint has seen.
 #[derive(Debug, Default)]
@@ -114,16 +112,7 @@ pub async fn ion_server(rotation: &RotatingIon, refresh_expires_in: Option<i64>)
             .mount(&server)
             .await;
     }
-    Mock::given(method("GET"))
-        .and(path(profiles_path(ACCOUNT, CUSTOMER)))
-        .respond_with(ResponseTemplate::new(200).set_body_json(profiles_body(CUSTOMER)))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(customer_path(ACCOUNT, CUSTOMER)))
-        .respond_with(ResponseTemplate::new(200).set_body_json(customer_body(ACCOUNT, CUSTOMER)))
-        .mount(&server)
-        .await;
+    mount_customer(&server, CUSTOMER).await;
     server
 }
 

@@ -9,6 +9,7 @@ use wiremock::matchers::{body_string_contains, header, method, path, path_regex,
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::cli_support::{Run, assert_one_line, bin, redactions, root, run, write};
+use crate::ion_support::mount_listing;
 
 pub const ACCESS: &str = "test-access-token-5f2c";
 
@@ -300,34 +301,23 @@ async fn token_file_is_rotated_after_a_refresh() {
 /// Serves the account's customer listing in pages of two.
 async fn mount_paged_listing(server: &MockServer) {
     let customer = |id: u64| json!({ "name": format!("accounts/1001/customers/{id}"), "customerStatus": "ACTIVE" });
-    Mock::given(method("GET"))
-        .and(path("/api/v3/accounts/1001/customers"))
-        .and(query_param("pageSize", "2"))
-        .and(wiremock::matchers::query_param_is_missing("pageToken"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "customers": [customer(2002), customer(2003)], "nextPageToken": "page-2"
-        })))
-        .expect(1)
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v3/accounts/1001/customers"))
-        .and(query_param("pageToken", "page-2"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "customers": [customer(2004), customer(9999)], "nextPageToken": "page-3"
-        })))
-        .expect(1)
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v3/accounts/1001/customers"))
-        .and(query_param("pageToken", "page-3"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "customers": [customer(2002)]
-        })))
-        .expect(1)
-        .mount(server)
-        .await;
+    mount_listing(
+        server,
+        ACCESS,
+        2,
+        &[
+            (
+                None,
+                json!({"customers": [customer(2002), customer(2003)], "nextPageToken": "page-2"}),
+            ),
+            (
+                Some("page-2"),
+                json!({"customers": [customer(2004), customer(9999)], "nextPageToken": "page-3"}),
+            ),
+            (Some("page-3"), json!({"customers": [customer(2002)]})),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
