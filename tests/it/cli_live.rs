@@ -9,7 +9,7 @@ use wiremock::matchers::{body_string_contains, header, method, path, path_regex,
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::cli_support::{Run, assert_one_line, bin, redactions, root, run, write};
-use crate::ion_support::mount_listing;
+use crate::ion_support::{closed_port_url, mount_listing};
 
 pub const ACCESS: &str = "test-access-token-5f2c";
 
@@ -69,6 +69,22 @@ fn live(server: &MockServer) -> assert_cmd::Command {
     cmd
 }
 
+/// `check --account 1001 --customer <customer>` against `server`; callers
+/// add the flags under test.
+fn live_check(server: &MockServer, customer: &str) -> assert_cmd::Command {
+    let mut cmd = live(server);
+    cmd.args(["check", "--account", "1001", "--customer", customer]);
+    cmd
+}
+
+/// Flags for checking the NCE order with a JSON report.
+const NCE_JSON: [&str; 4] = [
+    "--order",
+    "fixtures/orders/nce-order.json",
+    "--format",
+    "json",
+];
+
 /// Runs a command off the async runtime (the binary blocks).
 pub async fn run_async(mut cmd: assert_cmd::Command) -> Run {
     tokio::task::spawn_blocking(move || run(&mut cmd))
@@ -84,18 +100,8 @@ fn assert_no_token(r: &Run, token: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn check_ready_against_live_ion() {
     let server = ion().await;
-    let mut cmd = live(&server);
-    cmd.args([
-        "check",
-        "--account",
-        "1001",
-        "--customer",
-        "2002",
-        "--order",
-        "fixtures/orders/nce-order.json",
-        "--format",
-        "json",
-    ]);
+    let mut cmd = live_check(&server, "2002");
+    cmd.args(NCE_JSON);
     let r = run_async(cmd).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let report: Value = serde_json::from_str(&r.stdout).expect("JSON report");
@@ -141,16 +147,9 @@ async fn account_from_environment_and_flag_wins() {
 #[tokio::test(flavor = "multi_thread")]
 async fn base_url_flag_beats_environment() {
     let server = ion().await;
-    let mut cmd = live(&server);
+    let mut cmd = live_check(&server, "2002");
     cmd.env("ION_BASE_URL", "https://ion.invalid")
-        .args([
-            "check",
-            "--account",
-            "1001",
-            "--customer",
-            "2002",
-            "--base-url",
-        ])
+        .arg("--base-url")
         .arg(server.uri());
     let r = run_async(cmd).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -159,8 +158,7 @@ async fn base_url_flag_beats_environment() {
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_customer_is_blocked() {
     let server = ion().await;
-    let mut cmd = live(&server);
-    cmd.args(["check", "--account", "1001", "--customer", "9999"]);
+    let cmd = live_check(&server, "9999");
     let r = run_async(cmd).await;
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.starts_with("BLOCKED"), "{}", r.stdout);
@@ -170,16 +168,8 @@ async fn unknown_customer_is_blocked() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rejected_token_is_indeterminate_with_one_line_on_stderr() {
     let server = ion_with_token("some-other-token").await;
-    let mut cmd = live(&server);
-    cmd.args([
-        "check",
-        "--account",
-        "1001",
-        "--customer",
-        "2002",
-        "--format",
-        "json",
-    ]);
+    let mut cmd = live_check(&server, "2002");
+    cmd.args(["--format", "json"]);
     let r = run_async(cmd).await;
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     let report: Value = serde_json::from_str(&r.stdout).expect("JSON report");
@@ -196,13 +186,8 @@ async fn rejected_token_is_indeterminate_with_one_line_on_stderr() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unreachable_base_url_is_indeterminate() {
-    // A loopback port nobody listens on.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
     let mut cmd = bin();
-    cmd.env("ION_BASE_URL", format!("http://127.0.0.1:{port}"))
+    cmd.env("ION_BASE_URL", closed_port_url())
         .env("ION_ACCESS_TOKEN", ACCESS)
         .args(["check", "--account", "1001", "--customer", "2002"]);
     let r = run_async(cmd).await;
@@ -421,32 +406,13 @@ async fn snapshot_records_what_check_replays() {
     assert!(r.stderr.starts_with("recorded "), "{}", r.stderr);
 
     // Offline replay gives the live verdict, and the same results.
-    let mut live_cmd = live(&server);
-    live_cmd.args([
-        "check",
-        "--account",
-        "1001",
-        "--customer",
-        "2002",
-        "--order",
-        "fixtures/orders/nce-order.json",
-        "--format",
-        "json",
-    ]);
+    let mut live_cmd = live_check(&server, "2002");
+    live_cmd.args(NCE_JSON);
     let live_report: Value = serde_json::from_str(&run_async(live_cmd).await.stdout).expect("JSON");
     let replay = run(bin()
-        .args([
-            "check",
-            "--account",
-            "1001",
-            "--customer",
-            "2002",
-            "--order",
-            "fixtures/orders/nce-order.json",
-            "--format",
-            "json",
-            "--data",
-        ])
+        .args(["check", "--account", "1001", "--customer", "2002"])
+        .args(NCE_JSON)
+        .arg("--data")
         .arg(&out));
     assert_eq!(replay.code, 0, "{}", replay.stderr);
     let replay_report: Value = serde_json::from_str(&replay.stdout).expect("JSON");
@@ -455,13 +421,9 @@ async fn snapshot_records_what_check_replays() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn snapshot_against_an_unreachable_host_exits_3() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cmd = bin();
-    cmd.env("ION_BASE_URL", format!("http://127.0.0.1:{port}"))
+    cmd.env("ION_BASE_URL", closed_port_url())
         .env("ION_ACCESS_TOKEN", ACCESS)
         .args([
             "snapshot",

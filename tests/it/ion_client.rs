@@ -293,12 +293,8 @@ async fn other_client_errors_are_not_retried() {
 
 #[tokio::test]
 async fn a_closed_port_is_unreachable_after_the_bound() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
     let client = IonClient::builder()
-        .base_url(&format!("http://127.0.0.1:{port}"))
+        .base_url(&closed_port_url())
         .access_token(SecretString::from("at-1"))
         .backoff(ms(1), ms(2))
         .max_attempts(2)

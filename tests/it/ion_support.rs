@@ -17,6 +17,15 @@ pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// A loopback base URL nobody listens on.
+pub fn closed_port_url() -> String {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    format!("http://127.0.0.1:{port}")
+}
+
 /// A builder pointed at `server` with tiny backoff so retry tests stay fast.
 pub fn builder(server: &MockServer) -> IonClientBuilder {
     IonClient::builder()
