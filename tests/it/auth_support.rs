@@ -116,6 +116,18 @@ pub async fn ion_server(rotation: &RotatingIon, refresh_expires_in: Option<i64>)
     server
 }
 
+/// A rotating ION accepting `rt-0` first and answering at once, served by
+/// `ion_server(.., refresh_expires_in)`, and an empty temporary directory
+/// for the token file.
+pub async fn rotating_ion(
+    refresh_expires_in: Option<i64>,
+) -> (RotatingIon, MockServer, tempfile::TempDir) {
+    let rotation = RotatingIon::new("rt-0", Duration::ZERO);
+    let server = ion_server(&rotation, refresh_expires_in).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    (rotation, server, dir)
+}
+
 /// How many requests reached `path`.
 pub async fn hits(server: &MockServer, p: &str) -> usize {
     server
@@ -162,6 +174,22 @@ pub fn seed(file: &Path, body: Value) {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     }
+}
+
+/// Seeds a token file holding refresh token `rt-0` and the access token
+/// `access`, which expires in `access_in` seconds; with `refresh_in`, the
+/// refresh token's recorded expiry too.
+pub fn seed_tokens(file: &Path, access: &str, access_in: i64, refresh_in: Option<i64>) {
+    let mut body = json!({
+        "version": 1,
+        "refresh_token": "rt-0",
+        "access_token": access,
+        "access_expires_at": at(access_in),
+    });
+    if let Some(secs) = refresh_in {
+        body["refresh_expires_at"] = Value::String(at(secs));
+    }
+    seed(file, body);
 }
 
 /// The token file as JSON.
