@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, header, method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::cli_support::{Run, assert_one_line, bin, redactions, root, run, write};
+use crate::cli_support::{CHECK_2002, Run, assert_one_line, bin, redactions, root, run, write};
 use crate::ion_support::{closed_port_url, mount_listing};
 
 pub const ACCESS: &str = "test-access-token-5f2c";
@@ -189,7 +189,7 @@ async fn unreachable_base_url_is_indeterminate() {
     let mut cmd = bin();
     cmd.env("ION_BASE_URL", closed_port_url())
         .env("ION_ACCESS_TOKEN", ACCESS)
-        .args(["check", "--account", "1001", "--customer", "2002"]);
+        .args(CHECK_2002);
     let r = run_async(cmd).await;
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.starts_with("INDETERMINATE"), "{}", r.stdout);
@@ -201,13 +201,9 @@ async fn unreachable_base_url_is_indeterminate() {
 
 #[test]
 fn no_credentials_is_a_configuration_error() {
-    let r = run(bin().env("ION_BASE_URL", "http://127.0.0.1:9").args([
-        "check",
-        "--account",
-        "1001",
-        "--customer",
-        "2002",
-    ]));
+    let r = run(bin()
+        .env("ION_BASE_URL", "http://127.0.0.1:9")
+        .args(CHECK_2002));
     assert_eq!(r.code, 2);
     assert_one_line(&r.stderr);
     assert!(r.stderr.contains("ION_ACCESS_TOKEN"), "{}", r.stderr);
@@ -215,15 +211,10 @@ fn no_credentials_is_a_configuration_error() {
 
 #[test]
 fn plain_http_to_a_remote_host_is_refused() {
-    let r = run(bin().env("ION_ACCESS_TOKEN", ACCESS).args([
-        "check",
-        "--account",
-        "1001",
-        "--customer",
-        "2002",
-        "--base-url",
-        "http://ion.example.com",
-    ]));
+    let r = run(bin()
+        .env("ION_ACCESS_TOKEN", ACCESS)
+        .args(CHECK_2002)
+        .args(["--base-url", "http://ion.example.com"]));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert_one_line(&r.stderr);
     assert!(r.stderr.contains("http://ion.example.com"), "{}", r.stderr);
@@ -251,15 +242,8 @@ async fn token_file_is_rotated_after_a_refresh() {
     let mut cmd = bin();
     cmd.env("ION_BASE_URL", server.uri())
         .env("ION_TOKEN_FILE", &token_file)
-        .args([
-            "check",
-            "--account",
-            "1001",
-            "--customer",
-            "2002",
-            "--order",
-            "fixtures/orders/nce-order.json",
-        ]);
+        .args(CHECK_2002)
+        .args(["--order", "fixtures/orders/nce-order.json"]);
     let r = run_async(cmd).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     // The bare token file is upgraded to the JSON format (docs/credentials.md).
@@ -410,7 +394,7 @@ async fn snapshot_records_what_check_replays() {
     live_cmd.args(NCE_JSON);
     let live_report: Value = serde_json::from_str(&run_async(live_cmd).await.stdout).expect("JSON");
     let replay = run(bin()
-        .args(["check", "--account", "1001", "--customer", "2002"])
+        .args(CHECK_2002)
         .args(NCE_JSON)
         .arg("--data")
         .arg(&out));

@@ -37,6 +37,10 @@ pub fn bin() -> Command {
     cmd
 }
 
+/// `check` of customer 2002 in account 1001: the command line most tests
+/// start from.
+pub const CHECK_2002: [&str; 5] = ["check", "--account", "1001", "--customer", "2002"];
+
 /// `check` over the demo snapshot (`fixtures/demo`) for `customer` of
 /// account 1001; callers add the flags under test.
 pub fn demo_check(customer: &str) -> Command {

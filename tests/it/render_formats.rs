@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::cli_support::{bin, demo_batch, demo_check, redactions, run, write};
+use crate::cli_support::{CHECK_2002, bin, demo_batch, demo_check, redactions, run, write};
 
 const ORDER: &str = "fixtures/orders/nce-order.json";
 
@@ -323,16 +323,8 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 fn check_with_unreadable_data_is_indeterminate() {
     let data = broken_snapshot();
     let r = run(bin()
-        .args([
-            "check",
-            "--account",
-            "1001",
-            "--customer",
-            "2002",
-            "--order",
-            ORDER,
-            "--data",
-        ])
+        .args(CHECK_2002)
+        .args(["--order", ORDER, "--data"])
         .arg(data.path()));
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.starts_with("INDETERMINATE: "), "{}", r.stdout);
