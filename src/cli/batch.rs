@@ -239,6 +239,32 @@ mod tests {
         )
     }
 
+    /// Runs a batch over `ids` into an NDJSON buffer, without a progress
+    /// bar; returns the run and the bytes written.
+    async fn run_ndjson<E, F, Fut>(
+        ids: impl Stream<Item = Result<u64, E>>,
+        concurrency: usize,
+        check: F,
+        interrupts: impl Stream<Item = ()>,
+    ) -> (BatchRun<E>, Vec<u8>)
+    where
+        F: Fn(u64) -> Fut,
+        Fut: Future<Output = Report>,
+    {
+        let mut buf = Vec::new();
+        let mut out = NdjsonStream::new(&mut buf);
+        let batch = run(
+            ids,
+            concurrency,
+            check,
+            &mut out,
+            &ProgressBar::hidden(),
+            interrupts,
+        )
+        .await;
+        (batch, buf)
+    }
+
     fn lines(buf: &[u8]) -> Vec<Report> {
         std::str::from_utf8(buf)
             .expect("utf8")
@@ -251,10 +277,8 @@ mod tests {
     async fn checks_every_id_once_within_the_concurrency_bound() {
         let running = AtomicUsize::new(0);
         let peak = AtomicUsize::new(0);
-        let mut buf = Vec::new();
-        let mut out = NdjsonStream::new(&mut buf);
         let ids = stream::iter((1..=50u64).map(Ok::<u64, ()>));
-        let run = run(
+        let (run, buf) = run_ndjson(
             ids,
             4,
             |id| {
@@ -268,8 +292,6 @@ mod tests {
                     report(id)
                 }
             },
-            &mut out,
-            &ProgressBar::hidden(),
             stream::pending(),
         )
         .await;
@@ -287,12 +309,10 @@ mod tests {
     #[tokio::test]
     async fn interrupt_stops_launching_and_finishes_checks_in_flight() {
         let started = Mutex::new(Vec::new());
-        let mut buf = Vec::new();
-        let mut out = NdjsonStream::new(&mut buf);
         let ids = stream::iter((1..=100u64).map(Ok::<u64, ()>));
         // The check of customer 5 presses Ctrl-C.
         let (tx, interrupts) = futures::channel::mpsc::unbounded::<()>();
-        let run = run(
+        let (run, buf) = run_ndjson(
             ids,
             2,
             |id| {
@@ -305,8 +325,6 @@ mod tests {
                     report(id)
                 }
             },
-            &mut out,
-            &ProgressBar::hidden(),
             interrupts,
         )
         .await;
@@ -325,19 +343,15 @@ mod tests {
 
     #[tokio::test]
     async fn second_interrupt_drops_checks_in_flight() {
-        let mut buf = Vec::new();
-        let mut out = NdjsonStream::new(&mut buf);
         let ids = stream::iter((1..=10u64).map(Ok::<u64, ()>));
         let interrupts = stream::iter([(), ()]);
-        let run = run(
+        let (run, buf) = run_ndjson(
             ids,
             2,
             |id| async move {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
                 report(id)
             },
-            &mut out,
-            &ProgressBar::hidden(),
             interrupts,
         )
         .await;
@@ -350,18 +364,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_id_stream_error_stops_launching_and_is_reported() {
-        let mut buf = Vec::new();
-        let mut out = NdjsonStream::new(&mut buf);
         let ids = stream::iter(vec![Ok(1), Ok(2), Err("page 2 failed"), Ok(3)]);
-        let run = run(
-            ids,
-            1,
-            |id| async move { report(id) },
-            &mut out,
-            &ProgressBar::hidden(),
-            stream::pending(),
-        )
-        .await;
+        let (run, buf) =
+            run_ndjson(ids, 1, |id| async move { report(id) }, stream::pending()).await;
         assert!(matches!(run.stop, Some(Stop::Ids("page 2 failed"))));
         assert_eq!(lines(&buf).len(), 2);
     }

@@ -998,6 +998,16 @@ mod tests {
         RuleTestFile::parse("t.yaml", text, dir)
     }
 
+    /// Where and why `text` fails to parse (fixtures relative to `.`).
+    fn parse_err(text: &str) -> (u64, u64, String) {
+        err_at(parse(text).unwrap_err())
+    }
+
+    /// Where and why `text` fails to parse (fixtures relative to `dir`).
+    fn parse_err_in(dir: &Path, text: &str) -> (u64, u64, String) {
+        err_at(parse_in(dir, text).unwrap_err())
+    }
+
     fn err_at(e: RuleTestError) -> (u64, u64, String) {
         match e {
             RuleTestError::Syntax {
@@ -1025,18 +1035,16 @@ mod tests {
 
     #[test]
     fn unknown_key_names_line_and_column() {
-        let e =
-            parse("rules: []\nnow: 2026-03-01\ncases:\n  - name: a\n    expcet: {}\n").unwrap_err();
-        let (line, column, message) = err_at(e);
+        let (line, column, message) =
+            parse_err("rules: []\nnow: 2026-03-01\ncases:\n  - name: a\n    expcet: {}\n");
         assert_eq!((line, column), (5, 5), "{message}");
         assert!(message.contains("expcet"), "{message}");
     }
 
     #[test]
     fn bad_now_is_reported_where_it_is() {
-        let e =
-            parse("rules: []\nnow: yesterday\ncases:\n  - name: a\n    expect: {}\n").unwrap_err();
-        let (line, column, message) = err_at(e);
+        let (line, column, message) =
+            parse_err("rules: []\nnow: yesterday\ncases:\n  - name: a\n    expect: {}\n");
         assert_eq!((line, column), (2, 6));
         assert!(
             message.contains("`now: yesterday` is not a timestamp"),
@@ -1046,19 +1054,16 @@ mod tests {
 
     #[test]
     fn a_case_without_now_is_an_error() {
-        let e = parse("rules: []\ncases:\n  - name: a\n    expect: {}\n").unwrap_err();
-        let (line, _, message) = err_at(e);
+        let (line, _, message) = parse_err("rules: []\ncases:\n  - name: a\n    expect: {}\n");
         assert_eq!(line, 3);
         assert!(message.contains("has no `now`"), "{message}");
     }
 
     #[test]
     fn duplicate_case_names_are_an_error() {
-        let e = parse(
+        let (line, _, message) = parse_err(
             "rules: []\nnow: 2026-03-01\ncases:\n  - name: a\n    expect: {}\n  - name: a\n    expect: {}\n",
-        )
-        .unwrap_err();
-        let (line, _, message) = err_at(e);
+        );
         assert_eq!(line, 6);
         assert!(
             message.contains("duplicate case name `a` (first at line 4)"),
@@ -1152,12 +1157,10 @@ cases:
     #[test]
     fn a_missing_fixture_names_the_reference() {
         let dir = tempfile::tempdir().unwrap();
-        let e = parse_in(
+        let (line, column, message) = parse_err_in(
             dir.path(),
             "rules: []\nnow: 2026-03-01\ncases:\n  - name: a\n    given:\n      customer: { file: nope.json }\n    expect: {}\n",
-        )
-        .unwrap_err();
-        let (line, column, message) = err_at(e);
+        );
         assert_eq!((line, column), (6, 25), "{message}");
         assert!(message.contains("nope.json"), "{message}");
     }
@@ -1166,44 +1169,36 @@ cases:
     fn a_malformed_fixture_names_its_own_line() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("bad.json"), "{\n  \"a\": 1,\n  oops\n}").unwrap();
-        let e = parse_in(
+        let (line, _, message) = parse_err_in(
             dir.path(),
             "rules: []\nnow: 2026-03-01\ncases:\n  - name: a\n    given:\n      order: { file: bad.json }\n    expect: {}\n",
-        )
-        .unwrap_err();
-        let (line, _, message) = err_at(e);
+        );
         assert_eq!(line, 6);
         assert!(message.contains("line 3"), "{message}");
     }
 
     #[test]
     fn a_bad_outcome_is_an_error() {
-        let e = parse(
+        let (line, _, message) = parse_err(
             "rules: []\nnow: 2026-03-01\ncases:\n  - name: a\n    expect:\n      verdict: fine\n",
-        )
-        .unwrap_err();
-        let (line, _, message) = err_at(e);
+        );
         assert_eq!(line, 6, "{message}");
     }
 
     #[test]
     fn an_unavailable_order_is_an_error() {
-        let e = parse(
+        let (line, _, message) = parse_err(
             "rules: []\nnow: 2026-03-01\ncases:\n  - name: a\n    given:\n      order: unavailable\n    expect: {}\n",
-        )
-        .unwrap_err();
-        let (line, _, message) = err_at(e);
+        );
         assert_eq!(line, 6);
         assert!(message.contains("cannot be `unavailable`"), "{message}");
     }
 
     #[test]
     fn an_unknown_builtin_is_an_error() {
-        let e = parse(
+        let (line, column, message) = parse_err(
             "rules: [builtin:strict]\nnow: 2026-03-01\ncases:\n  - name: a\n    expect: {}\n",
-        )
-        .unwrap_err();
-        let (line, column, message) = err_at(e);
+        );
         assert_eq!((line, column), (1, 9));
         assert!(message.contains("builtin:strict"), "{message}");
     }

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::auth_support::*;
-use crate::cli_support::{bin, redactions, run};
+use crate::cli_live::run_async;
+use crate::cli_support::{Run, bin, redactions, run};
 use crate::ion_support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ion-preflight");
@@ -44,13 +45,17 @@ fn check_process(server_uri: &str, file: &Path) -> StdCommand {
     cmd
 }
 
+/// Runs `check_process` to its end, off the async runtime.
+async fn check_output(server_uri: &str, file: &Path) -> std::process::Output {
+    let mut cmd = check_process(server_uri, file);
+    tokio::task::spawn_blocking(move || cmd.output().expect("run"))
+        .await
+        .expect("join")
+}
+
 fn expired_file(dir: &Path) -> PathBuf {
     let file = dir.join("token.json");
-    seed(
-        &file,
-        json!({"version": 1, "refresh_token": "rt-0", "access_token": "at-0",
-               "access_expires_at": at(-60), "refresh_expires_at": at(20 * 86_400)}),
-    );
+    seed_tokens(&file, "at-0", -60, Some(20 * 86_400));
     file
 }
 
@@ -106,19 +111,12 @@ async fn ten_processes_started_at_once_refresh_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_run_within_the_access_tokens_lifetime_makes_no_refresh_call() {
-    let rotation = RotatingIon::new("rt-0", ms(0));
-    let server = ion_server(&rotation, Some(20 * 86_400)).await;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (rotation, server, dir) = rotating_ion(Some(20 * 86_400)).await;
     let file = dir.path().join("token");
     std::fs::write(&file, "rt-0\n").expect("bare token, as pasted");
     let uri = server.uri();
 
-    let first = {
-        let (uri, file) = (uri.clone(), file.clone());
-        tokio::task::spawn_blocking(move || check_process(&uri, &file).output().expect("run"))
-            .await
-            .expect("join")
-    };
+    let first = check_output(&uri, &file).await;
     assert_eq!(
         first.status.code(),
         Some(0),
@@ -128,12 +126,7 @@ async fn a_second_run_within_the_access_tokens_lifetime_makes_no_refresh_call() 
     assert_eq!(rotation.presented(), ["rt-0"]);
     let after_first = server.received_requests().await.expect("recorded").len();
 
-    let second = {
-        let (uri, file) = (uri.clone(), file.clone());
-        tokio::task::spawn_blocking(move || check_process(&uri, &file).output().expect("run"))
-            .await
-            .expect("join")
-    };
+    let second = check_output(&uri, &file).await;
     assert_eq!(
         second.status.code(),
         Some(0),
@@ -187,15 +180,7 @@ async fn a_process_killed_mid_refresh_leaves_a_usable_file() {
 
     // The kernel released the dead process's lock: a new run refreshes
     // with the token in the file and works.
-    let uri = server.uri();
-    let out = tokio::task::spawn_blocking(move || {
-        let mut cmd = check_process(&uri, &file);
-        let out = cmd.output().expect("run");
-        (out, file)
-    })
-    .await
-    .expect("join");
-    let (out, file) = out;
+    let out = check_output(&server.uri(), &file).await;
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -208,20 +193,10 @@ async fn a_process_killed_mid_refresh_leaves_a_usable_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checks_warn_on_stderr_when_the_refresh_token_expires_within_seven_days() {
-    let rotation = RotatingIon::new("rt-0", ms(0));
-    let server = ion_server(&rotation, None).await;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (rotation, server, dir) = rotating_ion(None).await;
     let file = dir.path().join("token.json");
-    seed(
-        &file,
-        json!({"version": 1, "refresh_token": "rt-0", "access_token": "at-0",
-               "access_expires_at": at(3600), "refresh_expires_at": at(5 * 86_400 + 600)}),
-    );
-    let uri = server.uri();
-    let out =
-        tokio::task::spawn_blocking(move || check_process(&uri, &file).output().expect("run"))
-            .await
-            .expect("join");
+    seed_tokens(&file, "at-0", 3600, Some(5 * 86_400 + 600));
+    let out = check_output(&server.uri(), &file).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("WARN"), "{stderr}");
@@ -242,6 +217,14 @@ fn auth(file: &Path) -> assert_cmd::Command {
     let mut cmd = bin();
     cmd.env("ION_TOKEN_FILE", file);
     cmd
+}
+
+/// `auth <command>` through the token file `file` against `base_url`, off
+/// the async runtime.
+async fn auth_against(file: &Path, base_url: &str, command: &str) -> Run {
+    let mut cmd = auth(file);
+    cmd.env("ION_BASE_URL", base_url).args(["auth", command]);
+    run_async(cmd).await
 }
 
 #[cfg(unix)]
@@ -304,20 +287,10 @@ fn auth_login_refuses_tokens_as_arguments_and_bad_input() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_refresh_forces_one_refresh_and_prints_no_token() {
-    let rotation = RotatingIon::new("rt-0", ms(0));
-    let server = ion_server(&rotation, Some(20 * 86_400)).await;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (rotation, server, dir) = rotating_ion(Some(20 * 86_400)).await;
     let file = dir.path().join("token.json");
-    seed(
-        &file,
-        json!({"version": 1, "refresh_token": "rt-0", "access_token": "at-0", "access_expires_at": at(3600)}),
-    );
-    let mut cmd = auth(&file);
-    cmd.env("ION_BASE_URL", server.uri())
-        .args(["auth", "refresh"]);
-    let r = tokio::task::spawn_blocking(move || run(&mut cmd))
-        .await
-        .expect("join");
+    seed_tokens(&file, "at-0", 3600, None);
+    let r = auth_against(&file, &server.uri(), "refresh").await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(rotation.presented(), ["rt-0"]);
     assert_eq!(read_json(&file)["access_token"], "at-1");
@@ -334,12 +307,7 @@ async fn auth_refresh_forces_one_refresh_and_prints_no_token() {
     // A spent refresh token: ION refuses, exit 3, the file untouched.
     seed(&file, json!({"version": 1, "refresh_token": "rt-0"}));
     let before = std::fs::read(&file).expect("read");
-    let mut cmd = auth(&file);
-    cmd.env("ION_BASE_URL", server.uri())
-        .args(["auth", "refresh"]);
-    let r = tokio::task::spawn_blocking(move || run(&mut cmd))
-        .await
-        .expect("join");
+    let r = auth_against(&file, &server.uri(), "refresh").await;
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
         r.stderr.contains("ION rejected the credentials"),
@@ -367,9 +335,7 @@ fn status_settings() -> insta::Settings {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_status_shows_validity_and_never_a_token() {
-    let rotation = RotatingIon::new("rt-0", ms(0));
-    let server = ion_server(&rotation, Some(2_764_273)).await;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (rotation, server, dir) = rotating_ion(Some(2_764_273)).await;
 
     // A cached access token ION accepts.
     let cached = dir.path().join("token.json");
@@ -378,12 +344,7 @@ async fn auth_status_shows_validity_and_never_a_token() {
         json!({"version": 1, "refresh_token": "rt-SECRET-0", "access_token": "at-SECRET-0",
                "access_expires_at": at(6000), "refresh_obtained_at": at(-86_400)}),
     );
-    let mut cmd = auth(&cached);
-    cmd.env("ION_BASE_URL", server.uri())
-        .args(["auth", "status"]);
-    let r = tokio::task::spawn_blocking(move || run(&mut cmd))
-        .await
-        .expect("join");
+    let r = auth_against(&cached, &server.uri(), "status").await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!r.stdout.contains("SECRET") && !r.stderr.contains("SECRET"));
     assert_eq!(rotation.issued(), 0, "status does not refresh");
@@ -400,12 +361,7 @@ async fn auth_status_shows_validity_and_never_a_token() {
         // Readable by others on purpose: status says so.
         std::fs::set_permissions(&bare, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     }
-    let mut cmd = auth(&bare);
-    cmd.env("ION_BASE_URL", server.uri())
-        .args(["auth", "status"]);
-    let r = tokio::task::spawn_blocking(move || run(&mut cmd))
-        .await
-        .expect("join");
+    let r = auth_against(&bare, &server.uri(), "status").await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!r.stdout.contains("SECRET"));
     status_settings().bind(|| insta::assert_snapshot!("auth_status_bare", r.stdout));
@@ -416,12 +372,7 @@ async fn auth_status_shows_validity_and_never_a_token() {
     );
 
     // ION unreachable: exit 3, the file's view still shown.
-    let mut cmd = auth(&cached);
-    cmd.env("ION_BASE_URL", "http://127.0.0.1:9")
-        .args(["auth", "status"]);
-    let r = tokio::task::spawn_blocking(move || run(&mut cmd))
-        .await
-        .expect("join");
+    let r = auth_against(&cached, "http://127.0.0.1:9", "status").await;
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(
         r.stdout.contains("ION:           could not check"),

@@ -11,9 +11,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::ion_support::{
-    ACCOUNT, CUSTOMER, customer_body, customer_path, profiles_body, profiles_path, token_answer,
-};
+use crate::ion_support::{CUSTOMER, mount_customer, token_answer};
 
 /// What the fake token endpoint has seen.
 #[derive(Debug, Default)]
@@ -114,17 +112,20 @@ pub async fn ion_server(rotation: &RotatingIon, refresh_expires_in: Option<i64>)
             .mount(&server)
             .await;
     }
-    Mock::given(method("GET"))
-        .and(path(profiles_path(ACCOUNT, CUSTOMER)))
-        .respond_with(ResponseTemplate::new(200).set_body_json(profiles_body(CUSTOMER)))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(customer_path(ACCOUNT, CUSTOMER)))
-        .respond_with(ResponseTemplate::new(200).set_body_json(customer_body(ACCOUNT, CUSTOMER)))
-        .mount(&server)
-        .await;
+    mount_customer(&server, CUSTOMER).await;
     server
+}
+
+/// A rotating ION accepting `rt-0` first and answering at once, served by
+/// `ion_server(.., refresh_expires_in)`, and an empty temporary directory
+/// for the token file.
+pub async fn rotating_ion(
+    refresh_expires_in: Option<i64>,
+) -> (RotatingIon, MockServer, tempfile::TempDir) {
+    let rotation = RotatingIon::new("rt-0", Duration::ZERO);
+    let server = ion_server(&rotation, refresh_expires_in).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    (rotation, server, dir)
 }
 
 /// How many requests reached `path`.
@@ -173,6 +174,22 @@ pub fn seed(file: &Path, body: Value) {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     }
+}
+
+/// Seeds a token file holding refresh token `rt-0` and the access token
+/// `access`, which expires in `access_in` seconds; with `refresh_in`, the
+/// refresh token's recorded expiry too.
+pub fn seed_tokens(file: &Path, access: &str, access_in: i64, refresh_in: Option<i64>) {
+    let mut body = json!({
+        "version": 1,
+        "refresh_token": "rt-0",
+        "access_token": access,
+        "access_expires_at": at(access_in),
+    });
+    if let Some(secs) = refresh_in {
+        body["refresh_expires_at"] = Value::String(at(secs));
+    }
+    seed(file, body);
 }
 
 /// The token file as JSON.

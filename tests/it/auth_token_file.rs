@@ -4,10 +4,9 @@
 
 use ion_preflight::ion::{IonClient, TokenFile, TokenStore};
 use secrecy::ExposeSecret;
-use serde_json::json;
 use std::sync::{Arc, Barrier};
 use wiremock::matchers::{header, method};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer};
 
 use crate::auth_support::*;
 use crate::ion_support::*;
@@ -21,18 +20,9 @@ fn client(server: &MockServer, file: &std::path::Path) -> IonClient {
 
 #[tokio::test]
 async fn a_valid_cached_access_token_means_one_round_trip_and_no_refresh() {
-    let rotation = RotatingIon::new("rt-0", ms(0));
-    let server = ion_server(&rotation, Some(30 * 86_400)).await;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (rotation, server, dir) = rotating_ion(Some(30 * 86_400)).await;
     let file = dir.path().join("token.json");
-    let body = json!({
-        "version": 1,
-        "refresh_token": "rt-0",
-        "access_token": "at-cached",
-        "access_expires_at": at(3600),
-        "refresh_expires_at": at(20 * 86_400),
-    });
-    seed(&file, body);
+    seed_tokens(&file, "at-cached", 3600, Some(20 * 86_400));
     let before = std::fs::read_to_string(&file).expect("read");
 
     let customer = client(&server, &file)
@@ -53,14 +43,9 @@ async fn a_valid_cached_access_token_means_one_round_trip_and_no_refresh() {
 
 #[tokio::test]
 async fn an_access_token_inside_the_safety_margin_is_refreshed() {
-    let rotation = RotatingIon::new("rt-0", ms(0));
-    let server = ion_server(&rotation, Some(30 * 86_400)).await;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (rotation, server, dir) = rotating_ion(Some(30 * 86_400)).await;
     let file = dir.path().join("token.json");
-    seed(
-        &file,
-        json!({"version": 1, "refresh_token": "rt-0", "access_token": "at-old", "access_expires_at": at(30)}),
-    );
+    seed_tokens(&file, "at-old", 30, None);
     client(&server, &file)
         .customer(ACCOUNT, CUSTOMER)
         .await
@@ -76,9 +61,7 @@ async fn an_access_token_inside_the_safety_margin_is_refreshed() {
 #[tokio::test]
 async fn a_bare_token_file_is_upgraded_in_place_and_the_next_run_reuses_its_access_token() {
     use std::os::unix::fs::PermissionsExt;
-    let rotation = RotatingIon::new("rt-0", ms(0));
-    let server = ion_server(&rotation, Some(30 * 86_400)).await;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (rotation, server, dir) = rotating_ion(Some(30 * 86_400)).await;
     let file = dir.path().join("token");
     // As pasted from the portal.
     std::fs::write(&file, "rt-0\n").expect("seed");
@@ -126,10 +109,7 @@ fn ten_clients_with_separate_runtimes_sharing_the_file_refresh_once() {
     let server = rt.block_on(ion_server(&rotation, Some(30 * 86_400)));
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("token.json");
-    seed(
-        &file,
-        json!({"version": 1, "refresh_token": "rt-0", "access_token": "at-0", "access_expires_at": at(-10)}),
-    );
+    seed_tokens(&file, "at-0", -10, None);
     let uri = server.uri();
     let barrier = Arc::new(Barrier::new(10));
     let threads: Vec<_> = (0..10)
@@ -166,37 +146,29 @@ fn ten_clients_with_separate_runtimes_sharing_the_file_refresh_once() {
 async fn an_access_token_ion_rejects_is_not_taken_from_the_file_again() {
     let rotation = RotatingIon::new("rt-0", ms(0));
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(header("authorization", "Bearer at-revoked"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(envelope(
-            403,
-            "PERMISSION_DENIED",
-            "access token invalid or expired",
-        )))
+    mount_get(
+        &server,
+        header("authorization", "Bearer at-revoked"),
+        ion_error(403, "PERMISSION_DENIED", "access token invalid or expired"),
+        None,
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path("/oauth/token"))
+        .respond_with(rotation.clone())
         .mount(&server)
         .await;
-    let server_with_rest = {
-        Mock::given(method("POST"))
-            .and(wiremock::matchers::path("/oauth/token"))
-            .respond_with(rotation.clone())
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(header("authorization", "Bearer at-1"))
-            .respond_with(
-                ResponseTemplate::new(200).set_body_json(customer_body(ACCOUNT, CUSTOMER)),
-            )
-            .mount(&server)
-            .await;
-        &server
-    };
+    mount_get(
+        &server,
+        header("authorization", "Bearer at-1"),
+        ok_json(customer_body(ACCOUNT, CUSTOMER)),
+        None,
+    )
+    .await;
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("token.json");
-    seed(
-        &file,
-        json!({"version": 1, "refresh_token": "rt-0", "access_token": "at-revoked", "access_expires_at": at(3600)}),
-    );
-    let customer = client(server_with_rest, &file)
+    seed_tokens(&file, "at-revoked", 3600, None);
+    let customer = client(&server, &file)
         .customer(ACCOUNT, CUSTOMER)
         .await
         .expect("fetch after one refresh");
@@ -207,14 +179,9 @@ async fn an_access_token_ion_rejects_is_not_taken_from_the_file_again() {
 
 #[tokio::test]
 async fn refresh_now_forces_one_refresh_and_learns_the_expiry_only_once() {
-    let rotation = RotatingIon::new("rt-0", ms(0));
-    let server = ion_server(&rotation, Some(25 * 86_400)).await;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (rotation, server, dir) = rotating_ion(Some(25 * 86_400)).await;
     let file = dir.path().join("token.json");
-    seed(
-        &file,
-        json!({"version": 1, "refresh_token": "rt-0", "access_token": "at-0", "access_expires_at": at(3600)}),
-    );
+    seed_tokens(&file, "at-0", 3600, None);
     let c = client(&server, &file);
     c.refresh_now().await.expect("forced refresh");
     assert_eq!(rotation.presented(), ["rt-0"]);
@@ -233,14 +200,9 @@ async fn refresh_now_forces_one_refresh_and_learns_the_expiry_only_once() {
 
 #[tokio::test]
 async fn validate_access_records_the_refresh_tokens_expiry() {
-    let rotation = RotatingIon::new("rt-0", ms(0));
-    let server = ion_server(&rotation, Some(12 * 86_400)).await;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (rotation, server, dir) = rotating_ion(Some(12 * 86_400)).await;
     let file = dir.path().join("token.json");
-    seed(
-        &file,
-        json!({"version": 1, "refresh_token": "rt-0", "access_token": "at-0", "access_expires_at": at(3600)}),
-    );
+    seed_tokens(&file, "at-0", 3600, None);
     let v = client(&server, &file)
         .validate_access()
         .await
@@ -264,9 +226,27 @@ async fn validate_access_records_the_refresh_tokens_expiry() {
     assert_eq!(stored.access_token.expect("kept").expose_secret(), "at-0");
 }
 
+/// The logs of one customer fetch through the token file `file` against a
+/// fresh rotating ION (`ion_server(.., refresh_expires_in)`), and how many
+/// requests reached ION.
+fn fetch_capturing_logs(
+    file: &std::path::Path,
+    refresh_expires_in: Option<i64>,
+) -> (String, usize) {
+    capture_logs(async {
+        let rotation = RotatingIon::new("rt-0", ms(0));
+        let server = ion_server(&rotation, refresh_expires_in).await;
+        client(&server, file)
+            .customer(ACCOUNT, CUSTOMER)
+            .await
+            .expect("fetch");
+        server.received_requests().await.expect("recorded").len()
+    })
+}
+
 /// Captures the `tracing` output of `f` (run on a current-thread runtime
-/// so the thread-local subscriber sees every event).
-fn capture_logs<F: std::future::Future>(f: F) -> String {
+/// so the thread-local subscriber sees every event), with what `f` returned.
+fn capture_logs<F: std::future::Future>(f: F) -> (String, F::Output) {
     use std::io::Write;
     use std::sync::Mutex;
     #[derive(Clone)]
@@ -289,15 +269,15 @@ fn capture_logs<F: std::future::Future>(f: F) -> String {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    let output = tracing::subscriber::with_default(subscriber, || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime")
-            .block_on(f);
+            .block_on(f)
     });
     let bytes = buf.0.lock().expect("buf").clone();
-    String::from_utf8(bytes).expect("utf-8")
+    (String::from_utf8(bytes).expect("utf-8"), output)
 }
 
 #[test]
@@ -306,14 +286,7 @@ fn a_refresh_token_with_less_than_seven_days_left_is_warned_about() {
     // Learned after a refresh (ION says 3 days left).
     let file = dir.path().join("a.json");
     std::fs::write(&file, "rt-0\n").expect("seed");
-    let logs = capture_logs(async {
-        let rotation = RotatingIon::new("rt-0", ms(0));
-        let server = ion_server(&rotation, Some(3 * 86_400 + 600)).await;
-        client(&server, &file)
-            .customer(ACCOUNT, CUSTOMER)
-            .await
-            .expect("fetch");
-    });
+    let (logs, _) = fetch_capturing_logs(&file, Some(3 * 86_400 + 600));
     assert!(
         logs.contains("the ION refresh token expires in 3 d 0 h"),
         "{logs}"
@@ -324,37 +297,15 @@ fn a_refresh_token_with_less_than_seven_days_left_is_warned_about() {
     // Recorded in the file earlier: warned about on a run that makes no
     // refresh and no extra request.
     let file = dir.path().join("b.json");
-    seed(
-        &file,
-        json!({"version": 1, "refresh_token": "rt-0", "access_token": "at-0",
-               "access_expires_at": at(3600), "refresh_expires_at": at(2 * 86_400)}),
-    );
-    let logs = capture_logs(async {
-        let rotation = RotatingIon::new("rt-0", ms(0));
-        let server = ion_server(&rotation, None).await;
-        client(&server, &file)
-            .customer(ACCOUNT, CUSTOMER)
-            .await
-            .expect("fetch");
-        assert_eq!(server.received_requests().await.expect("recorded").len(), 1);
-    });
+    seed_tokens(&file, "at-0", 3600, Some(2 * 86_400));
+    let (logs, requests) = fetch_capturing_logs(&file, None);
+    assert_eq!(requests, 1);
     assert!(logs.contains("expires in 1 d 23 h"), "{logs}");
 
     // Far from expiry: silent.
     let file = dir.path().join("c.json");
-    seed(
-        &file,
-        json!({"version": 1, "refresh_token": "rt-0", "access_token": "at-0",
-               "access_expires_at": at(3600), "refresh_expires_at": at(20 * 86_400)}),
-    );
-    let logs = capture_logs(async {
-        let rotation = RotatingIon::new("rt-0", ms(0));
-        let server = ion_server(&rotation, None).await;
-        client(&server, &file)
-            .customer(ACCOUNT, CUSTOMER)
-            .await
-            .expect("fetch");
-    });
+    seed_tokens(&file, "at-0", 3600, Some(20 * 86_400));
+    let (logs, _) = fetch_capturing_logs(&file, None);
     assert!(!logs.contains("refresh token"), "{logs}");
 }
 
@@ -364,28 +315,16 @@ fn a_token_file_readable_by_others_is_warned_about() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("token.json");
-    seed(
-        &file,
-        json!({"version": 1, "refresh_token": "rt-0", "access_token": "at-0", "access_expires_at": at(3600)}),
-    );
+    seed_tokens(&file, "at-0", 3600, None);
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let logs = capture_logs(async {
-        let rotation = RotatingIon::new("rt-0", ms(0));
-        let server = ion_server(&rotation, None).await;
-        client(&server, &file)
-            .customer(ACCOUNT, CUSTOMER)
-            .await
-            .expect("fetch");
-    });
+    let (logs, _) = fetch_capturing_logs(&file, None);
     assert!(logs.contains("readable by other users"), "{logs}");
     assert!(logs.contains("mode=644"), "{logs}");
 }
 
 #[tokio::test]
 async fn a_malformed_token_file_is_one_clear_error_without_its_content() {
-    let rotation = RotatingIon::new("rt-0", ms(0));
-    let server = ion_server(&rotation, None).await;
-    let dir = tempfile::tempdir().expect("tempdir");
+    let (rotation, server, dir) = rotating_ion(None).await;
     let file = dir.path().join("token.json");
     std::fs::write(&file, r#"{"version": 1, "refresh_token": "rt-secret-0" "#).expect("seed");
     let e = client(&server, &file)

@@ -1,7 +1,9 @@
 //! Help, version, completions, bad flags and bad input files: everything
 //! that fails (or succeeds) before any data is read.
 
-use crate::cli_support::{assert_one_line, bin, fixture, redactions, run, write};
+use crate::cli_support::{
+    assert_one_line, bin, demo_batch, demo_check, fixture, redactions, run, write,
+};
 
 #[test]
 fn help_lists_commands_examples_environment_and_exit_codes() {
@@ -181,17 +183,7 @@ fn batch_needs_customers_or_all_but_not_both() {
 
 #[test]
 fn missing_order_file() {
-    let r = run(bin().args([
-        "check",
-        "--data",
-        "fixtures/demo",
-        "--account",
-        "1001",
-        "--customer",
-        "2002",
-        "--order",
-        "no/such/order.json",
-    ]));
+    let r = run(demo_check("2002").args(["--order", "no/such/order.json"]));
     assert_eq!(r.code, 2);
     assert_one_line(&r.stderr);
     assert!(
@@ -211,18 +203,7 @@ fn malformed_order_json_names_file_line_and_column() {
         "order.json",
         "{\n  \"referenceId\": \"PO-1\",\n  \"orderItems\": [\n    { \"action\": \"CREATE\" \"quantity\": 1 }\n  ]\n}\n",
     );
-    let r = run(bin()
-        .args([
-            "check",
-            "--data",
-            "fixtures/demo",
-            "--account",
-            "1001",
-            "--customer",
-            "2002",
-        ])
-        .arg("--order")
-        .arg(&order));
+    let r = run(demo_check("2002").arg("--order").arg(&order));
     assert_eq!(r.code, 2);
     assert_one_line(&r.stderr);
     let expected = format!(
@@ -234,19 +215,7 @@ fn malformed_order_json_names_file_line_and_column() {
 
 #[test]
 fn order_from_stdin_that_is_not_an_object() {
-    let r = run(bin()
-        .args([
-            "check",
-            "--data",
-            "fixtures/demo",
-            "--account",
-            "1001",
-            "--customer",
-            "2002",
-            "--order",
-            "-",
-        ])
-        .write_stdin("[]"));
+    let r = run(demo_check("2002").args(["--order", "-"]).write_stdin("[]"));
     assert_eq!(r.code, 2);
     assert_eq!(
         r.stderr,
@@ -256,17 +225,7 @@ fn order_from_stdin_that_is_not_an_object() {
 
 #[test]
 fn missing_rule_file() {
-    let r = run(bin().args([
-        "check",
-        "--data",
-        "fixtures/demo",
-        "--account",
-        "1001",
-        "--customer",
-        "2002",
-        "--rules",
-        "no/such/rules.yaml",
-    ]));
+    let r = run(demo_check("2002").args(["--rules", "no/such/rules.yaml"]));
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no/such/rules.yaml"), "{}", r.stderr);
     assert!(!r.stderr.contains("panicked"));
@@ -275,18 +234,8 @@ fn missing_rule_file() {
 
 #[test]
 fn batch_cannot_read_order_and_customers_both_from_stdin() {
-    let r = run(bin()
-        .args([
-            "batch",
-            "--data",
-            "fixtures/demo",
-            "--account",
-            "1001",
-            "--customers",
-            "-",
-            "--order",
-            "-",
-        ])
+    let r = run(demo_batch()
+        .args(["--customers", "-", "--order", "-"])
         .write_stdin("2002\n"));
     assert_eq!(r.code, 2);
     assert_eq!(

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, header, method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::cli_support::{Run, assert_one_line, bin, redactions, root, run, write};
+use crate::cli_support::{CHECK_2002, Run, assert_one_line, bin, redactions, root, run, write};
+use crate::ion_support::{closed_port_url, mount_listing};
 
 pub const ACCESS: &str = "test-access-token-5f2c";
 
@@ -68,6 +69,22 @@ fn live(server: &MockServer) -> assert_cmd::Command {
     cmd
 }
 
+/// `check --account 1001 --customer <customer>` against `server`; callers
+/// add the flags under test.
+fn live_check(server: &MockServer, customer: &str) -> assert_cmd::Command {
+    let mut cmd = live(server);
+    cmd.args(["check", "--account", "1001", "--customer", customer]);
+    cmd
+}
+
+/// Flags for checking the NCE order with a JSON report.
+const NCE_JSON: [&str; 4] = [
+    "--order",
+    "fixtures/orders/nce-order.json",
+    "--format",
+    "json",
+];
+
 /// Runs a command off the async runtime (the binary blocks).
 pub async fn run_async(mut cmd: assert_cmd::Command) -> Run {
     tokio::task::spawn_blocking(move || run(&mut cmd))
@@ -83,18 +100,8 @@ fn assert_no_token(r: &Run, token: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn check_ready_against_live_ion() {
     let server = ion().await;
-    let mut cmd = live(&server);
-    cmd.args([
-        "check",
-        "--account",
-        "1001",
-        "--customer",
-        "2002",
-        "--order",
-        "fixtures/orders/nce-order.json",
-        "--format",
-        "json",
-    ]);
+    let mut cmd = live_check(&server, "2002");
+    cmd.args(NCE_JSON);
     let r = run_async(cmd).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let report: Value = serde_json::from_str(&r.stdout).expect("JSON report");
@@ -140,16 +147,9 @@ async fn account_from_environment_and_flag_wins() {
 #[tokio::test(flavor = "multi_thread")]
 async fn base_url_flag_beats_environment() {
     let server = ion().await;
-    let mut cmd = live(&server);
+    let mut cmd = live_check(&server, "2002");
     cmd.env("ION_BASE_URL", "https://ion.invalid")
-        .args([
-            "check",
-            "--account",
-            "1001",
-            "--customer",
-            "2002",
-            "--base-url",
-        ])
+        .arg("--base-url")
         .arg(server.uri());
     let r = run_async(cmd).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -158,8 +158,7 @@ async fn base_url_flag_beats_environment() {
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_customer_is_blocked() {
     let server = ion().await;
-    let mut cmd = live(&server);
-    cmd.args(["check", "--account", "1001", "--customer", "9999"]);
+    let cmd = live_check(&server, "9999");
     let r = run_async(cmd).await;
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.starts_with("BLOCKED"), "{}", r.stdout);
@@ -169,16 +168,8 @@ async fn unknown_customer_is_blocked() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rejected_token_is_indeterminate_with_one_line_on_stderr() {
     let server = ion_with_token("some-other-token").await;
-    let mut cmd = live(&server);
-    cmd.args([
-        "check",
-        "--account",
-        "1001",
-        "--customer",
-        "2002",
-        "--format",
-        "json",
-    ]);
+    let mut cmd = live_check(&server, "2002");
+    cmd.args(["--format", "json"]);
     let r = run_async(cmd).await;
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     let report: Value = serde_json::from_str(&r.stdout).expect("JSON report");
@@ -195,15 +186,10 @@ async fn rejected_token_is_indeterminate_with_one_line_on_stderr() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unreachable_base_url_is_indeterminate() {
-    // A loopback port nobody listens on.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
     let mut cmd = bin();
-    cmd.env("ION_BASE_URL", format!("http://127.0.0.1:{port}"))
+    cmd.env("ION_BASE_URL", closed_port_url())
         .env("ION_ACCESS_TOKEN", ACCESS)
-        .args(["check", "--account", "1001", "--customer", "2002"]);
+        .args(CHECK_2002);
     let r = run_async(cmd).await;
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.starts_with("INDETERMINATE"), "{}", r.stdout);
@@ -215,13 +201,9 @@ async fn unreachable_base_url_is_indeterminate() {
 
 #[test]
 fn no_credentials_is_a_configuration_error() {
-    let r = run(bin().env("ION_BASE_URL", "http://127.0.0.1:9").args([
-        "check",
-        "--account",
-        "1001",
-        "--customer",
-        "2002",
-    ]));
+    let r = run(bin()
+        .env("ION_BASE_URL", "http://127.0.0.1:9")
+        .args(CHECK_2002));
     assert_eq!(r.code, 2);
     assert_one_line(&r.stderr);
     assert!(r.stderr.contains("ION_ACCESS_TOKEN"), "{}", r.stderr);
@@ -229,15 +211,10 @@ fn no_credentials_is_a_configuration_error() {
 
 #[test]
 fn plain_http_to_a_remote_host_is_refused() {
-    let r = run(bin().env("ION_ACCESS_TOKEN", ACCESS).args([
-        "check",
-        "--account",
-        "1001",
-        "--customer",
-        "2002",
-        "--base-url",
-        "http://ion.example.com",
-    ]));
+    let r = run(bin()
+        .env("ION_ACCESS_TOKEN", ACCESS)
+        .args(CHECK_2002)
+        .args(["--base-url", "http://ion.example.com"]));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert_one_line(&r.stderr);
     assert!(r.stderr.contains("http://ion.example.com"), "{}", r.stderr);
@@ -265,15 +242,8 @@ async fn token_file_is_rotated_after_a_refresh() {
     let mut cmd = bin();
     cmd.env("ION_BASE_URL", server.uri())
         .env("ION_TOKEN_FILE", &token_file)
-        .args([
-            "check",
-            "--account",
-            "1001",
-            "--customer",
-            "2002",
-            "--order",
-            "fixtures/orders/nce-order.json",
-        ]);
+        .args(CHECK_2002)
+        .args(["--order", "fixtures/orders/nce-order.json"]);
     let r = run_async(cmd).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     // The bare token file is upgraded to the JSON format (docs/credentials.md).
@@ -300,34 +270,23 @@ async fn token_file_is_rotated_after_a_refresh() {
 /// Serves the account's customer listing in pages of two.
 async fn mount_paged_listing(server: &MockServer) {
     let customer = |id: u64| json!({ "name": format!("accounts/1001/customers/{id}"), "customerStatus": "ACTIVE" });
-    Mock::given(method("GET"))
-        .and(path("/api/v3/accounts/1001/customers"))
-        .and(query_param("pageSize", "2"))
-        .and(wiremock::matchers::query_param_is_missing("pageToken"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "customers": [customer(2002), customer(2003)], "nextPageToken": "page-2"
-        })))
-        .expect(1)
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v3/accounts/1001/customers"))
-        .and(query_param("pageToken", "page-2"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "customers": [customer(2004), customer(9999)], "nextPageToken": "page-3"
-        })))
-        .expect(1)
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api/v3/accounts/1001/customers"))
-        .and(query_param("pageToken", "page-3"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "customers": [customer(2002)]
-        })))
-        .expect(1)
-        .mount(server)
-        .await;
+    mount_listing(
+        server,
+        ACCESS,
+        2,
+        &[
+            (
+                None,
+                json!({"customers": [customer(2002), customer(2003)], "nextPageToken": "page-2"}),
+            ),
+            (
+                Some("page-2"),
+                json!({"customers": [customer(2004), customer(9999)], "nextPageToken": "page-3"}),
+            ),
+            (Some("page-3"), json!({"customers": [customer(2002)]})),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -431,32 +390,13 @@ async fn snapshot_records_what_check_replays() {
     assert!(r.stderr.starts_with("recorded "), "{}", r.stderr);
 
     // Offline replay gives the live verdict, and the same results.
-    let mut live_cmd = live(&server);
-    live_cmd.args([
-        "check",
-        "--account",
-        "1001",
-        "--customer",
-        "2002",
-        "--order",
-        "fixtures/orders/nce-order.json",
-        "--format",
-        "json",
-    ]);
+    let mut live_cmd = live_check(&server, "2002");
+    live_cmd.args(NCE_JSON);
     let live_report: Value = serde_json::from_str(&run_async(live_cmd).await.stdout).expect("JSON");
     let replay = run(bin()
-        .args([
-            "check",
-            "--account",
-            "1001",
-            "--customer",
-            "2002",
-            "--order",
-            "fixtures/orders/nce-order.json",
-            "--format",
-            "json",
-            "--data",
-        ])
+        .args(CHECK_2002)
+        .args(NCE_JSON)
+        .arg("--data")
         .arg(&out));
     assert_eq!(replay.code, 0, "{}", replay.stderr);
     let replay_report: Value = serde_json::from_str(&replay.stdout).expect("JSON");
@@ -465,13 +405,9 @@ async fn snapshot_records_what_check_replays() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn snapshot_against_an_unreachable_host_exits_3() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cmd = bin();
-    cmd.env("ION_BASE_URL", format!("http://127.0.0.1:{port}"))
+    cmd.env("ION_BASE_URL", closed_port_url())
         .env("ION_ACCESS_TOKEN", ACCESS)
         .args([
             "snapshot",

@@ -37,6 +37,34 @@ pub fn bin() -> Command {
     cmd
 }
 
+/// `check` of customer 2002 in account 1001: the command line most tests
+/// start from.
+pub const CHECK_2002: [&str; 5] = ["check", "--account", "1001", "--customer", "2002"];
+
+/// `check` over the demo snapshot (`fixtures/demo`) for `customer` of
+/// account 1001; callers add the flags under test.
+pub fn demo_check(customer: &str) -> Command {
+    let mut cmd = bin();
+    cmd.args([
+        "check",
+        "--data",
+        "fixtures/demo",
+        "--account",
+        "1001",
+        "--customer",
+        customer,
+    ]);
+    cmd
+}
+
+/// `batch` over the demo snapshot for account 1001; callers add the flags
+/// under test.
+pub fn demo_batch() -> Command {
+    let mut cmd = bin();
+    cmd.args(["batch", "--data", "fixtures/demo", "--account", "1001"]);
+    cmd
+}
+
 /// What a run produced.
 #[derive(Debug)]
 pub struct Run {

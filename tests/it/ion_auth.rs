@@ -8,7 +8,7 @@ use ion_preflight::context::{Fetched, Needs};
 use ion_preflight::ion::{FileTokenStore, MemoryTokenStore, TokenStore, TokenStoreError};
 use ion_preflight::source::Source;
 use secrecy::{ExposeSecret, SecretString};
-use wiremock::matchers::{body_string, header, method, path};
+use wiremock::matchers::{any, body_string, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::ion_support::*;
@@ -23,25 +23,15 @@ fn customer_only() -> Needs {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_checks_cause_exactly_one_refresh() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .and(header("content-type", "application/x-www-form-urlencoded"))
-        .and(body_string("grant_type=refresh_token&refresh_token=rt-1"))
-        // Slow enough that every check is waiting for the token meanwhile.
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(token_answer("at-new", "rt-2", 7200))
-                .set_delay(ms(200)),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(header("authorization", "Bearer at-new"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(customer_body(ACCOUNT, CUSTOMER)))
-        .expect(100)
-        .mount(&server)
-        .await;
+    // Slow enough that every check is waiting for the token meanwhile.
+    mount_slow_refresh(&server).await;
+    mount_get(
+        &server,
+        header("authorization", "Bearer at-new"),
+        ok_json(customer_body(ACCOUNT, CUSTOMER)),
+        100,
+    )
+    .await;
     let store = Arc::new(MemoryTokenStore::new());
     let client = builder(&server)
         .refresh_token(SecretString::from("rt-1"))
@@ -92,11 +82,7 @@ async fn rotated_refresh_tokens_are_persisted_to_the_token_file() {
             .mount(&server)
             .await;
     }
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(customer_body(ACCOUNT, CUSTOMER)))
-        .expect(2)
-        .mount(&server)
-        .await;
+    mount_get(&server, any(), ok_json(customer_body(ACCOUNT, CUSTOMER)), 2).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("ion-token");
     std::fs::write(&file, "rt-1\n").expect("seed");
@@ -157,14 +143,7 @@ impl TokenStore for FlakyStore {
 #[tokio::test]
 async fn the_new_refresh_token_is_saved_before_the_access_token_is_used() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(token_answer("at-new", "rt-2", 7200)),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount_token(&server, "at-new", "rt-2", 1).await;
     let customer = Mock::given(method("GET"))
         .and(header("authorization", "Bearer at-new"))
         .respond_with(ResponseTemplate::new(200).set_body_json(customer_body(ACCOUNT, CUSTOMER)))
@@ -218,11 +197,7 @@ async fn a_rejected_refresh_token_makes_the_data_unavailable_with_ions_message()
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(customer_body(ACCOUNT, CUSTOMER)))
-        .expect(0)
-        .mount(&server)
-        .await;
+    mount_get(&server, any(), ok_json(customer_body(ACCOUNT, CUSTOMER)), 0).await;
     let client = builder(&server)
         .refresh_token(SecretString::from("rt-spent-1"))
         .build()

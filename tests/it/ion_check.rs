@@ -10,7 +10,7 @@ use ion_preflight::rules::{RuleSet, RuleSetLoader};
 use ion_preflight::source::SnapshotSource;
 use ion_preflight::{CheckRequest, Preflight};
 use secrecy::SecretString;
-use wiremock::matchers::{body_string, header, method, path, path_regex};
+use wiremock::matchers::{any, header, method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::ion_support::*;
@@ -65,17 +65,7 @@ fn outcome(report: &ion_preflight::report::Report, id: &str) -> Outcome {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_checks_share_one_refresh_and_fetch_no_products() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .and(body_string("grant_type=refresh_token&refresh_token=rt-1"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(token_answer("at-new", "rt-2", 7200))
-                .set_delay(ms(200)),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount_slow_refresh(&server).await;
     Mock::given(method("GET"))
         .and(path_regex(r"^/api/v3/accounts/1001/customers/\d+$"))
         .and(header("authorization", "Bearer at-new"))
@@ -123,18 +113,14 @@ async fn a_hundred_concurrent_checks_share_one_refresh_and_fetch_no_products() {
 #[tokio::test]
 async fn a_failed_fetch_makes_the_verdict_indeterminate() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(customer_path(ACCOUNT, CUSTOMER)))
-        .respond_with(ResponseTemplate::new(200).set_body_json(customer_body(ACCOUNT, CUSTOMER)))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(profiles_path(ACCOUNT, CUSTOMER)))
-        .respond_with(
-            ResponseTemplate::new(503).set_body_string("<html>Service Unavailable</html>"),
-        )
-        .mount(&server)
-        .await;
+    mount_customer_record(&server, CUSTOMER).await;
+    mount_get(
+        &server,
+        path(profiles_path(ACCOUNT, CUSTOMER)),
+        ResponseTemplate::new(503).set_body_string("<html>Service Unavailable</html>"),
+        None,
+    )
+    .await;
     let preflight = Preflight::new(client_with_access(&server, "at-1"), rules());
     let report = preflight.check(CheckRequest::new(ACCOUNT, CUSTOMER)).await;
     assert_eq!(outcome(&report, "customer-exists"), Outcome::Pass);
@@ -146,15 +132,17 @@ async fn a_failed_fetch_makes_the_verdict_indeterminate() {
 #[tokio::test]
 async fn an_unknown_customer_is_a_fact_that_blocks() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path_regex("^/api/v3/accounts/1001/customers/9"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(envelope(
+    mount_get(
+        &server,
+        path_regex("^/api/v3/accounts/1001/customers/9"),
+        ion_error(
             404,
             "NOT_FOUND",
             "resource 'accounts/1001/customers/9' not found",
-        )))
-        .mount(&server)
-        .await;
+        ),
+        None,
+    )
+    .await;
     let preflight = Preflight::new(client_with_access(&server, "at-1"), rules());
     let report = preflight.check(CheckRequest::new(ACCOUNT, 9)).await;
     assert_eq!(outcome(&report, "customer-exists"), Outcome::Fail);
@@ -164,14 +152,13 @@ async fn an_unknown_customer_is_a_fact_that_blocks() {
 #[tokio::test]
 async fn a_check_timeout_fails_closed() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(customer_body(ACCOUNT, CUSTOMER))
-                .set_delay(Duration::from_secs(10)),
-        )
-        .mount(&server)
-        .await;
+    mount_get(
+        &server,
+        any(),
+        ok_json(customer_body(ACCOUNT, CUSTOMER)).set_delay(Duration::from_secs(10)),
+        None,
+    )
+    .await;
     let preflight =
         Preflight::new(client_with_access(&server, "at-1"), rules()).with_check_timeout(ms(200));
     let report = preflight.check(CheckRequest::new(ACCOUNT, CUSTOMER)).await;

@@ -7,7 +7,9 @@ use futures::StreamExt;
 use ion_preflight::ion::{IonClient, IonError};
 use secrecy::SecretString;
 use serde_json::json;
-use wiremock::matchers::{body_string, header, method, path, query_param, query_param_is_missing};
+use wiremock::matchers::{
+    any, body_string, header, method, path, query_param, query_param_is_missing,
+};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::ion_support::*;
@@ -46,16 +48,17 @@ async fn customer_is_fetched_with_the_bearer_token_and_kept_whole() {
 #[tokio::test]
 async fn unknown_customer_is_none() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(customer_path(ACCOUNT, 9999)))
-        .respond_with(ResponseTemplate::new(404).set_body_json(envelope(
+    mount_get(
+        &server,
+        path(customer_path(ACCOUNT, 9999)),
+        ion_error(
             404,
             "NOT_FOUND",
             "resource 'accounts/1001/customers/9999' not found",
-        )))
-        .expect(1)
-        .mount(&server)
-        .await;
+        ),
+        1,
+    )
+    .await;
     let client = client_with_access(&server, "at-1");
     assert_eq!(
         client
@@ -69,19 +72,14 @@ async fn unknown_customer_is_none() {
 #[tokio::test]
 async fn an_html_404_is_not_taken_for_a_missing_customer() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(404)
-                .set_body_string("<html><body><h1>Not Found</h1></body></html>"),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    let client = client_with_access(&server, "at-1");
-    let e = client
-        .customer(ACCOUNT, CUSTOMER)
-        .await
-        .expect_err("not a fact");
+    mount_get(
+        &server,
+        any(),
+        ResponseTemplate::new(404).set_body_string("<html><body><h1>Not Found</h1></body></html>"),
+        1,
+    )
+    .await;
+    let e = customer_error(&server).await;
     assert!(matches!(e, IonError::MalformedResponse { .. }), "{e:?}");
     let msg = e.to_string();
     assert!(msg.contains("base URL"), "{msg}");
@@ -91,19 +89,15 @@ async fn an_html_404_is_not_taken_for_a_missing_customer() {
 #[tokio::test]
 async fn malformed_json_is_reported_with_endpoint_and_excerpt_and_not_retried() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_string(r#"{"name": "accounts/1001/customers/2002", "customerStat"#),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    let client = client_with_access(&server, "at-1");
-    let e = client
-        .customer(ACCOUNT, CUSTOMER)
-        .await
-        .expect_err("malformed");
+    mount_get(
+        &server,
+        any(),
+        ResponseTemplate::new(200)
+            .set_body_string(r#"{"name": "accounts/1001/customers/2002", "customerStat"#),
+        1,
+    )
+    .await;
+    let e = customer_error(&server).await;
     let msg = e.to_string();
     assert!(matches!(e, IonError::MalformedResponse { .. }), "{e:?}");
     assert!(
@@ -116,12 +110,15 @@ async fn malformed_json_is_reported_with_endpoint_and_excerpt_and_not_retried() 
 #[tokio::test]
 async fn a_wrong_type_is_malformed_with_line_and_column() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(
+    mount_get(
+        &server,
+        any(),
+        ResponseTemplate::new(200).set_body_string(
             "{\n  \"customerId\": \"2002\",\n  \"customerCloudProfiles\": [{\"enabled\": \"yes\"}]\n}",
-        ))
-        .mount(&server)
-        .await;
+        ),
+        None,
+    )
+    .await;
     let client = client_with_access(&server, "at-1");
     let e = client
         .cloud_profiles(ACCOUNT, CUSTOMER)
@@ -135,15 +132,16 @@ async fn a_wrong_type_is_malformed_with_line_and_column() {
 #[tokio::test]
 async fn an_html_error_page_is_a_server_error_retried_to_the_bound() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(502).set_body_string(
+    mount_get(
+        &server,
+        any(),
+        ResponseTemplate::new(502).set_body_string(
             "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body><center><h1>502 Bad Gateway</h1></center></body>\r\n</html>",
-        ))
-        .expect(4)
-        .mount(&server)
-        .await;
-    let client = client_with_access(&server, "at-1");
-    let e = client.customer(ACCOUNT, CUSTOMER).await.expect_err("502");
+        ),
+        4,
+    )
+    .await;
+    let e = customer_error(&server).await;
     match &e {
         IonError::Server {
             status,
@@ -165,21 +163,8 @@ async fn an_html_error_page_is_a_server_error_retried_to_the_bound() {
 #[tokio::test]
 async fn permission_denied_is_reported_as_such_without_a_refresh() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(envelope(
-            403,
-            "PERMISSION_DENIED",
-            "permission denied to access accounts/1001",
-        )))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(token_answer("at-2", "rt-2", 7200)))
-        .expect(0)
-        .mount(&server)
-        .await;
+    mount_get(&server, any(), account_denied(), 1).await;
+    mount_token(&server, "at-2", "rt-2", 0).await;
     let client = builder(&server)
         .access_token(SecretString::from("at-1"))
         .refresh_token(SecretString::from("rt-1"))
@@ -199,23 +184,12 @@ async fn permission_denied_is_reported_as_such_without_a_refresh() {
 #[tokio::test]
 async fn server_errors_are_retried_until_success() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(500).set_body_json(envelope(
-            500,
-            "INTERNAL_ERROR",
-            "Internal Server Error",
-        )))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .expect(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(customer_body(ACCOUNT, CUSTOMER)))
-        .with_priority(2)
-        .expect(1)
-        .mount(&server)
-        .await;
+    fails_then_customer(
+        &server,
+        ion_error(500, "INTERNAL_ERROR", "Internal Server Error"),
+        2,
+    )
+    .await;
     let client = client_with_access(&server, "at-1");
     let c = client
         .customer(ACCOUNT, CUSTOMER)
@@ -227,19 +201,12 @@ async fn server_errors_are_retried_until_success() {
 #[tokio::test]
 async fn retry_after_is_honoured() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(customer_body(ACCOUNT, CUSTOMER)))
-        .with_priority(2)
-        .expect(1)
-        .mount(&server)
-        .await;
+    fails_then_customer(
+        &server,
+        ResponseTemplate::new(429).insert_header("Retry-After", "1"),
+        1,
+    )
+    .await;
     let client = client_with_access(&server, "at-1");
     let started = std::time::Instant::now();
     client
@@ -258,17 +225,12 @@ async fn retry_after_is_honoured() {
 #[tokio::test]
 async fn a_huge_retry_after_is_capped() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "86400"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(customer_body(ACCOUNT, CUSTOMER)))
-        .with_priority(2)
-        .mount(&server)
-        .await;
+    fails_then_customer(
+        &server,
+        ResponseTemplate::new(429).insert_header("Retry-After", "86400"),
+        1,
+    )
+    .await;
     let client = builder(&server)
         .access_token(SecretString::from("at-1"))
         .max_retry_after(ms(20))
@@ -287,11 +249,13 @@ async fn a_huge_retry_after_is_capped() {
 #[tokio::test]
 async fn persistent_rate_limiting_gives_up_after_the_bound() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
-        .expect(3)
-        .mount(&server)
-        .await;
+    mount_get(
+        &server,
+        any(),
+        ResponseTemplate::new(429).insert_header("Retry-After", "0"),
+        3,
+    )
+    .await;
     let client = builder(&server)
         .access_token(SecretString::from("at-1"))
         .max_attempts(3)
@@ -311,29 +275,26 @@ async fn persistent_rate_limiting_gives_up_after_the_bound() {
 #[tokio::test]
 async fn other_client_errors_are_not_retried() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(envelope(
+    mount_get(
+        &server,
+        any(),
+        ion_error(
             400,
             "INVALID_REQUEST",
             "At least one of page_size and page_token must be present",
-        )))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let client = client_with_access(&server, "at-1");
-    let e = client.customer(ACCOUNT, CUSTOMER).await.expect_err("400");
+        ),
+        1,
+    )
+    .await;
+    let e = customer_error(&server).await;
     assert!(matches!(e, IonError::Rejected { status: 400, .. }), "{e:?}");
     assert!(e.to_string().contains("At least one of page_size"), "{e}");
 }
 
 #[tokio::test]
 async fn a_closed_port_is_unreachable_after_the_bound() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
     let client = IonClient::builder()
-        .base_url(&format!("http://127.0.0.1:{port}"))
+        .base_url(&closed_port_url())
         .access_token(SecretString::from("at-1"))
         .backoff(ms(1), ms(2))
         .max_attempts(2)
@@ -358,15 +319,13 @@ async fn a_closed_port_is_unreachable_after_the_bound() {
 #[tokio::test]
 async fn slow_answers_time_out_per_request() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(customer_body(ACCOUNT, CUSTOMER))
-                .set_delay(Duration::from_secs(3)),
-        )
-        .expect(2)
-        .mount(&server)
-        .await;
+    mount_get(
+        &server,
+        any(),
+        ok_json(customer_body(ACCOUNT, CUSTOMER)).set_delay(Duration::from_secs(3)),
+        2,
+    )
+    .await;
     let client = builder(&server)
         .access_token(SecretString::from("at-1"))
         .request_timeout(ms(150))
@@ -388,41 +347,26 @@ async fn customers_are_listed_over_three_pages() {
             .map(|c| json!({"name": format!("accounts/1001/customers/{c}"), "customerStatus": "ACTIVE"}))
             .collect::<Vec<_>>()
     };
-    let list = format!("/api/v3/accounts/{ACCOUNT}/customers");
-    Mock::given(method("GET"))
-        .and(path(list.clone()))
-        .and(query_param("pageSize", "2"))
-        .and(query_param_is_missing("pageToken"))
-        .and(header("authorization", "Bearer at-1"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"customers": listed(&[1, 2]), "nextPageToken": "p2"})),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(list.clone()))
-        .and(query_param("pageSize", "2"))
-        .and(query_param("pageToken", "p2"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"customers": listed(&[3, 4]), "nextPageToken": "p3"})),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(list.clone()))
-        .and(query_param("pageSize", "2"))
-        .and(query_param("pageToken", "p3"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"customers": listed(&[5]), "nextPageToken": ""})),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount_listing(
+        &server,
+        "at-1",
+        2,
+        &[
+            (
+                None,
+                json!({"customers": listed(&[1, 2]), "nextPageToken": "p2"}),
+            ),
+            (
+                Some("p2"),
+                json!({"customers": listed(&[3, 4]), "nextPageToken": "p3"}),
+            ),
+            (
+                Some("p3"),
+                json!({"customers": listed(&[5]), "nextPageToken": ""}),
+            ),
+        ],
+    )
+    .await;
     let client = client_with_access(&server, "at-1");
     let ids: Vec<u64> = client
         .customers(ACCOUNT, 2)
@@ -447,11 +391,11 @@ async fn a_failing_page_ends_the_listing_with_the_error() {
     Mock::given(method("GET"))
         .and(path(list.clone()))
         .and(query_param("pageToken", "p2"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(envelope(
+        .respond_with(ion_error(
             403,
             "PERMISSION_DENIED",
             "User does not have access to this resource.",
-        )))
+        ))
         .expect(1)
         .mount(&server)
         .await;
@@ -489,28 +433,24 @@ async fn validate_access_posts_the_access_token_as_a_form() {
 #[tokio::test]
 async fn an_expired_token_is_refreshed_once_and_the_request_retried() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(header("authorization", "Bearer at-stale"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(envelope(
-            403,
-            "PERMISSION_DENIED",
-            "access token is expired",
-        )))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(header("authorization", "Bearer at-fresh"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(customer_body(ACCOUNT, CUSTOMER)))
-        .expect(1)
-        .mount(&server)
-        .await;
+    mount_get(
+        &server,
+        header("authorization", "Bearer at-stale"),
+        ion_error(403, "PERMISSION_DENIED", "access token is expired"),
+        1,
+    )
+    .await;
+    mount_get(
+        &server,
+        header("authorization", "Bearer at-fresh"),
+        ok_json(customer_body(ACCOUNT, CUSTOMER)),
+        1,
+    )
+    .await;
     Mock::given(method("POST"))
         .and(path("/oauth/token"))
         .and(body_string("grant_type=refresh_token&refresh_token=rt-1"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(token_answer("at-fresh", "rt-2", 7200)),
-        )
+        .respond_with(ok_json(token_answer("at-fresh", "rt-2", 7200)))
         .expect(1)
         .mount(&server)
         .await;
@@ -531,21 +471,14 @@ async fn an_expired_token_is_refreshed_once_and_the_request_retried() {
 #[tokio::test]
 async fn a_token_rejected_after_the_refresh_is_not_refreshed_again() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(envelope(
-            401,
-            "UNAUTHENTICATED",
-            "invalid token",
-        )))
-        .expect(2)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(token_answer("at-2", "rt-2", 7200)))
-        .expect(2)
-        .mount(&server)
-        .await;
+    mount_get(
+        &server,
+        any(),
+        ion_error(401, "UNAUTHENTICATED", "invalid token"),
+        2,
+    )
+    .await;
+    mount_token(&server, "at-2", "rt-2", 2).await;
     let client = builder(&server)
         .refresh_token(SecretString::from("rt-1"))
         .build()
@@ -563,16 +496,14 @@ async fn a_token_rejected_after_the_refresh_is_not_refreshed_again() {
 #[tokio::test]
 async fn a_static_access_token_rejected_is_reported_without_retry() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(401).set_body_string(""))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let client = client_with_access(&server, "at-1");
-    let e = client
-        .customer(ACCOUNT, CUSTOMER)
-        .await
-        .expect_err("rejected");
+    mount_get(
+        &server,
+        any(),
+        ResponseTemplate::new(401).set_body_string(""),
+        1,
+    )
+    .await;
+    let e = customer_error(&server).await;
     assert!(matches!(e, IonError::TokenRejected { .. }), "{e:?}");
     assert!(e.to_string().contains("ION_REFRESH_TOKEN"), "{e}");
 }

@@ -14,40 +14,21 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::Barrier;
-use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::matchers::{path, path_regex};
+use wiremock::{MockServer, ResponseTemplate};
 
 use crate::ion_support::*;
 
-fn all_needs() -> Needs {
-    Needs {
-        customer: true,
-        cloud_profiles: true,
-        products: true,
-        order: true,
-    }
-}
-
 async fn mount_ok(server: &MockServer, customer: u64, products: &[&str]) {
-    Mock::given(method("GET"))
-        .and(path(customer_path(ACCOUNT, customer)))
-        .respond_with(ResponseTemplate::new(200).set_body_json(customer_body(ACCOUNT, customer)))
-        .named("customer")
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(profiles_path(ACCOUNT, customer)))
-        .respond_with(ResponseTemplate::new(200).set_body_json(profiles_body(customer)))
-        .named("cloud profiles")
-        .mount(server)
-        .await;
+    mount_customer(server, customer).await;
     for p in products {
-        Mock::given(method("GET"))
-            .and(path(product_path(ACCOUNT, p)))
-            .respond_with(ResponseTemplate::new(200).set_body_json(product_body(ACCOUNT, p)))
-            .named(format!("product {p}"))
-            .mount(server)
-            .await;
+        mount_get(
+            server,
+            path(product_path(ACCOUNT, p)),
+            ok_json(product_body(ACCOUNT, p)),
+            None,
+        )
+        .await;
     }
 }
 
@@ -216,43 +197,41 @@ async fn customer_profiles_and_products_are_fetched_concurrently() {
 #[tokio::test]
 async fn answers_become_facts_or_unavailability() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(customer_path(ACCOUNT, 404)))
-        .respond_with(ResponseTemplate::new(404).set_body_json(envelope(
-            404,
-            "NOT_FOUND",
-            "resource 'accounts/1001/customers/404' not found",
-        )))
-        .mount(&server)
+    for (matcher, answer) in [
+        (
+            path(customer_path(ACCOUNT, 404)),
+            ion_error(
+                404,
+                "NOT_FOUND",
+                "resource 'accounts/1001/customers/404' not found",
+            ),
+        ),
+        (
+            path(profiles_path(ACCOUNT, 404)),
+            ion_error(500, "INTERNAL_ERROR", "Internal Server Error"),
+        ),
+    ] {
+        mount_get(&server, matcher, answer, None).await;
+    }
+    for (product, answer) in [
+        ("GOOD", ok_json(product_body(ACCOUNT, "GOOD"))),
+        (
+            "BAD",
+            ResponseTemplate::new(200).set_body_string("<html>oops</html>"),
+        ),
+        (
+            "GONE",
+            ion_error(404, "NOT_FOUND", "listing GONE not found"),
+        ),
+    ] {
+        mount_get(
+            &server,
+            path_regex(format!("/products/{product}$")),
+            answer,
+            None,
+        )
         .await;
-    Mock::given(method("GET"))
-        .and(path(profiles_path(ACCOUNT, 404)))
-        .respond_with(ResponseTemplate::new(500).set_body_json(envelope(
-            500,
-            "INTERNAL_ERROR",
-            "Internal Server Error",
-        )))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path_regex("/products/GOOD$"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(product_body(ACCOUNT, "GOOD")))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path_regex("/products/BAD$"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("<html>oops</html>"))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path_regex("/products/GONE$"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(envelope(
-            404,
-            "NOT_FOUND",
-            "listing GONE not found",
-        )))
-        .mount(&server)
-        .await;
+    }
     let source = Source::from(client_with_access(&server, "at-1"));
     let req = CheckRequest::new(ACCOUNT, 404).with_order(order(&["GOOD", "BAD", "GONE"]));
     let ctx = source.fetch(&req, all_needs()).await;
@@ -273,11 +252,13 @@ async fn answers_become_facts_or_unavailability() {
 async fn the_context_holds_the_profiles_array_and_the_whole_customer() {
     let server = MockServer::start().await;
     mount_ok(&server, CUSTOMER, &[]).await;
-    Mock::given(method("GET"))
-        .and(path(profiles_path(ACCOUNT, 7)))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"customerId": "7"})))
-        .mount(&server)
-        .await;
+    mount_get(
+        &server,
+        path(profiles_path(ACCOUNT, 7)),
+        ok_json(json!({"customerId": "7"})),
+        None,
+    )
+    .await;
     let source = Source::from(client_with_access(&server, "at-1"));
     let ctx = source
         .fetch(&CheckRequest::new(ACCOUNT, CUSTOMER), all_needs())
@@ -307,20 +288,14 @@ async fn the_context_holds_the_profiles_array_and_the_whole_customer() {
 #[tokio::test]
 async fn a_check_timeout_keeps_what_arrived_and_marks_the_rest_unavailable() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(customer_path(ACCOUNT, CUSTOMER)))
-        .respond_with(ResponseTemplate::new(200).set_body_json(customer_body(ACCOUNT, CUSTOMER)))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(profiles_path(ACCOUNT, CUSTOMER)))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(profiles_body(CUSTOMER))
-                .set_delay(Duration::from_secs(10)),
-        )
-        .mount(&server)
-        .await;
+    mount_customer_record(&server, CUSTOMER).await;
+    mount_get(
+        &server,
+        path(profiles_path(ACCOUNT, CUSTOMER)),
+        ok_json(profiles_body(CUSTOMER)).set_delay(Duration::from_secs(10)),
+        None,
+    )
+    .await;
     let source = Source::from(client_with_access(&server, "at-1"));
     let ctx = source
         .fetch_within(

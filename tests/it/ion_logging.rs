@@ -9,8 +9,8 @@ use ion_preflight::rules::RuleSet;
 use ion_preflight::source::Source;
 use ion_preflight::{CheckRequest, Preflight};
 use secrecy::SecretString;
-use wiremock::matchers::{header, method, path, path_regex};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::matchers::{header, path, path_regex};
+use wiremock::{MockServer, ResponseTemplate};
 
 use crate::ion_support::*;
 
@@ -67,45 +67,38 @@ const ACCESS_2: &str = "at-LOGTEST-2-e3b0c4";
 async fn no_token_appears_in_trace_logs() {
     let buf = captured();
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(token_answer(ACCESS_2, REFRESH_2, 7200)),
-        )
-        .mount(&server)
-        .await;
+    mount_token(&server, ACCESS_2, REFRESH_2, None).await;
     // The first access token is expired: 403 saying so, then refresh.
-    Mock::given(method("GET"))
-        .and(header("authorization", format!("Bearer {ACCESS}").as_str()))
-        .respond_with(ResponseTemplate::new(403).set_body_json(envelope(
+    mount_get(
+        &server,
+        header("authorization", format!("Bearer {ACCESS}").as_str()),
+        ion_error(
             403,
             "PERMISSION_DENIED",
             &format!("access token {ACCESS} is expired"),
-        )))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(customer_path(ACCOUNT, CUSTOMER)))
-        .respond_with(ResponseTemplate::new(200).set_body_json(customer_body(ACCOUNT, CUSTOMER)))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(profiles_path(ACCOUNT, CUSTOMER)))
-        .respond_with(
-            ResponseTemplate::new(500)
-                .set_body_string(format!("<html>upstream saw {ACCESS_2}</html>")),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path_regex("/products/"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(envelope(
+        ),
+        None,
+    )
+    .await;
+    mount_customer_record(&server, CUSTOMER).await;
+    mount_get(
+        &server,
+        path(profiles_path(ACCOUNT, CUSTOMER)),
+        ResponseTemplate::new(500).set_body_string(format!("<html>upstream saw {ACCESS_2}</html>")),
+        None,
+    )
+    .await;
+    mount_get(
+        &server,
+        path_regex("/products/"),
+        ion_error(
             403,
             "PERMISSION_DENIED",
             "User does not have access to this resource.",
-        )))
-        .mount(&server)
-        .await;
+        ),
+        None,
+    )
+    .await;
 
     let dir = tempfile::tempdir().expect("tempdir");
     let token_file = dir.path().join("token");

@@ -3,16 +3,27 @@
 
 use std::time::Duration;
 
-use ion_preflight::ion::{IonClient, IonClientBuilder};
+use ion_preflight::context::Needs;
+use ion_preflight::ion::{IonClient, IonClientBuilder, IonError};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use wiremock::MockServer;
+use wiremock::matchers::{body_string, header, method, path, query_param, query_param_is_missing};
+use wiremock::{Match, Mock, MockServer, ResponseTemplate};
 
 pub const ACCOUNT: u64 = 1001;
 pub const CUSTOMER: u64 = 2002;
 
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
+}
+
+/// A loopback base URL nobody listens on.
+pub fn closed_port_url() -> String {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    format!("http://127.0.0.1:{port}")
 }
 
 /// A builder pointed at `server` with tiny backoff so retry tests stay fast.
@@ -90,6 +101,165 @@ pub fn envelope(code: u16, error: &str, message: &str) -> Value {
         "message": message,
         "details": [{"@type": "type.googleapis.com/google.rpc.RequestInfo", "requestId": "176efaa5115cd4d84048"}]
     })
+}
+
+/// ION's error envelope answered with the same HTTP status.
+pub fn ion_error(code: u16, error: &str, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(code).set_body_json(envelope(code, error, message))
+}
+
+/// ION's 403 for an account these credentials may not see.
+pub fn account_denied() -> ResponseTemplate {
+    ion_error(
+        403,
+        "PERMISSION_DENIED",
+        "permission denied to access accounts/1001",
+    )
+}
+
+/// A 200 answer with `body` as JSON.
+pub fn ok_json(body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+/// Mounts `answer` for the GETs `matcher` picks (`wiremock::matchers::any()`
+/// for every GET); with `times`, exactly that many must arrive.
+pub async fn mount_get(
+    server: &MockServer,
+    matcher: impl Match + 'static,
+    answer: ResponseTemplate,
+    times: impl Into<Option<u64>>,
+) {
+    let mock = Mock::given(method("GET")).and(matcher).respond_with(answer);
+    let mock = match times.into() {
+        Some(n) => mock.expect(n),
+        None => mock,
+    };
+    mock.mount(server).await;
+}
+
+/// Mounts `POST /oauth/token` answering `token_answer(access, refresh,
+/// 7200)`; with `times`, exactly that many must arrive.
+pub async fn mount_token(
+    server: &MockServer,
+    access: &str,
+    refresh: &str,
+    times: impl Into<Option<u64>>,
+) {
+    let mock = Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ok_json(token_answer(access, refresh, 7200)));
+    let mock = match times.into() {
+        Some(n) => mock.expect(n),
+        None => mock,
+    };
+    mock.mount(server).await;
+}
+
+/// Mounts the one refresh of `rt-1` (a form POST) that must arrive, answered
+/// `at-new` / `rt-2` after 200 ms: slow enough that concurrent checks all
+/// wait for it.
+pub async fn mount_slow_refresh(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(header("content-type", "application/x-www-form-urlencoded"))
+        .and(body_string("grant_type=refresh_token&refresh_token=rt-1"))
+        .respond_with(ok_json(token_answer("at-new", "rt-2", 7200)).set_delay(ms(200)))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+/// Mounts `customer`'s record and cloud profiles (ION-shaped, any number of
+/// times).
+pub async fn mount_customer(server: &MockServer, customer: u64) {
+    mount_customer_record(server, customer).await;
+    mount_profiles(server, customer).await;
+}
+
+/// Mounts `customer`'s record (any number of times).
+pub async fn mount_customer_record(server: &MockServer, customer: u64) {
+    mount_get(
+        server,
+        path(customer_path(ACCOUNT, customer)),
+        ok_json(customer_body(ACCOUNT, customer)),
+        None,
+    )
+    .await;
+}
+
+/// Mounts `ACCOUNT`'s customer listing in pages of `page_size`, each page
+/// asked exactly once with `Bearer {bearer}`: `pages` pairs the page token a
+/// request carries (`None`: the first request, without one) with the body
+/// answered.
+pub async fn mount_listing(
+    server: &MockServer,
+    bearer: &str,
+    page_size: u32,
+    pages: &[(Option<&str>, Value)],
+) {
+    let list = format!("/api/v3/accounts/{ACCOUNT}/customers");
+    for (token, body) in pages {
+        let mock = Mock::given(method("GET"))
+            .and(path(list.as_str()))
+            .and(query_param("pageSize", page_size.to_string().as_str()))
+            .and(header("authorization", format!("Bearer {bearer}").as_str()));
+        let mock = match token {
+            Some(t) => mock.and(query_param("pageToken", *t)),
+            None => mock.and(query_param_is_missing("pageToken")),
+        };
+        mock.respond_with(ok_json(body.clone()))
+            .expect(1)
+            .mount(server)
+            .await;
+    }
+}
+
+/// Every fact a check can need.
+pub fn all_needs() -> Needs {
+    Needs {
+        customer: true,
+        cloud_profiles: true,
+        products: true,
+        order: true,
+    }
+}
+
+/// Mounts `customer`'s cloud profiles (any number of times).
+pub async fn mount_profiles(server: &MockServer, customer: u64) {
+    mount_get(
+        server,
+        path(profiles_path(ACCOUNT, customer)),
+        ok_json(profiles_body(customer)),
+        None,
+    )
+    .await;
+}
+
+/// Mounts `failure` for the first `failures` GETs (each expected), then the
+/// customer for exactly one more.
+pub async fn fails_then_customer(server: &MockServer, failure: ResponseTemplate, failures: u64) {
+    Mock::given(method("GET"))
+        .respond_with(failure)
+        .up_to_n_times(failures)
+        .with_priority(1)
+        .expect(failures)
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ok_json(customer_body(ACCOUNT, CUSTOMER)))
+        .with_priority(2)
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+/// The error `client_with_access(server, "at-1")` gets for the customer.
+pub async fn customer_error(server: &MockServer) -> IonError {
+    client_with_access(server, "at-1")
+        .customer(ACCOUNT, CUSTOMER)
+        .await
+        .expect_err("fetching the customer fails")
 }
 
 /// `POST /oauth/token`'s answer.

@@ -3,24 +3,12 @@
 
 use serde_json::Value;
 
-use crate::cli_support::{bin, redactions, run, write};
+use crate::cli_support::{CHECK_2002, bin, demo_batch, demo_check, redactions, run, write};
 
 const ORDER: &str = "fixtures/orders/nce-order.json";
 
 fn check(customer: &str, format: &str) -> crate::cli_support::Run {
-    run(bin().args([
-        "check",
-        "--data",
-        "fixtures/demo",
-        "--account",
-        "1001",
-        "--customer",
-        customer,
-        "--order",
-        ORDER,
-        "--format",
-        format,
-    ]))
+    run(demo_check(customer).args(["--order", ORDER, "--format", format]))
 }
 
 #[test]
@@ -54,17 +42,7 @@ fn check_text_ready_with_a_warning() {
 
 #[test]
 fn check_text_many_faults() {
-    let r = run(bin().args([
-        "check",
-        "--data",
-        "fixtures/demo",
-        "--account",
-        "1001",
-        "--customer",
-        "2002",
-        "--order",
-        "fixtures/scenarios/mixed-faults/order.json",
-    ]));
+    let r = run(demo_check("2002").args(["--order", "fixtures/scenarios/mixed-faults/order.json"]));
     assert_eq!(r.code, 1, "{}", r.stderr);
     redactions().bind(|| insta::assert_snapshot!("check_text_mixed_faults", r.stdout));
 }
@@ -107,17 +85,7 @@ fn check_junit() {
 
 #[test]
 fn check_without_order_skips_order_rules() {
-    let r = run(bin().args([
-        "check",
-        "--data",
-        "fixtures/demo",
-        "--account",
-        "1001",
-        "--customer",
-        "2002",
-        "--format",
-        "json",
-    ]));
+    let r = run(demo_check("2002").args(["--format", "json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: Value = serde_json::from_str(&r.stdout).expect("JSON");
     let skipped = v["results"]
@@ -132,20 +100,8 @@ fn check_without_order_skips_order_rules() {
 #[test]
 fn order_from_stdin() {
     let order = std::fs::read_to_string(crate::cli_support::root().join(ORDER)).expect("order");
-    let r = run(bin()
-        .args([
-            "check",
-            "--data",
-            "fixtures/demo",
-            "--account",
-            "1001",
-            "--customer",
-            "2002",
-            "--order",
-            "-",
-            "--format",
-            "json",
-        ])
+    let r = run(demo_check("2002")
+        .args(["--order", "-", "--format", "json"])
         .write_stdin(order));
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
@@ -163,23 +119,9 @@ fn fail_on_warning_turns_a_failing_warning_into_blocked() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rules = write(dir.path(), "acme.yaml", WARNING_RULE);
     let base = |fail_on: &str| {
-        let mut cmd = bin();
-        cmd.args([
-            "check",
-            "--data",
-            "fixtures/demo",
-            "--account",
-            "1001",
-            "--customer",
-            "2002",
-            "--order",
-            ORDER,
-            "--fail-on",
-            fail_on,
-            "--rules",
-        ])
-        .arg(&rules);
-        run(&mut cmd)
+        run(demo_check("2002")
+            .args(["--order", ORDER, "--fail-on", fail_on, "--rules"])
+            .arg(&rules))
     };
     let r = base("error");
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -198,20 +140,8 @@ fn fail_on_warning_turns_a_failing_warning_into_blocked() {
 fn no_default_rules_uses_only_the_given_files() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rules = write(dir.path(), "acme.yaml", WARNING_RULE);
-    let r = run(bin()
-        .args([
-            "check",
-            "--data",
-            "fixtures/demo",
-            "--account",
-            "1001",
-            "--customer",
-            "2003",
-            "--format",
-            "json",
-            "--no-default-rules",
-            "--rules",
-        ])
+    let r = run(demo_check("2003")
+        .args(["--format", "json", "--no-default-rules", "--rules"])
         .arg(&rules));
     // The inactive customer is not blocked: the built-in rules are left out.
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -220,13 +150,8 @@ fn no_default_rules_uses_only_the_given_files() {
 }
 
 fn batch(format: &str, ids: &str) -> crate::cli_support::Run {
-    run(bin()
+    run(demo_batch()
         .args([
-            "batch",
-            "--data",
-            "fixtures/demo",
-            "--account",
-            "1001",
             "--customers",
             "-",
             "--order",
@@ -318,17 +243,8 @@ fn batch_junit_has_a_suite_per_customer() {
 
 #[test]
 fn batch_all_ready_exits_0_and_quiet_prints_nothing_on_stderr() {
-    let r = run(bin()
-        .args([
-            "batch",
-            "--data",
-            "fixtures/demo",
-            "--account",
-            "1001",
-            "--customers",
-            "-",
-            "--quiet",
-        ])
+    let r = run(demo_batch()
+        .args(["--customers", "-", "--quiet"])
         .write_stdin("2002\n2002\n"));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.is_empty(), "{}", r.stderr);
@@ -337,16 +253,7 @@ fn batch_all_ready_exits_0_and_quiet_prints_nothing_on_stderr() {
 
 #[test]
 fn batch_all_over_a_snapshot_listing() {
-    let r = run(bin().args([
-        "batch",
-        "--data",
-        "fixtures/demo",
-        "--account",
-        "1001",
-        "--all",
-        "--order",
-        ORDER,
-    ]));
+    let r = run(demo_batch().args(["--all", "--order", ORDER]));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(r.stdout.lines().count(), 3);
 }
@@ -355,16 +262,7 @@ fn batch_all_over_a_snapshot_listing() {
 fn batch_bad_customers_line_names_file_and_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ids = write(dir.path(), "ids.txt", "2002\n20O3\n");
-    let r = run(bin()
-        .args([
-            "batch",
-            "--data",
-            "fixtures/demo",
-            "--account",
-            "1001",
-            "--customers",
-        ])
-        .arg(&ids));
+    let r = run(demo_batch().arg("--customers").arg(&ids));
     assert_eq!(r.code, 2);
     assert!(
         r.stdout.is_empty(),
@@ -425,16 +323,8 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 fn check_with_unreadable_data_is_indeterminate() {
     let data = broken_snapshot();
     let r = run(bin()
-        .args([
-            "check",
-            "--account",
-            "1001",
-            "--customer",
-            "2002",
-            "--order",
-            ORDER,
-            "--data",
-        ])
+        .args(CHECK_2002)
+        .args(["--order", ORDER, "--data"])
         .arg(data.path()));
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.starts_with("INDETERMINATE: "), "{}", r.stdout);
@@ -473,17 +363,9 @@ fn batch_exit_code_3_when_any_check_is_indeterminate() {
 
 #[test]
 fn logs_go_to_stderr_and_never_into_the_report() {
-    let r = run(bin().env("RUST_LOG", "ion_preflight=trace").args([
-        "check",
-        "--data",
-        "fixtures/demo",
-        "--account",
-        "1001",
-        "--customer",
-        "2002",
-        "--format",
-        "json",
-    ]));
+    let r = run(demo_check("2002")
+        .env("RUST_LOG", "ion_preflight=trace")
+        .args(["--format", "json"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let _: Value = serde_json::from_str(&r.stdout).expect("stdout is only the report");
     assert!(!r.stderr.is_empty(), "trace logs on stderr");
@@ -491,15 +373,7 @@ fn logs_go_to_stderr_and_never_into_the_report() {
     let quiet = check("2002", "json");
     assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
     // A broken RUST_LOG does not break the command.
-    let r = run(bin().env("RUST_LOG", "=[not a filter").args([
-        "check",
-        "--data",
-        "fixtures/demo",
-        "--account",
-        "1001",
-        "--customer",
-        "2002",
-    ]));
+    let r = run(demo_check("2002").env("RUST_LOG", "=[not a filter"));
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 

@@ -4,14 +4,14 @@
 use std::path::{Path, PathBuf};
 
 use futures::StreamExt;
-use ion_preflight::context::{Fetched, Needs};
+use ion_preflight::context::Fetched;
 use ion_preflight::rules::RuleSet;
 use ion_preflight::source::snapshot::record;
 use ion_preflight::source::{SnapshotError, SnapshotSource, Source, SourceError};
 use ion_preflight::{CheckRequest, Preflight};
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
+use wiremock::matchers::{any, path};
 
 use crate::ion_support::*;
 
@@ -28,15 +28,6 @@ fn demo() -> Source {
 fn nce_order() -> Value {
     let text = std::fs::read_to_string(fixtures().join("orders/nce-order.json")).expect("order");
     serde_json::from_str(&text).expect("order JSON")
-}
-
-fn all_needs() -> Needs {
-    Needs {
-        customer: true,
-        cloud_profiles: true,
-        products: true,
-        order: true,
-    }
 }
 
 #[test]
@@ -184,35 +175,17 @@ async fn a_check_runs_end_to_end_over_the_snapshot() {
 #[tokio::test]
 async fn a_recorded_snapshot_replays_what_live_ion_served() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(customer_path(ACCOUNT, CUSTOMER)))
-        .respond_with(ResponseTemplate::new(200).set_body_json(customer_body(ACCOUNT, CUSTOMER)))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(profiles_path(ACCOUNT, CUSTOMER)))
-        .respond_with(ResponseTemplate::new(200).set_body_json(profiles_body(CUSTOMER)))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(product_path(ACCOUNT, "P1")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(product_body(ACCOUNT, "P1")))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(product_path(ACCOUNT, "a%2Fb")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(product_body(ACCOUNT, "a/b")))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(product_path(ACCOUNT, "GONE")))
-        .respond_with(ResponseTemplate::new(404).set_body_json(envelope(
-            404,
-            "NOT_FOUND",
-            "listing GONE not found",
-        )))
-        .mount(&server)
-        .await;
+    mount_customer(&server, CUSTOMER).await;
+    for (product, answer) in [
+        ("P1", ok_json(product_body(ACCOUNT, "P1"))),
+        ("a%2Fb", ok_json(product_body(ACCOUNT, "a/b"))),
+        (
+            "GONE",
+            ion_error(404, "NOT_FOUND", "listing GONE not found"),
+        ),
+    ] {
+        mount_get(&server, path(product_path(ACCOUNT, product)), answer, None).await;
+    }
     let client = client_with_access(&server, "at-1");
     let dir = tempfile::tempdir().expect("tempdir");
     // A stale file for a product that no longer exists is removed.
@@ -258,14 +231,7 @@ async fn a_recorded_snapshot_replays_what_live_ion_served() {
 #[tokio::test]
 async fn recording_fails_rather_than_leaving_a_file_out() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(envelope(
-            403,
-            "PERMISSION_DENIED",
-            "permission denied to access accounts/1001",
-        )))
-        .mount(&server)
-        .await;
+    mount_get(&server, any(), account_denied(), None).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let e = record(
         &client_with_access(&server, "at-1"),

@@ -25,6 +25,14 @@ fn at() -> jiff::Timestamp {
     "2026-01-02T03:04:05Z".parse().expect("valid timestamp")
 }
 
+/// A report for `customer` of account 1001 (at [`at`], failing on errors):
+/// `customer-exists` passed, then `rest`.
+fn report_of(customer: u64, rest: impl IntoIterator<Item = RuleResult>) -> Report {
+    let mut results = vec![result("customer-exists", Severity::Error, Outcome::Pass)];
+    results.extend(rest);
+    Report::from_results(1001, customer, at(), Severity::Error, results)
+}
+
 pub(crate) fn blocked_report() -> Report {
     let mut active = result("customer-active", Severity::Error, Outcome::Fail);
     active.title = "Only active customers can order".into();
@@ -55,19 +63,7 @@ pub(crate) fn blocked_report() -> Report {
     email.message = Some("primary email \"not-an-email\" is not well-formed".into());
     let mut skipped = result("ms-tenant", Severity::Error, Outcome::Skip);
     skipped.message = Some("requires customer-active".into());
-    Report::from_results(
-        1001,
-        2003,
-        at(),
-        Severity::Error,
-        vec![
-            result("customer-exists", Severity::Error, Outcome::Pass),
-            active,
-            domain,
-            email,
-            skipped,
-        ],
-    )
+    report_of(2003, [active, domain, email, skipped])
 }
 
 pub(crate) fn indeterminate_report() -> Report {
@@ -76,27 +72,13 @@ pub(crate) fn indeterminate_report() -> Report {
         Some("cloudProfiles unavailable: ION timed out after 10s on GET cloudProfiles".into());
     let mut gdap = result("gdap-status", Severity::Warning, Outcome::Error);
     gdap.message = Some("cloudProfiles unavailable".into());
-    Report::from_results(
-        1001,
-        2002,
-        at(),
-        Severity::Error,
-        vec![
-            result("customer-exists", Severity::Error, Outcome::Pass),
-            profiles,
-            gdap,
-        ],
-    )
+    report_of(2002, [profiles, gdap])
 }
 
 pub(crate) fn ready_report() -> Report {
-    Report::from_results(
-        1001,
+    report_of(
         2002,
-        at(),
-        Severity::Error,
-        vec![
-            result("customer-exists", Severity::Error, Outcome::Pass),
+        [
             result("customer-active", Severity::Error, Outcome::Pass),
             result("order-items-complete", Severity::Error, Outcome::Skip),
         ],
