@@ -31,6 +31,10 @@ Environment:
   ION_REFRESH_TOKEN  a refresh token (single use: each refresh returns a new one)
   ION_TOKEN_FILE     file holding the refresh token; the rotated token is
                      written back to it (use this for anything but one-off runs)
+  ION_REQUEST_TIMEOUT timeout of one ION request (default 30s), e.g. 5s, 500ms
+  ION_MAX_ATTEMPTS   tries per ION GET on timeouts, 429 and 5xx (default 4)
+  ION_RETRY_BACKOFF  first pause between tries (default 200ms; doubles, with
+                     jitter; a Retry-After from ION wins, up to 30s)
   RUST_LOG           log filter for stderr (default warn), e.g. ion_preflight=debug
   NO_COLOR           disables colour in text output
 

@@ -7,6 +7,8 @@ mod cli_live;
 mod cli_rules;
 mod cli_support;
 mod default_rules;
+mod fault_server;
+mod faults;
 mod ion_auth;
 mod ion_check;
 mod ion_client;
