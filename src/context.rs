@@ -225,5 +225,10 @@ pub fn order_product_ids(order: Option<&Value>) -> Vec<String> {
 }
 
 fn request_value(account_id: u64, customer_id: u64) -> Value {
-    serde_json::json!({ "accountId": account_id, "customerId": customer_id })
+    // The shape rule paths are checked against (`rules::shape`).
+    let request = crate::rules::shape::RequestRoot {
+        account_id,
+        customer_id,
+    };
+    serde_json::to_value(request).unwrap_or(Value::Null)
 }

@@ -255,6 +255,12 @@ pub enum RulesCommand {
         #[command(flatten)]
         rules: RuleArgs,
     },
+    /// Print the JSON Schema (draft 2020-12) of the rule-file format, for
+    /// editors' YAML language servers.
+    #[command(
+        after_help = "Examples:\n  ion-preflight rules schema > .vscode/ion-preflight-rules.schema.json\n\nThen point the editor at it: a `# yaml-language-server: $schema=<file>` first line, or VS Code's `yaml.schemas` setting (docs/rules.md, \"Editor support\")."
+    )]
+    Schema,
     /// Run rule-test files: each case passes or fails.
     #[command(
         after_help = "Examples:\n  ion-preflight rules test rules/tests/*.yaml\n\nExit codes: 0 every case passed, 1 a case failed, 2 a test file is invalid."

@@ -14,11 +14,13 @@
 pub mod auth;
 mod client;
 mod error;
+pub mod order;
 pub mod types;
 
 pub use auth::{FileTokenStore, MemoryTokenStore, TokenStore, TokenStoreError};
 pub use client::{DEFAULT_BASE_URL, IonClient, IonClientBuilder, validate_base_url};
 pub use error::{Endpoint, IonError};
+pub use order::{AddOn, Attribute, OrderItem, OrderRequest};
 pub use types::{
     AccessValidity, CloudProfile, Customer, CustomerAddress, CustomerCloudProfiles, CustomerPage,
     ErrorEnvelope, ListedCustomer, Product,

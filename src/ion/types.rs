@@ -5,6 +5,7 @@
 //! serializing a value gives back everything ION sent. Enumerations such as
 //! `customerStatus` stay strings, because ION may add values.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -13,7 +14,7 @@ pub type Extra = Map<String, Value>;
 
 /// A customer (`GET /api/v3/accounts/{accountId}/customers/{customerId}`,
 /// schema `GetCustomerResponse`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Customer {
     /// Resource name, `accounts/{accountId}/customers/{customerId}`.
@@ -67,7 +68,7 @@ impl Customer {
 }
 
 /// A customer as listed by `GET .../customers` (schema `ListCustomer`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListedCustomer {
     /// Resource name, `accounts/{accountId}/customers/{customerId}`.
@@ -96,7 +97,7 @@ impl ListedCustomer {
 
 /// One page of `GET .../customers?pageSize=&pageToken=` (schema
 /// `ListCustomers`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerPage {
     /// The customers on this page (ION omits the field when there are none).
@@ -111,7 +112,7 @@ pub struct CustomerPage {
 }
 
 /// A customer's postal address (schema `CustomerAdressResponse`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerAddress {
     /// Street.
@@ -139,7 +140,7 @@ pub struct CustomerAddress {
 
 /// `GET .../customers/{customerId}/cloudProfiles` (schema
 /// `CustomerCloudProfiles`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerCloudProfiles {
     /// The customer id (a string in this response).
@@ -164,7 +165,7 @@ impl CustomerCloudProfiles {
 }
 
 /// A customer's profile with one cloud provider (schema `CloudProfiles`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CloudProfile {
     /// The provider's id (providers are numeric ids plus names, no enum).
@@ -217,7 +218,7 @@ pub struct CloudProfile {
 /// A catalog product (`GET /api/v3/accounts/{accountId}/products/{productId}`,
 /// schema `CatalogProductResponse`). Only the parts a pre-flight check is
 /// likely to read are typed; the rest stays in `extra`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Product {
     /// Resource name, `accounts/{accountId}/products/{productName}`.
@@ -257,7 +258,7 @@ pub struct Product {
 }
 
 /// A product's marketing data (schema `ProductMarketing`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductMarketing {
     /// The product's display name.
@@ -272,7 +273,7 @@ pub struct ProductMarketing {
 }
 
 /// A product's definition (schema `ProductDefinition`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductDefinition {
     /// The SKUs.
@@ -284,7 +285,7 @@ pub struct ProductDefinition {
 }
 
 /// A product SKU (schema `Sku`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Sku {
     /// The SKU id.
@@ -311,7 +312,7 @@ pub struct Sku {
 }
 
 /// A consumption product's cloud data (schema `ProductCloudConsumption`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductCloudConsumption {
     /// The cloud provider.
@@ -326,7 +327,7 @@ pub struct ProductCloudConsumption {
 }
 
 /// `POST /oauth/validateAccess`: how long the credentials remain valid.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AccessValidity {
     /// Seconds the access token remains valid.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -340,7 +341,7 @@ pub struct AccessValidity {
 }
 
 /// ION's error envelope `{error, message, code, details}`, parsed loosely.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorEnvelope {
     /// `NOT_FOUND`, `PERMISSION_DENIED`, … or, on `/oauth`, a sentence.
     #[serde(default, skip_serializing_if = "Option::is_none")]

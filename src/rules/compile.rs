@@ -12,9 +12,13 @@ use serde_json::Value;
 use super::condition::{Cmp, Cond, Quantifier, Test, TypeName, When};
 use super::diagnostics::{Diagnostic, SourceFile, did_you_mean};
 use super::path::{self as paths, Path, RawPath, RawSeg, Seg, Start};
+use super::shape::Ty;
 use super::template::{self, Part, RawPart, Template};
+use super::typecheck::{self, Problem};
 use super::yaml::{Key, Node, NodeValue, Pos};
-use super::{BUILTIN_DEFAULT, BUILTIN_NAME, ForEach, Inner, Origin, Rule, RuleLoadError};
+use super::{
+    BUILTIN_DEFAULT, BUILTIN_NAME, ForEach, Inner, Origin, Rule, RuleLoadError, UncheckedPath,
+};
 use crate::context::{Needs, Root};
 use crate::report::Severity;
 
@@ -116,6 +120,8 @@ struct Loader {
     rules: Vec<PendingRule>,
     /// >0 while compiling an expansion whose problems were already reported.
     quiet: usize,
+    /// Paths with a `~` (unchecked) segment, where they are written.
+    unchecked: Vec<UncheckedPath>,
 }
 
 /// Stack for the loading thread: parsing and compiling are recursive, and a
@@ -152,6 +158,7 @@ fn load_on_this_thread(units: &[Unit]) -> Result<Inner, RuleLoadError> {
         conditions: HashMap::new(),
         rules: Vec::new(),
         quiet: 0,
+        unchecked: Vec::new(),
     };
     for unit in units {
         let (key, name, text, base) = match unit {
@@ -340,6 +347,7 @@ impl Loader {
                 let mut free = BTreeSet::new();
                 let mut scope = Scope {
                     bound: Vec::new(),
+                    types: Vec::new(),
                     free: Some(&mut free),
                 };
                 let mut expanding = vec![k.name.clone()];
@@ -602,6 +610,7 @@ impl Loader {
             let file = p.file.clone();
             let mut scope = Scope {
                 bound: Vec::new(),
+                types: Vec::new(),
                 free: None,
             };
             let mut expanding = Vec::new();
@@ -618,17 +627,36 @@ impl Loader {
                     self.push(d);
                     return None;
                 };
-                let path = self.path_text(&file, n.pos, path_text.trim(), &mut scope)?;
+                let (path, ty) = self.path_text(&file, n.pos, path_text.trim(), &mut scope)?;
                 let var = var.trim().to_owned();
                 self.check_var_name(&file, n.pos, &var, &scope)?;
-                Some(ForEach { path, var })
+                let element = match ty {
+                    Ty::Array(e) => *e,
+                    t if t.is_open() => Ty::Unchecked,
+                    other => {
+                        let problem = Problem {
+                            code: "type-mismatch",
+                            message: format!(
+                                "`for_each` iterates over a list, but `{}` is {other}",
+                                path_text.trim()
+                            ),
+                            label: "not a list",
+                            help: None,
+                        };
+                        self.type_problem(&file, n.pos, problem);
+                        return None;
+                    }
+                };
+                Some((ForEach { path, var }, element))
             });
             if p.for_each.is_some() && for_each.is_none() {
                 continue;
             }
-            if let Some(fe) = &for_each {
+            let for_each = for_each.map(|(fe, element)| {
                 scope.bound.push(fe.var.clone());
-            }
+                scope.types.push(element);
+                fe
+            });
             let when = p
                 .when
                 .as_ref()
@@ -780,10 +808,15 @@ impl Loader {
             return Err(RuleLoadError::Invalid { diagnostics: diags });
         }
         let order = topo_order(&rules);
+        let mut unchecked = std::mem::take(&mut self.unchecked);
+        unchecked.sort_by(|a, b| {
+            (&a.file, a.line, a.column, &a.path).cmp(&(&b.file, b.line, b.column, &b.path))
+        });
         Ok(Inner {
             rules,
             order,
             needs,
+            unchecked,
         })
     }
 
@@ -991,6 +1024,15 @@ impl Loader {
             return None;
         };
         let of = self.string(file, of_node, "`of`")?;
+        if let Ok(raw) = paths::parse(&of) {
+            let var = |v: &str| scope_type(scope, v);
+            if let Ok(t) = typecheck::path_type(&raw, &var)
+                && let Err(problem) = typecheck::attributes_of(&of, &t.ty)
+            {
+                self.type_problem(file, of_node.pos, problem);
+                return None;
+            }
+        }
         let text = format!("{of}.attributes[name={name}].value");
         let path = self.path_text(file, of_node.pos, &text, scope);
         self.value_test(
@@ -1012,7 +1054,7 @@ impl Loader {
         file: &Arc<SourceFile>,
         node: &Node,
         entries: &[(Key, Node)],
-        path: Option<Path>,
+        path: Option<(Path, Ty)>,
         path_text: &str,
         subject_keys: &[&str],
         scope: &mut Scope<'_>,
@@ -1089,6 +1131,20 @@ impl Loader {
             }
             None => false,
         };
+        let (path, ty) = match path {
+            Some((p, t)) => (Some(p), Some(t)),
+            None => (None, None),
+        };
+        let mut element = Ty::Unknown;
+        if let Some(ty) = &ty {
+            match typecheck::operator(first, path_text, ty) {
+                Ok(e) => element = e.unwrap_or(Ty::Unknown),
+                Err(problem) => {
+                    self.type_problem(file, ops[0].0.pos, problem);
+                    return None;
+                }
+            }
+        }
         let as_node = get(entries, "as");
         if QUANTIFIERS.contains(&first) {
             let Some(as_node) = as_node else {
@@ -1100,8 +1156,10 @@ impl Loader {
             let var = self.string(file, as_node, "`as`")?;
             self.check_var_name(file, as_node.pos, &var, scope)?;
             scope.bound.push(var);
+            scope.types.push(element);
             let body = self.cond(file, &ops[0].1, scope, depth + 1, expanding);
             scope.bound.pop();
+            scope.types.pop();
             let kind = match first {
                 "some" => Quantifier::Some,
                 "every" => Quantifier::Every,
@@ -1342,6 +1400,19 @@ impl Loader {
             }
             _ => return None,
         };
+        if let Some(ty) = &ty {
+            let literals: Vec<&Node> = match (&test, &op_node.value) {
+                (Test::OneOf { .. }, NodeValue::Seq(items)) => items.iter().collect(),
+                (Test::Equals { .. } | Test::Contains { .. }, _) => vec![op_node],
+                _ => Vec::new(),
+            };
+            for n in literals {
+                if let Err(problem) = typecheck::literal(first, path_text, ty, &n.to_json()) {
+                    self.type_problem(file, n.pos, problem);
+                    return None;
+                }
+            }
+        }
         let path = path?;
         let cond = Cond::Test {
             path,
@@ -1443,9 +1514,13 @@ impl Loader {
         pos: Pos,
         text: &str,
         scope: &mut Scope<'_>,
-    ) -> Option<Path> {
+    ) -> Option<(Path, Ty)> {
         match paths::parse(text) {
-            Ok(raw) => self.resolve(file, pos, &raw, text, scope),
+            Ok(raw) => {
+                let path = self.resolve(file, pos, &raw, text, scope)?;
+                let ty = self.typed(file, pos, &raw, text, scope)?;
+                Some((path, ty))
+            }
             Err(e) => {
                 let d = Diagnostic::at(file, pos, "bad-path", e).label("malformed path");
                 self.push(d);
@@ -1510,7 +1585,7 @@ impl Loader {
         let mut segs = Vec::with_capacity(raw.segs.len());
         for s in &raw.segs {
             segs.push(match s {
-                RawSeg::Field(f) => Seg::Field(f.as_str().into()),
+                RawSeg::Field(f) | RawSeg::Unchecked(f) => Seg::Field(f.as_str().into()),
                 RawSeg::Index(i) => Seg::Index(*i),
                 RawSeg::Select { field, value } => Seg::Select {
                     field: field.as_str().into(),
@@ -1533,6 +1608,48 @@ impl Loader {
             segs,
             text: text.into(),
         })
+    }
+
+    /// Type-checks a resolved path; records it when it has unchecked parts.
+    fn typed(
+        &mut self,
+        file: &Arc<SourceFile>,
+        pos: Pos,
+        raw: &RawPath,
+        text: &str,
+        scope: &Scope<'_>,
+    ) -> Option<Ty> {
+        let var = |v: &str| scope_type(scope, v);
+        match typecheck::path_type(raw, &var) {
+            Ok(t) => {
+                if t.unchecked {
+                    let u = UncheckedPath {
+                        file: file.name.clone(),
+                        line: pos.line,
+                        column: pos.column,
+                        path: text.to_owned(),
+                    };
+                    if !self.unchecked.contains(&u) {
+                        self.unchecked.push(u);
+                    }
+                }
+                Some(t.ty)
+            }
+            Err(problem) => {
+                self.type_problem(file, pos, problem);
+                None
+            }
+        }
+    }
+
+    /// Reports a type problem. Unlike structural problems, these are reported
+    /// inside a named condition's expansion too: only there are the types of
+    /// its variables known (duplicates are dropped in `finish`).
+    fn type_problem(&mut self, file: &SourceFile, pos: Pos, problem: Problem) {
+        let d = Diagnostic::at(file, pos, problem.code, problem.message)
+            .label(problem.label)
+            .maybe_help(problem.help);
+        self.diags.push(d);
     }
 
     fn check_var_name(
@@ -1596,6 +1713,7 @@ impl Loader {
         let mut ok = true;
         let mut scope = Scope {
             bound: scope.bound.clone(),
+            types: scope.types.clone(),
             free: None,
         };
         for p in raw {
@@ -1610,7 +1728,10 @@ impl Loader {
                 } => {
                     let t = render_raw(&path);
                     let at = placeholder_pos(file.text(), node.pos, offset);
-                    match self.resolve(file, at, &path, &t, &mut scope) {
+                    let resolved = self
+                        .resolve(file, at, &path, &t, &mut scope)
+                        .and_then(|p| self.typed(file, at, &path, &t, &scope).map(|_| p));
+                    match resolved {
                         Some(path) => Part::Path {
                             path,
                             fallback: fallback.map(Into::into),
@@ -1790,9 +1911,17 @@ impl Loader {
 /// Variables in scope while compiling a condition.
 struct Scope<'f> {
     bound: Vec<String>,
+    /// The type of each bound variable (parallel to `bound`).
+    types: Vec<Ty>,
     /// When compiling a named condition on its own: unbound names are
     /// collected here instead of being errors.
     free: Option<&'f mut BTreeSet<String>>,
+}
+
+/// The type of variable `name` when it is bound in `scope`.
+fn scope_type(scope: &Scope<'_>, name: &str) -> Option<Ty> {
+    let slot = scope.bound.iter().rposition(|b| b == name)?;
+    Some(scope.types.get(slot).cloned().unwrap_or(Ty::Unknown))
 }
 
 fn get<'n>(entries: &'n [(Key, Node)], key: &str) -> Option<&'n Node> {
@@ -1883,6 +2012,10 @@ fn render_raw(p: &RawPath) -> String {
         match seg {
             RawSeg::Field(f) => {
                 s.push('.');
+                s.push_str(f);
+            }
+            RawSeg::Unchecked(f) => {
+                s.push_str(".~");
                 s.push_str(f);
             }
             RawSeg::Index(i) => s.push_str(&format!("[{i}]")),

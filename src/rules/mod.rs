@@ -8,8 +8,11 @@ mod condition;
 mod diagnostics;
 mod eval;
 mod path;
+pub mod schema;
+pub(crate) mod shape;
 mod template;
 pub mod testing;
+mod typecheck;
 pub mod yaml;
 
 use std::path::PathBuf;
@@ -40,6 +43,21 @@ pub struct Origin {
     pub file: String,
     /// 1-based line of the rule's `id`.
     pub line: u32,
+}
+
+/// A path written with an unchecked (`~`) segment: it reads a field the
+/// context's types do not describe, so the loader could not check it.
+/// `rules lint` lists these.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UncheckedPath {
+    /// The file it is written in (`builtin:default` for the embedded set).
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+    /// The path as written, e.g. `customer.~newField`.
+    pub path: String,
 }
 
 /// One compiled rule.
@@ -188,6 +206,8 @@ pub(crate) struct Inner {
     /// Evaluation order: every rule after the rules it requires.
     pub(crate) order: Vec<usize>,
     pub(crate) needs: Needs,
+    /// Paths with unchecked segments, in file and position order.
+    pub(crate) unchecked: Vec<UncheckedPath>,
 }
 
 static BUILTIN: LazyLock<Result<RuleSet, String>> = LazyLock::new(|| {
@@ -211,6 +231,7 @@ impl RuleSet {
                     rules: Vec::new(),
                     order: Vec::new(),
                     needs: Needs::default(),
+                    unchecked: Vec::new(),
                 }),
             },
         }
@@ -239,6 +260,13 @@ impl RuleSet {
     /// The rule with id `id`.
     pub fn rule(&self, id: &str) -> Option<&Rule> {
         self.inner.rules.iter().find(|r| r.id == id)
+    }
+
+    /// The paths written with an unchecked (`~`) segment, with where they
+    /// are written, in file and position order. Empty for a set whose every
+    /// path was checked against the context's types.
+    pub fn unchecked_paths(&self) -> &[UncheckedPath] {
+        &self.inner.unchecked
     }
 
     /// Which resources the rules read.

@@ -55,8 +55,13 @@ pub(crate) struct RawPath {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum RawSeg {
     Field(String),
+    /// `.~field`: a field the context's types do not describe, read unchecked.
+    Unchecked(String),
     Index(usize),
-    Select { field: String, value: String },
+    Select {
+        field: String,
+        value: String,
+    },
     Dynamic(RawPath),
 }
 
@@ -123,7 +128,12 @@ impl Parser<'_> {
             match self.s[self.i] {
                 b'.' => {
                     self.i += 1;
-                    segs.push(RawSeg::Field(self.ident()?));
+                    if self.s.get(self.i) == Some(&b'~') {
+                        self.i += 1;
+                        segs.push(RawSeg::Unchecked(self.ident()?));
+                    } else {
+                        segs.push(RawSeg::Field(self.ident()?));
+                    }
                 }
                 b'[' => {
                     self.i += 1;

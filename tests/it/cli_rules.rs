@@ -1,4 +1,4 @@
-//! `rules lint | list | explain | test` through the real binary.
+//! `rules lint | list | explain | schema | test` through the real binary.
 
 use crate::cli_support::{bin, redactions, run, write};
 
@@ -261,4 +261,17 @@ fn list_and_explain_the_builtin_set() {
             explain.stdout
         );
     }
+}
+
+#[test]
+fn schema_prints_the_rule_file_json_schema() {
+    let r = run(bin().args(["rules", "schema"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let schema: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON on stdout");
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    assert_eq!(schema, ion_preflight::rules::schema::rule_file_schema());
+    assert!(schema["properties"]["rules"].is_object());
 }

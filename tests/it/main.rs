@@ -16,5 +16,7 @@ mod ion_fetch_plan;
 mod ion_logging;
 mod ion_support;
 mod render_formats;
+mod rule_schema;
 mod rule_tests;
+mod rule_types;
 mod snapshot_source;

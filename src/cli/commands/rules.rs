@@ -1,4 +1,4 @@
-//! `rules lint | list | explain | test`.
+//! `rules lint | list | explain | schema | test`.
 
 use serde::Serialize;
 
@@ -48,6 +48,13 @@ pub fn run(cmd: RulesCommand) -> Result<Exit, CliError> {
                 }
                 None => Err(CliError::Usage(unknown_rule(&set, &id))),
             }
+        }
+        RulesCommand::Schema => {
+            let schema = crate::rules::schema::rule_file_schema();
+            let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+            text.push('\n');
+            write_stdout(text.as_bytes())?;
+            Ok(Exit::Ready)
         }
         RulesCommand::Test { files } => test(&files),
     }

@@ -263,10 +263,12 @@ fn every_problem_in_a_file_is_reported_with_its_position() {
         [
             "bad-id:2:9",
             "bad-severity:4:15",
+            "unknown-field:5:21",
             "bad-regex:5:42",
             "unknown-root:6:15",
             "missing-key:7:5",
             "unknown-key:8:5",
+            "unknown-field:10:21",
             "unknown-operator:10:33",
         ]
     );

@@ -107,22 +107,22 @@ rules:
   - id: any-known-true
     title: t
     severity: error
-    assert: { any: [{ path: customer.x, exists: true }, { path: request.accountId, equals: 1001 }] }
+    assert: { any: [{ path: customer.~x, exists: true }, { path: request.accountId, equals: 1001 }] }
     message: m
   - id: all-known-false
     title: t
     severity: error
-    assert: { all: [{ path: customer.x, exists: true }, { path: request.accountId, equals: 1 }] }
+    assert: { all: [{ path: customer.~x, exists: true }, { path: request.accountId, equals: 1 }] }
     message: m
   - id: any-unknown
     title: t
     severity: error
-    assert: { any: [{ path: customer.x, exists: true }, { path: request.accountId, equals: 1 }] }
+    assert: { any: [{ path: customer.~x, exists: true }, { path: request.accountId, equals: 1 }] }
     message: m
   - id: not-unknown
     title: t
     severity: error
-    assert: { not: { path: customer.x, exists: true } }
+    assert: { not: { path: customer.~x, exists: true } }
     message: m
 "#;
     let ctx = Context::new(1001, 2002, now()).with_customer(Fetched::unavailable("timeout"));
@@ -229,7 +229,7 @@ rules:
     title: t
     severity: error
     when: { path: customer.customerStatus, equals: INACTIVE }
-    assert: { path: customer.reason, non_empty: true }
+    assert: { path: customer.~reason, non_empty: true }
     message: m
 "#;
     let r = run(yaml, &ctx_with(json!({"customerStatus": "ACTIVE"})));

@@ -43,13 +43,13 @@ fn json_value() -> impl Strategy<Value = Value> {
 /// A path into `customer` (the generated rules read only the customer).
 fn path() -> impl Strategy<Value = String> {
     prop_oneof![
-        Just("customer".to_owned()),
-        Just("customer.customerStatus".to_owned()),
-        Just("customer.x".to_owned()),
-        Just("customer.x[0]".to_owned()),
-        Just("customer.x.name".to_owned()),
-        Just("customer.attributes[name=x].value".to_owned()),
-        "[a-z]{1,4}".prop_map(|f| format!("customer.{f}")),
+        Just("customer.~self".to_owned()),
+        Just("customer.~customerStatus".to_owned()),
+        Just("customer.~x".to_owned()),
+        Just("customer.~x[0]".to_owned()),
+        Just("customer.~x.name".to_owned()),
+        Just("customer.~attributes[name=x].value".to_owned()),
+        "[a-z]{1,4}".prop_map(|f| format!("customer.~{f}")),
     ]
 }
 
