@@ -9,6 +9,7 @@ mod cli_support;
 mod default_rules;
 mod fault_server;
 mod faults;
+mod hostile_input;
 mod ion_auth;
 mod ion_check;
 mod ion_client;
