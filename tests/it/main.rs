@@ -20,4 +20,5 @@ mod render_formats;
 mod rule_schema;
 mod rule_tests;
 mod rule_types;
+mod secrets;
 mod snapshot_source;
