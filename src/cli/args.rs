@@ -29,8 +29,9 @@ Environment:
   ION_ACCOUNT_ID     reseller account id; --account wins
   ION_ACCESS_TOKEN   a ready access token
   ION_REFRESH_TOKEN  a refresh token (single use: each refresh returns a new one)
-  ION_TOKEN_FILE     file holding the refresh token; the rotated token is
-                     written back to it (use this for anything but one-off runs)
+  ION_TOKEN_FILE     token file: the refresh token, rotated in place, and the
+                     cached access token; shared safely by overlapping runs
+                     (use this for anything but one-off runs; see `auth --help`)
   ION_REQUEST_TIMEOUT timeout of one ION request (default 30s), e.g. 5s, 500ms
   ION_MAX_ATTEMPTS   tries per ION GET on timeouts, 429 and 5xx (default 4)
   ION_RETRY_BACKOFF  first pause between tries (default 200ms; doubles, with
@@ -76,6 +77,10 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// The token file: store a refresh token, show how long the tokens
+    /// last, force a refresh.
+    #[command(subcommand)]
+    Auth(super::auth::AuthCommand),
 }
 
 /// Which rules to use.

@@ -6,6 +6,7 @@
 //! (rule-file diagnostics are rendered with their source snippets).
 
 mod args;
+mod auth;
 mod batch;
 mod commands;
 mod exit;

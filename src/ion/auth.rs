@@ -6,30 +6,87 @@
 //! refreshes are single-flight: however many requests need a token at once,
 //! one refresh happens and everybody waits for it.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::Mutex as StdMutex;
 use std::time::Duration;
 
+use jiff::{SignedDuration, Timestamp};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::error::{Endpoint, IonError, message_from_body};
-use super::types::TokenResponse;
+pub use super::token_file::StoredTokens;
+use super::types::{AccessValidity, TokenResponse};
 
-/// Where the refresh token is kept between refreshes.
+/// Where the refresh token (and, for stores that can, the current access
+/// token) is kept between refreshes and between runs.
 ///
-/// `save` is called with every new refresh token before the access token
-/// that came with it is used: if it fails, the check fails rather than going
-/// on with a token that would be lost at exit.
+/// `save` / `save_tokens` is called with every new refresh token before the
+/// access token that came with it is used: if it fails, the check fails
+/// rather than going on with a token that would be lost at exit.
+///
+/// Only `load` and `save` are required. A store shared by several processes
+/// (like [`TokenFile`](super::TokenFile)) also implements
+/// [`load_tokens`](TokenStore::load_tokens) and
+/// [`save_tokens`](TokenStore::save_tokens) to cache the access token
+/// between runs, and [`lock_for_refresh`](TokenStore::lock_for_refresh) so
+/// that only one process refreshes at a time.
 pub trait TokenStore: Send + Sync + std::fmt::Debug {
     /// The current refresh token, if the store has one.
     fn load(&self) -> Result<Option<SecretString>, TokenStoreError>;
     /// Replaces the refresh token.
     fn save(&self, refresh_token: &SecretString) -> Result<(), TokenStoreError>;
+
+    /// Everything the store holds. The default wraps
+    /// [`load`](TokenStore::load): no cached access token.
+    fn load_tokens(&self) -> Result<Option<StoredTokens>, TokenStoreError> {
+        Ok(self.load()?.map(StoredTokens::new))
+    }
+
+    /// Replaces everything the store holds. The default keeps only the
+    /// refresh token, through [`save`](TokenStore::save).
+    fn save_tokens(&self, tokens: &StoredTokens) -> Result<(), TokenStoreError> {
+        self.save(&tokens.refresh_token)
+    }
+
+    /// Blocks until this process may refresh, and keeps others from doing
+    /// so until the returned guard is dropped. The client holds it while it
+    /// re-reads the store, refreshes and saves the result. The default locks
+    /// nothing (for a store only this process uses).
+    fn lock_for_refresh(&self) -> Result<RefreshLock, TokenStoreError> {
+        Ok(RefreshLock::none())
+    }
+}
+
+/// Held while a refresh is in progress (see
+/// [`TokenStore::lock_for_refresh`]); dropping it releases the lock.
+#[must_use = "the lock is released when this is dropped"]
+pub struct RefreshLock {
+    _guard: Option<Box<dyn Send>>,
+}
+
+impl RefreshLock {
+    /// A lock that holds nothing.
+    pub fn none() -> Self {
+        RefreshLock { _guard: None }
+    }
+
+    /// A lock released when `guard` is dropped (an open, locked file; a
+    /// lease; …).
+    pub fn holding(guard: impl Send + 'static) -> Self {
+        RefreshLock {
+            _guard: Some(Box::new(guard)),
+        }
+    }
+}
+
+impl std::fmt::Debug for RefreshLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshLock")
+    }
 }
 
 /// A token store failure.
@@ -55,15 +112,31 @@ pub enum TokenStoreError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The token file holds something that is not a token file.
+    #[error("the token file {} cannot be used: {reason}", path.display())]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (never the file's content).
+        reason: String,
+    },
+    /// The lock file next to the token file could not be opened or locked.
+    #[error("cannot lock {}: {source}", path.display())]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// Another store failed.
     #[error("token store: {0}")]
     Other(String),
 }
 
-/// Keeps the refresh token in memory only (the library's default).
+/// Keeps the tokens in memory only (the library's default).
 #[derive(Default)]
 pub struct MemoryTokenStore {
-    token: StdMutex<Option<SecretString>>,
+    tokens: StdMutex<Option<StoredTokens>>,
 }
 
 impl MemoryTokenStore {
@@ -75,8 +148,14 @@ impl MemoryTokenStore {
     /// A store holding `refresh_token`.
     pub fn with_token(refresh_token: SecretString) -> Self {
         MemoryTokenStore {
-            token: StdMutex::new(Some(refresh_token)),
+            tokens: StdMutex::new(Some(StoredTokens::new(refresh_token))),
         }
+    }
+
+    fn guard(&self) -> Result<std::sync::MutexGuard<'_, Option<StoredTokens>>, TokenStoreError> {
+        self.tokens
+            .lock()
+            .map_err(|_| TokenStoreError::Other("the in-memory token store was poisoned".into()))
     }
 }
 
@@ -88,135 +167,41 @@ impl std::fmt::Debug for MemoryTokenStore {
 
 impl TokenStore for MemoryTokenStore {
     fn load(&self) -> Result<Option<SecretString>, TokenStoreError> {
-        let guard = self
-            .token
-            .lock()
-            .map_err(|_| TokenStoreError::Other("the in-memory token store was poisoned".into()))?;
-        Ok(guard.clone())
+        Ok(self.guard()?.as_ref().map(|t| t.refresh_token.clone()))
     }
 
     fn save(&self, refresh_token: &SecretString) -> Result<(), TokenStoreError> {
-        let mut guard = self
-            .token
-            .lock()
-            .map_err(|_| TokenStoreError::Other("the in-memory token store was poisoned".into()))?;
-        *guard = Some(refresh_token.clone());
+        *self.guard()? = Some(StoredTokens::new(refresh_token.clone()));
+        Ok(())
+    }
+
+    fn load_tokens(&self) -> Result<Option<StoredTokens>, TokenStoreError> {
+        Ok(self.guard()?.clone())
+    }
+
+    fn save_tokens(&self, tokens: &StoredTokens) -> Result<(), TokenStoreError> {
+        *self.guard()? = Some(tokens.clone());
         Ok(())
     }
 }
 
-/// Keeps the refresh token in a file holding just the token.
-///
-/// Writes are atomic: a temporary file in the same directory, created with
-/// mode 0600, written, fsynced, then renamed over the file (and the directory
-/// fsynced), so a crash leaves the old or the new token, never neither.
-/// Loading warns (through `tracing`) when the file is readable by group or
-/// others.
-#[derive(Clone, Debug)]
-pub struct FileTokenStore {
-    path: PathBuf,
-}
+/// The former name of [`TokenFile`](super::TokenFile), which now also caches
+/// the access token and locks across processes. A file holding just a bare
+/// refresh token is still read, and upgraded on the first write.
+pub type FileTokenStore = super::token_file::TokenFile;
 
-impl FileTokenStore {
-    /// A store backed by the file at `path` (which need not exist yet).
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        FileTokenStore { path: path.into() }
-    }
+/// How long before its expiry an access token stops being used.
+pub const ACCESS_TOKEN_MARGIN: Duration = Duration::from_secs(60);
 
-    /// The file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
+/// Checks warn (through `tracing`) when the refresh token has less than this
+/// left.
+pub const REFRESH_EXPIRY_WARNING: Duration = Duration::from_secs(7 * 24 * 3600);
 
-    #[cfg(unix)]
-    fn warn_if_exposed(&self, meta: &fs::Metadata) {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode();
-        if mode & 0o077 != 0 {
-            tracing::warn!(
-                path = %self.path.display(),
-                mode = format_args!("{:o}", mode & 0o777),
-                "the token file is readable by other users; restrict it with `chmod 600`"
-            );
-        }
-    }
-
-    #[cfg(not(unix))]
-    fn warn_if_exposed(&self, _meta: &fs::Metadata) {}
-}
-
-impl TokenStore for FileTokenStore {
-    fn load(&self) -> Result<Option<SecretString>, TokenStoreError> {
-        match fs::read_to_string(&self.path) {
-            Ok(text) => {
-                if let Ok(meta) = fs::metadata(&self.path) {
-                    self.warn_if_exposed(&meta);
-                }
-                let token = text.trim();
-                if token.is_empty() {
-                    Ok(None)
-                } else {
-                    Ok(Some(SecretString::from(token.to_owned())))
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(TokenStoreError::Read {
-                path: self.path.clone(),
-                source,
-            }),
-        }
-    }
-
-    fn save(&self, refresh_token: &SecretString) -> Result<(), TokenStoreError> {
-        write_atomically(&self.path, refresh_token.expose_secret().as_bytes()).map_err(|source| {
-            TokenStoreError::Write {
-                path: self.path.clone(),
-                source,
-            }
-        })
-    }
-}
-
-fn write_atomically(path: &Path, token: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "token".to_owned());
-    let tmp = dir.join(format!(
-        ".{file_name}.{}.{}.tmp",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    let result = (|| {
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&tmp)?;
-        file.write_all(token)?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)?;
-        // Make the rename itself durable (best effort: not every platform
-        // can open a directory).
-        if let Ok(d) = fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
+/// After a refresh, ION is asked how long the refresh token lasts when this
+/// is not known or is less than this away (so the warning above is based on
+/// ION's word, at the cost of one `POST /oauth/validateAccess` per refresh
+/// at most, and usually once per credential).
+const REFRESH_EXPIRY_RECHECK: Duration = Duration::from_secs(8 * 24 * 3600);
 
 /// An access token and when to stop using it.
 struct Cached {
@@ -227,17 +212,20 @@ struct Cached {
 
 struct State {
     access: Option<Cached>,
-    /// A refresh token received from ION that the store has not accepted
-    /// yet (its `save` failed): kept so it is not lost, saved again first.
-    unsaved: Option<SecretString>,
-    /// The access token that came with `unsaved`.
-    unsaved_access: Option<Cached>,
+    /// Tokens received from ION that the store has not accepted yet (its
+    /// save failed): kept so the refresh token is not lost, saved first.
+    unsaved: Option<StoredTokens>,
+    /// The last access token ION rejected: never taken from the store again.
+    rejected: Option<SecretString>,
+    /// Whether the near-expiry warning was given.
+    warned: bool,
 }
 
-/// The token lifecycle: cached access token, single-flight refresh.
+/// The token lifecycle: cached access token, single-flight refresh within
+/// the process, the store's lock across processes.
 pub(crate) struct Auth {
     state: Mutex<State>,
-    store: Option<std::sync::Arc<dyn TokenStore>>,
+    store: Option<Arc<dyn TokenStore>>,
     /// The refresh token given to the builder: used when the store is empty.
     initial_refresh: Option<SecretString>,
     /// How long before expiry an access token stops being used.
@@ -256,14 +244,44 @@ impl std::fmt::Debug for Auth {
 pub(crate) struct RefreshTarget<'a> {
     pub(crate) http: &'a reqwest::Client,
     pub(crate) url: url::Url,
+    pub(crate) validate_url: url::Url,
     pub(crate) timeout: Duration,
+}
+
+/// What one `POST /oauth/token` returned.
+struct Refreshed {
+    access: SecretString,
+    expires_in: Duration,
+    refresh: Option<SecretString>,
+}
+
+fn no_credentials() -> IonError {
+    IonError::Config(
+        "no ION credentials: set ION_ACCESS_TOKEN, or ION_REFRESH_TOKEN / ION_TOKEN_FILE for a refresh token"
+            .to_owned(),
+    )
+}
+
+fn plus(at: Timestamp, d: Duration) -> Option<Timestamp> {
+    at.checked_add(SignedDuration::try_from(d).ok()?).ok()
+}
+
+/// When the refresh token expires, from ION's `refresh_expires_in` at
+/// `now`.
+fn refresh_expires_at(validity: &AccessValidity, now: Timestamp) -> Option<Timestamp> {
+    let secs = u64::try_from(validity.refresh_expires_in?).ok()?;
+    plus(now, Duration::from_secs(secs))
+}
+
+fn same(a: &SecretString, b: &SecretString) -> bool {
+    a.expose_secret() == b.expose_secret()
 }
 
 impl Auth {
     pub(crate) fn new(
         access: Option<SecretString>,
         initial_refresh: Option<SecretString>,
-        store: Option<std::sync::Arc<dyn TokenStore>>,
+        store: Option<Arc<dyn TokenStore>>,
     ) -> Self {
         Auth {
             state: Mutex::new(State {
@@ -272,11 +290,12 @@ impl Auth {
                     use_until: None,
                 }),
                 unsaved: None,
-                unsaved_access: None,
+                rejected: None,
+                warned: false,
             }),
             store,
             initial_refresh,
-            margin: Duration::from_secs(60),
+            margin: ACCESS_TOKEN_MARGIN,
         }
     }
 
@@ -285,48 +304,192 @@ impl Auth {
         self.store.is_some() || self.initial_refresh.is_some()
     }
 
-    /// A usable access token: the cached one, or a fresh one from a single
-    /// refresh shared by every concurrent caller.
+    /// A usable access token: the cached one, one a previous run (or another
+    /// process) left in the store, or a fresh one from a single refresh
+    /// shared by every concurrent caller and, through the store's lock, by
+    /// every process sharing the store.
     pub(crate) async fn access_token(
         &self,
         target: RefreshTarget<'_>,
     ) -> Result<SecretString, IonError> {
+        self.obtain(target, false).await
+    }
+
+    /// Refreshes now, whatever the cached access token (`auth refresh`).
+    pub(crate) async fn force_refresh(&self, target: RefreshTarget<'_>) -> Result<(), IonError> {
+        self.obtain(target, true).await.map(drop)
+    }
+
+    async fn obtain(
+        &self,
+        target: RefreshTarget<'_>,
+        force: bool,
+    ) -> Result<SecretString, IonError> {
         let mut state = self.state.lock().await;
-        if let Some(cached) = &state.access
+        if !force
+            && let Some(cached) = &state.access
             && cached.use_until.is_none_or(|t| Instant::now() < t)
         {
             return Ok(cached.token.clone());
         }
-        // A previous refresh succeeded but its refresh token could not be
-        // saved: save it now, before using its access token.
+        // A previous refresh succeeded but its tokens could not be saved:
+        // save them now, before using the access token.
         if let Some(pending) = state.unsaved.clone() {
             self.save(&pending)?;
             state.unsaved = None;
-            state.access = state.unsaved_access.take();
-            if let Some(cached) = &state.access
-                && cached.use_until.is_none_or(|t| Instant::now() < t)
-            {
-                return Ok(cached.token.clone());
+            if !force && let Some(token) = self.usable(&pending, &state) {
+                self.adopt(&mut state, &pending, token.clone(), self.margin);
+                return Ok(token);
             }
         }
-        let refresh = self.current_refresh_token()?.ok_or_else(|| {
-            IonError::Config(
-                "no ION credentials: set ION_ACCESS_TOKEN, or ION_REFRESH_TOKEN / ION_TOKEN_FILE for a refresh token"
-                    .to_owned(),
-            )
-        })?;
-        let (access, new_refresh) = self.refresh(&refresh, target).await?;
-        if let Some(new_refresh) = new_refresh
-            && let Err(e) = self.save(&new_refresh)
+        let Some(store) = self.store.clone() else {
+            return Err(no_credentials());
+        };
+        // An access token a previous run or another process obtained. The
+        // store is read without the lock: writes are atomic replacements.
+        if !force
+            && let Some(tokens) = store.load_tokens()?
+            && let Some(token) = self.usable(&tokens, &state)
         {
-            state.unsaved = Some(new_refresh);
-            state.unsaved_access = Some(access);
-            state.access = None;
-            return Err(e);
+            tracing::debug!("using the access token from the token store");
+            self.adopt(&mut state, &tokens, token.clone(), self.margin);
+            return Ok(token);
         }
-        let token = access.token.clone();
-        state.access = Some(access);
-        Ok(token)
+        let lock = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || store.lock_for_refresh())
+                .await
+                .map_err(|e| {
+                    IonError::TokenStore(TokenStoreError::Other(format!(
+                        "waiting for the token lock failed: {e}"
+                    )))
+                })??
+        };
+        // Under the lock, read again: the process that held it before may
+        // have refreshed already (and spent the refresh token read above).
+        let current = store.load_tokens()?;
+        if !force
+            && let Some(tokens) = &current
+            && let Some(token) = self.usable(tokens, &state)
+        {
+            tracing::debug!("another process refreshed meanwhile; using its access token");
+            drop(lock);
+            self.adopt(&mut state, tokens, token.clone(), self.margin);
+            return Ok(token);
+        }
+        let refresh_token = current
+            .as_ref()
+            .map(|t| t.refresh_token.clone())
+            .or_else(|| self.initial_refresh.clone())
+            .ok_or_else(no_credentials)?;
+        let got = self.refresh(&refresh_token, &target).await?;
+        let now = Timestamp::now();
+        let mut tokens = StoredTokens {
+            refresh_obtained_at: if got.refresh.is_some() {
+                Some(now)
+            } else {
+                current.as_ref().and_then(|t| t.refresh_obtained_at)
+            },
+            refresh_token: got.refresh.clone().unwrap_or(refresh_token),
+            refresh_expires_at: current.as_ref().and_then(|t| t.refresh_expires_at),
+            access_token: Some(got.access.clone()),
+            access_expires_at: plus(now, got.expires_in),
+        };
+        if let Err(e) = store.save_tokens(&tokens) {
+            state.unsaved = Some(tokens);
+            state.access = None;
+            return Err(e.into());
+        }
+        if tokens
+            .refresh_expires_at
+            .is_none_or(|at| plus(now, REFRESH_EXPIRY_RECHECK).is_none_or(|soon| at < soon))
+        {
+            match validate(&target, &got.access).await {
+                Ok(validity) => {
+                    if let Some(at) = refresh_expires_at(&validity, now) {
+                        tokens.refresh_expires_at = Some(at);
+                        if let Err(e) = store.save_tokens(&tokens) {
+                            tracing::debug!(error = %e, "could not record the refresh token's expiry");
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "could not ask ION how long the refresh token lasts");
+                }
+            }
+        }
+        drop(lock);
+        let margin = self.margin.min(got.expires_in / 2);
+        self.adopt(&mut state, &tokens, got.access.clone(), margin);
+        Ok(got.access)
+    }
+
+    /// The store's access token, if it is still valid and not one ION has
+    /// rejected.
+    fn usable(&self, tokens: &StoredTokens, state: &State) -> Option<SecretString> {
+        let token = tokens.usable_access_token(Timestamp::now(), self.margin)?;
+        if state.rejected.as_ref().is_some_and(|r| same(r, token)) {
+            return None;
+        }
+        Some(token.clone())
+    }
+
+    /// Caches `token` (valid until `tokens.access_expires_at` less `margin`)
+    /// and warns once when the refresh token expires soon.
+    fn adopt(
+        &self,
+        state: &mut State,
+        tokens: &StoredTokens,
+        token: SecretString,
+        margin: Duration,
+    ) {
+        let now = Timestamp::now();
+        let left = tokens
+            .access_expires_at
+            .and_then(|at| Duration::try_from(at.duration_since(now)).ok())
+            .unwrap_or_default();
+        state.access = Some(Cached {
+            token,
+            use_until: Some(Instant::now() + left.saturating_sub(margin)),
+        });
+        warn_if_expiring(&mut state.warned, tokens, now);
+    }
+
+    /// Records what `POST /oauth/validateAccess` said about `access`'s
+    /// refresh token in the store, when the store's access token is
+    /// `access` (so the refresh token is the one ION described); warns when
+    /// it expires soon.
+    pub(crate) async fn record_validity(&self, access: &SecretString, validity: &AccessValidity) {
+        let now = Timestamp::now();
+        let Some(at) = refresh_expires_at(validity, now) else {
+            return;
+        };
+        let mut state = self.state.lock().await;
+        let Some(store) = self.store.clone() else {
+            return;
+        };
+        let lock = tokio::task::spawn_blocking({
+            let store = store.clone();
+            move || store.lock_for_refresh()
+        })
+        .await;
+        let Ok(Ok(lock)) = lock else {
+            return;
+        };
+        if let Ok(Some(mut tokens)) = store.load_tokens()
+            && tokens
+                .access_token
+                .as_ref()
+                .is_some_and(|t| same(t, access))
+        {
+            tokens.refresh_expires_at = Some(at);
+            if let Err(e) = store.save_tokens(&tokens) {
+                tracing::debug!(error = %e, "could not record the refresh token's expiry");
+            }
+            state.warned = false;
+            warn_if_expiring(&mut state.warned, &tokens, now);
+        }
+        drop(lock);
     }
 
     /// Forgets `rejected` (ION refused it) so the next caller refreshes; a
@@ -336,24 +499,16 @@ impl Auth {
         if state
             .access
             .as_ref()
-            .is_some_and(|c| c.token.expose_secret() == rejected.expose_secret())
+            .is_some_and(|c| same(&c.token, rejected))
         {
             state.access = None;
         }
+        state.rejected = Some(rejected.clone());
     }
 
-    fn current_refresh_token(&self) -> Result<Option<SecretString>, IonError> {
-        if let Some(store) = &self.store
-            && let Some(t) = store.load()?
-        {
-            return Ok(Some(t));
-        }
-        Ok(self.initial_refresh.clone())
-    }
-
-    fn save(&self, token: &SecretString) -> Result<(), IonError> {
+    fn save(&self, tokens: &StoredTokens) -> Result<(), IonError> {
         match &self.store {
-            Some(store) => store.save(token).map_err(IonError::from),
+            Some(store) => store.save_tokens(tokens).map_err(IonError::from),
             None => Ok(()),
         }
     }
@@ -363,8 +518,8 @@ impl Auth {
     async fn refresh(
         &self,
         refresh: &SecretString,
-        target: RefreshTarget<'_>,
-    ) -> Result<(Cached, Option<SecretString>), IonError> {
+        target: &RefreshTarget<'_>,
+    ) -> Result<Refreshed, IonError> {
         let endpoint = Endpoint {
             method: "POST",
             path: target.url.path().to_owned(),
@@ -430,24 +585,109 @@ impl Auth {
                     excerpt: "the token answer has no access_token".to_owned(),
                 })?;
             let expires_in = Duration::from_secs(parsed.expires_in.unwrap_or(7200));
-            let margin = self.margin.min(expires_in / 2);
             let new_refresh = parsed.refresh_token.filter(|t| !t.is_empty());
             if new_refresh.is_none() {
                 tracing::warn!("ION's token answer carries no new refresh token; keeping the current one");
             }
             tracing::debug!(expires_in_s = expires_in.as_secs(), "obtained a new access token");
-            Ok((
-                Cached {
-                    token: SecretString::from(access),
-                    use_until: Some(Instant::now() + expires_in - margin),
-                },
-                new_refresh.map(SecretString::from),
-            ))
+            Ok(Refreshed {
+                access: SecretString::from(access),
+                expires_in,
+                refresh: new_refresh.map(SecretString::from),
+            })
         }
         .instrument(span)
         .await
         .map_err(|e| e.redact(refresh.expose_secret()))
     }
+}
+
+/// Warns (once, through `flag`) when ION said the refresh token expires in
+/// less than [`REFRESH_EXPIRY_WARNING`].
+fn warn_if_expiring(flag: &mut bool, tokens: &StoredTokens, now: Timestamp) {
+    let Some(at) = tokens.refresh_expires_at else {
+        return;
+    };
+    let Some(threshold) = plus(now, REFRESH_EXPIRY_WARNING) else {
+        return;
+    };
+    if *flag || at >= threshold {
+        return;
+    }
+    *flag = true;
+    let left = at.duration_since(now);
+    if left.is_negative() {
+        tracing::warn!(
+            expired_at = %at,
+            "the ION refresh token has expired; request new API credentials in the ION portal and store them with `ion-preflight auth login`"
+        );
+    } else {
+        let days = left.as_secs() / 86_400;
+        let hours = (left.as_secs() % 86_400) / 3600;
+        tracing::warn!(
+            expires_at = %at,
+            "the ION refresh token expires in {days} d {hours} h; request new API credentials in the ION portal before then and store them with `ion-preflight auth login`"
+        );
+    }
+}
+
+/// `POST /oauth/validateAccess` for `token`: how long it and its refresh
+/// token remain valid.
+pub(crate) async fn validate(
+    target: &RefreshTarget<'_>,
+    token: &SecretString,
+) -> Result<AccessValidity, IonError> {
+    let endpoint = Endpoint {
+        method: "POST",
+        path: target.validate_url.path().to_owned(),
+    };
+    let span = tracing::debug_span!(
+        "ion.request",
+        method = "POST",
+        path = %endpoint.path,
+        attempt = 1u32,
+        status = tracing::field::Empty,
+        duration_ms = tracing::field::Empty,
+    );
+    async {
+        let started = Instant::now();
+        let response = target
+            .http
+            .post(target.validate_url.clone())
+            .form(&[("access_token", token.expose_secret())])
+            .send()
+            .await
+            .map_err(|e| super::client::transport_error(&endpoint, &e, target.timeout))?;
+        let status = response.status();
+        let span = tracing::Span::current();
+        span.record("status", status.as_u16());
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| super::client::transport_error(&endpoint, &e, target.timeout))?;
+        span.record("duration_ms", started.elapsed().as_millis() as u64);
+        if status.is_success() {
+            serde_json::from_slice(&body).map_err(|e| IonError::MalformedResponse {
+                endpoint: endpoint.clone(),
+                excerpt: format!("not the expected JSON ({e}); body withheld"),
+            })
+        } else if status.is_server_error() {
+            Err(IonError::Server {
+                endpoint: endpoint.clone(),
+                status: status.as_u16(),
+                message: message_from_body(&body, true),
+                attempts: 1,
+            })
+        } else {
+            Err(IonError::TokenRejected {
+                endpoint: endpoint.clone(),
+                message: message_from_body(&body, true),
+            })
+        }
+    }
+    .instrument(span)
+    .await
+    .map_err(|e| e.redact(token.expose_secret()))
 }
 
 #[cfg(test)]
@@ -461,44 +701,26 @@ mod tests {
         s.save(&SecretString::from("r1")).expect("save");
         assert_eq!(s.load().expect("load").expect("some").expose_secret(), "r1");
         assert_eq!(format!("{s:?}"), "MemoryTokenStore");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn file_store_writes_atomically_with_0600() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("token");
-        let s = FileTokenStore::new(&path);
-        assert!(s.load().expect("load").is_none());
-        s.save(&SecretString::from("first")).expect("save");
-        s.save(&SecretString::from("second")).expect("save");
-        assert_eq!(fs::read_to_string(&path).expect("read"), "second\n");
-        let mode = fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        assert_eq!(
-            s.load().expect("load").expect("some").expose_secret(),
-            "second"
-        );
-        // No temporary files left behind.
-        let names: Vec<_> = fs::read_dir(dir.path())
-            .expect("readdir")
-            .map(|e| e.expect("entry").file_name())
-            .collect();
-        assert_eq!(names.len(), 1, "{names:?}");
+        let mut t = StoredTokens::new(SecretString::from("r2"));
+        t.access_token = Some(SecretString::from("a2"));
+        s.save_tokens(&t).expect("save");
+        let back = s.load_tokens().expect("load").expect("some");
+        assert_eq!(back.access_token.expect("access").expose_secret(), "a2");
+        assert_eq!(s.load().expect("load").expect("some").expose_secret(), "r2");
     }
 
     #[test]
-    fn file_store_reports_unwritable_directories() {
-        let s = FileTokenStore::new("/nonexistent-dir-for-ion-preflight/token");
-        let e = s
-            .save(&SecretString::from("secret-value"))
-            .expect_err("fails");
-        let msg = e.to_string();
-        assert!(
-            msg.contains("/nonexistent-dir-for-ion-preflight/token"),
-            "{msg}"
-        );
-        assert!(!msg.contains("secret-value"), "{msg}");
+    fn the_expiry_warning_fires_once_and_only_inside_seven_days() {
+        let now: Timestamp = "2026-04-01T00:00:00Z".parse().expect("ts");
+        let mut t = StoredTokens::new(SecretString::from("r"));
+        let mut flag = false;
+        warn_if_expiring(&mut flag, &t, now);
+        assert!(!flag, "unknown expiry: no warning");
+        t.refresh_expires_at = plus(now, Duration::from_secs(7 * 86_400 + 1));
+        warn_if_expiring(&mut flag, &t, now);
+        assert!(!flag);
+        t.refresh_expires_at = plus(now, Duration::from_secs(6 * 86_400));
+        warn_if_expiring(&mut flag, &t, now);
+        assert!(flag);
     }
 }

@@ -15,8 +15,9 @@ use tokio::time::Instant;
 use tracing::Instrument;
 use url::Url;
 
-use super::auth::{Auth, FileTokenStore, MemoryTokenStore, RefreshTarget, TokenStore};
+use super::auth::{Auth, MemoryTokenStore, RefreshTarget, TokenStore};
 use super::error::{Endpoint, IonError, body_says_token_invalid, excerpt, message_from_body};
+use super::token_file::TokenFile;
 use super::types::{
     AccessValidity, Customer, CustomerCloudProfiles, CustomerPage, ListedCustomer, Product,
 };
@@ -329,10 +330,11 @@ impl IonClient {
     }
 
     /// A client configured from the environment: `ION_BASE_URL` (optional),
-    /// `ION_ACCESS_TOKEN`, `ION_REFRESH_TOKEN`, `ION_TOKEN_FILE` (a file
-    /// holding the refresh token; rotated tokens are written back to it, and
-    /// a token in it wins over `ION_REFRESH_TOKEN`, which may already have
-    /// been used). Empty variables count as unset.
+    /// `ION_ACCESS_TOKEN`, `ION_REFRESH_TOKEN`, `ION_TOKEN_FILE` (a
+    /// [`TokenFile`]: rotated refresh tokens and the current access token
+    /// are written back to it, and a token in it wins over
+    /// `ION_REFRESH_TOKEN`, which may already have been used). Empty
+    /// variables count as unset.
     pub fn from_env() -> Result<IonClient, IonError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let mut builder = IonClient::builder();
@@ -346,7 +348,7 @@ impl IonClient {
             builder = builder.refresh_token(SecretString::from(t.trim().to_owned()));
         }
         if let Some(path) = var("ION_TOKEN_FILE") {
-            builder = builder.token_store(Arc::new(FileTokenStore::new(PathBuf::from(path))));
+            builder = builder.token_store(Arc::new(TokenFile::new(PathBuf::from(path))));
         }
         builder.build()
     }
@@ -369,6 +371,7 @@ impl IonClient {
         RefreshTarget {
             http: &self.inner.http,
             url: self.url(&["oauth", "token"]),
+            validate_url: self.url(&["oauth", "validateAccess"]),
             timeout: self.inner.request_timeout,
         }
     }
@@ -526,62 +529,30 @@ impl IonClient {
 
     /// How long the current access token and the refresh token remain valid
     /// (`POST /oauth/validateAccess`). Obtains an access token first when
-    /// needed.
+    /// needed. What ION says about the refresh token is recorded in the
+    /// token store (when its access token is the one validated), and a
+    /// refresh token with less than [`REFRESH_EXPIRY_WARNING`] left is
+    /// warned about.
+    ///
+    /// [`REFRESH_EXPIRY_WARNING`]: super::REFRESH_EXPIRY_WARNING
     pub async fn validate_access(&self) -> Result<AccessValidity, IonError> {
-        let url = self.url(&["oauth", "validateAccess"]);
-        let endpoint = Endpoint {
-            method: "POST",
-            path: url.path().to_owned(),
-        };
         let token = self.inner.auth.access_token(self.refresh_target()).await?;
-        let span = tracing::debug_span!(
-            "ion.request",
-            method = "POST",
-            path = %endpoint.path,
-            attempt = 1u32,
-            status = tracing::field::Empty,
-            duration_ms = tracing::field::Empty,
-        );
-        async {
-            let started = Instant::now();
-            let response = self
-                .inner
-                .http
-                .post(url)
-                .form(&[("access_token", token.expose_secret())])
-                .send()
-                .await
-                .map_err(|e| transport_error(&endpoint, &e, self.inner.request_timeout))?;
-            let status = response.status();
-            let span = tracing::Span::current();
-            span.record("status", status.as_u16());
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| transport_error(&endpoint, &e, self.inner.request_timeout))?;
-            span.record("duration_ms", started.elapsed().as_millis() as u64);
-            if status.is_success() {
-                serde_json::from_slice(&body).map_err(|e| IonError::MalformedResponse {
-                    endpoint: endpoint.clone(),
-                    excerpt: format!("not the expected JSON ({e}); body withheld"),
-                })
-            } else if status.is_server_error() {
-                Err(IonError::Server {
-                    endpoint: endpoint.clone(),
-                    status: status.as_u16(),
-                    message: message_from_body(&body, true),
-                    attempts: 1,
-                })
-            } else {
-                Err(IonError::TokenRejected {
-                    endpoint: endpoint.clone(),
-                    message: message_from_body(&body, true),
-                })
-            }
+        let validity = super::auth::validate(&self.refresh_target(), &token).await?;
+        self.inner.auth.record_validity(&token, &validity).await;
+        Ok(validity)
+    }
+
+    /// Refreshes the access token now, whether or not the cached one is
+    /// still valid (`ion-preflight auth refresh`): one `POST /oauth/token`,
+    /// under the token store's lock, the rotated refresh token saved.
+    pub async fn refresh_now(&self) -> Result<(), IonError> {
+        if !self.inner.auth.can_refresh() {
+            return Err(IonError::Config(
+                "no refresh token to refresh with: set ION_TOKEN_FILE or ION_REFRESH_TOKEN"
+                    .to_owned(),
+            ));
         }
-        .instrument(span)
-        .await
-        .map_err(|e| e.redact(token.expose_secret()))
+        self.inner.auth.force_refresh(self.refresh_target()).await
     }
 
     /// GET `segments` and deserialize; `Ok(None)` on an ION 404.

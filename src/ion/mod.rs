@@ -15,12 +15,17 @@ pub mod auth;
 mod client;
 mod error;
 pub mod order;
+pub mod token_file;
 pub mod types;
 
-pub use auth::{FileTokenStore, MemoryTokenStore, TokenStore, TokenStoreError};
+pub use auth::{
+    ACCESS_TOKEN_MARGIN, FileTokenStore, MemoryTokenStore, REFRESH_EXPIRY_WARNING, RefreshLock,
+    TokenStore, TokenStoreError,
+};
 pub use client::{DEFAULT_BASE_URL, IonClient, IonClientBuilder, validate_base_url};
 pub use error::{Endpoint, IonError};
 pub use order::{AddOn, Attribute, OrderItem, OrderRequest};
+pub use token_file::{StoredTokens, TokenFile};
 pub use types::{
     AccessValidity, CloudProfile, Customer, CustomerAddress, CustomerCloudProfiles, CustomerPage,
     ErrorEnvelope, ListedCustomer, Product,

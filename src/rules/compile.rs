@@ -945,16 +945,7 @@ impl Loader {
             let mut reported = false;
             for (k, _) in entries {
                 if !all_keys.contains(&k.name.as_str()) {
-                    let help = did_you_mean(&k.name, all_keys.iter().copied());
-                    let d = Diagnostic::at(
-                        file,
-                        k.pos,
-                        "unknown-operator",
-                        format!("unknown operator `{}` in a condition", k.name),
-                    )
-                    .label("not an operator")
-                    .maybe_help(help);
-                    self.push(d);
+                    self.unknown_operator(file, k, &all_keys);
                     reported = true;
                 }
             }
@@ -1070,16 +1061,7 @@ impl Loader {
             if VALUE_OPERATORS.contains(&k.name.as_str()) {
                 ops.push(entry);
             } else if !allowed.contains(&k.name.as_str()) {
-                let help = did_you_mean(&k.name, allowed.iter().copied());
-                let d = Diagnostic::at(
-                    file,
-                    k.pos,
-                    "unknown-operator",
-                    format!("unknown operator `{}` in a condition", k.name),
-                )
-                .label("not an operator")
-                .maybe_help(help);
-                self.push(d);
+                self.unknown_operator(file, k, &allowed);
                 return None;
             }
         }
@@ -1748,6 +1730,20 @@ impl Loader {
     }
 
     // ---- node helpers ------------------------------------------------------
+
+    /// Reports a key that is not an operator, with the closest one.
+    fn unknown_operator(&mut self, file: &SourceFile, key: &Key, operators: &[&str]) {
+        let help = did_you_mean(&key.name, operators.iter().copied());
+        let d = Diagnostic::at(
+            file,
+            key.pos,
+            "unknown-operator",
+            format!("unknown operator `{}` in a condition", key.name),
+        )
+        .label("not an operator")
+        .maybe_help(help);
+        self.push(d);
+    }
 
     /// Reports "WHAT expects EXPECTED, found KIND" at `node`.
     fn expected(

@@ -276,8 +276,12 @@ async fn token_file_is_rotated_after_a_refresh() {
         ]);
     let r = run_async(cmd).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let stored = std::fs::read_to_string(&token_file).expect("token file");
-    assert_eq!(stored.trim(), "refresh-two");
+    // The bare token file is upgraded to the JSON format (docs/credentials.md).
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&token_file).expect("token file"))
+            .expect("JSON token file");
+    assert_eq!(stored["refresh_token"], "refresh-two");
+    assert_eq!(stored["access_token"], "access-from-refresh");
     for token in ["refresh-one", "refresh-two", "access-from-refresh"] {
         assert_no_token(&r, token);
     }

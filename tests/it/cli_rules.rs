@@ -67,6 +67,35 @@ fn lint_prints_every_diagnostic_with_location_and_exits_2() {
 }
 
 #[test]
+fn lint_lists_paths_that_escape_type_checking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(
+        dir.path(),
+        "escape.yaml",
+        r#"rules:
+  - id: acme-new-field
+    title: A field ION added after these types were written
+    severity: warning
+    assert: { path: customer.~loyaltyTier, non_empty: true }
+    message: "no tier"
+"#,
+    );
+    let r = run(bin()
+        .args(["rules", "lint", "--no-default-rules"])
+        .arg(&file));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", r.stdout);
+    assert!(
+        lines[0].starts_with("unchecked: ")
+            && lines[0].ends_with("escape.yaml:5:21: `customer.~loyaltyTier` is read without checking it against ION's types"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].ends_with("(1 unchecked path)"), "{}", lines[1]);
+}
+
+#[test]
 fn lint_missing_file() {
     let r = run(bin().args(["rules", "lint", "no/such.yaml"]));
     assert_eq!(r.code, 2);

@@ -112,16 +112,26 @@ async fn rotated_refresh_tokens_are_persisted_to_the_token_file() {
         "{:?}",
         first.customer
     );
-    assert_eq!(std::fs::read_to_string(&file).expect("read"), "rt-2\n");
+    assert_eq!(stored_refresh(&file), "rt-2");
     let second = source.fetch(&req, customer_only()).await;
     assert!(
         matches!(second.customer, Fetched::Present { .. }),
         "{:?}",
         second.customer
     );
-    assert_eq!(std::fs::read_to_string(&file).expect("read"), "rt-3\n");
+    assert_eq!(stored_refresh(&file), "rt-3");
     let mode = std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+}
+
+/// The refresh token in a token file (JSON since the first write).
+fn stored_refresh(file: &std::path::Path) -> String {
+    FileTokenStore::new(file)
+        .load()
+        .expect("load")
+        .expect("a token")
+        .expose_secret()
+        .to_owned()
 }
 
 /// A store whose writes can be made to fail, standing in for a full disk.

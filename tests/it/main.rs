@@ -1,5 +1,8 @@
 //! The integration tests: one binary, one module per area.
 
+mod auth_cli;
+mod auth_support;
+mod auth_token_file;
 mod broken_rules;
 mod cli_basics;
 mod cli_interrupt;

@@ -20,14 +20,26 @@ pub fn run(cmd: RulesCommand) -> Result<Exit, CliError> {
                 no_default_rules,
             })?;
             let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-            write_stdout(
-                format!(
-                    "ok: {} valid; the effective rule set has {}\n",
-                    names.join(", "),
-                    rules_count(set.rules().len())
-                )
-                .as_bytes(),
-            )?;
+            let mut out = String::new();
+            for u in set.unchecked_paths() {
+                out.push_str(&format!(
+                    "unchecked: {}:{}:{}: `{}` is read without checking it against ION's types\n",
+                    u.file, u.line, u.column, u.path
+                ));
+            }
+            out.push_str(&format!(
+                "ok: {} valid; the effective rule set has {}",
+                names.join(", "),
+                rules_count(set.rules().len())
+            ));
+            match set.unchecked_paths().len() {
+                0 => out.push('\n'),
+                n => out.push_str(&format!(
+                    " ({n} unchecked path{})\n",
+                    if n == 1 { "" } else { "s" }
+                )),
+            }
+            write_stdout(out.as_bytes())?;
             Ok(Exit::Ready)
         }
         RulesCommand::List { rules, format } => {
