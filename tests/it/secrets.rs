@@ -13,7 +13,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::cli_live::run_async;
 use crate::cli_support::{Run, assert_one_line, bin};
 use crate::fault_server::{FaultPlan, FaultServer};
-use crate::faults::{order, write_token_file};
+use crate::faults::{order, refresh_token_in, write_token_file};
 
 /// Asserts that no token, nor any 12-character piece of one, is in `r`'s
 /// output: a token cut in half by an excerpt is still a leak.
@@ -335,18 +335,19 @@ mod token_file {
             "token file",
         );
         // Rotated: the new token, mode 0600, a new inode (written beside
-        // and renamed over, not rewritten in place), no temporary files.
-        assert_eq!(
-            std::fs::read_to_string(&file).expect("read").trim(),
-            "rt-FILE-2-a81c"
-        );
+        // and renamed over, not rewritten in place), no temporary file left.
+        assert_eq!(refresh_token_in(&file), "rt-FILE-2-a81c");
         assert_eq!(mode(&file), 0o600);
         assert_ne!(std::fs::metadata(&file).expect("meta").ino(), inode);
-        let names: Vec<_> = std::fs::read_dir(dir.path())
+        // Nothing beside the token file but its (empty) lock file.
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
             .expect("readdir")
-            .map(|e| e.expect("entry").file_name())
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names.len(), 1, "{names:?}");
+        names.sort();
+        assert_eq!(names, ["refresh-token", "refresh-token.lock"]);
+        let lock = std::fs::read(dir.path().join("refresh-token.lock")).expect("lock");
+        assert!(lock.is_empty() || !String::from_utf8_lossy(&lock).contains("rt-FILE"));
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -374,10 +375,7 @@ mod token_file {
             "{}",
             r.stderr
         );
-        assert_eq!(
-            std::fs::read_to_string(&file).expect("read").trim(),
-            "rt-NEW-2-e4d2"
-        );
+        assert_eq!(refresh_token_in(&file), "rt-NEW-2-e4d2");
         assert_eq!(mode(&file), 0o600);
     }
 }
