@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -101,6 +101,8 @@ pub struct FaultPlan {
 pub struct Record {
     /// Every GET, in arrival order per target.
     pub requests: BTreeMap<String, Vec<Fault>>,
+    /// When each GET of `requests` arrived (same order).
+    pub arrivals: BTreeMap<String, Vec<Instant>>,
     /// Every refresh token issued, in order (`rt-0` is the initial one).
     pub refresh_issued: Vec<String>,
     /// Every access token issued, in order.
@@ -172,6 +174,7 @@ impl FaultServer {
         let s = self.lock();
         Record {
             requests: s.record.requests.clone(),
+            arrivals: s.record.arrivals.clone(),
             refresh_issued: s.record.refresh_issued.clone(),
             access_issued: s.record.access_issued.clone(),
             refresh_presented: s.record.refresh_presented.clone(),
@@ -259,6 +262,11 @@ impl FaultServer {
         } else {
             s.choose(&req.path, &target, n)
         };
+        s.record
+            .arrivals
+            .entry(target.clone())
+            .or_default()
+            .push(Instant::now());
         s.record.requests.entry(target).or_default().push(fault);
         let body = if fault == Fault::TokenExpired {
             None

@@ -246,6 +246,26 @@ async fn batch_under_injected_faults_keeps_every_guarantee() {
         }
     }
     assert!(at_bound > 0, "no resource failed on every attempt ({ctx})");
+    // `Retry-After: 1` is honoured: the next try of that resource comes a
+    // second later at the earliest (a lower bound, so load cannot break it).
+    let mut honoured = 0;
+    for (target, answers) in &rec.requests {
+        let at = &rec.arrivals[target];
+        for (i, f) in answers.iter().enumerate() {
+            if *f == Fault::TooManyRequestsRetryAfter && i + 1 < answers.len() {
+                let gap = at[i + 1] - at[i];
+                assert!(
+                    gap >= std::time::Duration::from_millis(990),
+                    "{target}: retried {gap:?} after Retry-After: 1 ({ctx})"
+                );
+                honoured += 1;
+            }
+        }
+    }
+    assert!(
+        honoured > 0,
+        "no Retry-After was followed by a retry ({ctx})"
+    );
     let mut per_kind: BTreeMap<Fault, usize> = BTreeMap::new();
     for f in rec.requests.values().flatten() {
         *per_kind.entry(*f).or_default() += 1;
