@@ -402,3 +402,88 @@ fn tls_is_rustls_only() {
         assert!(!names.contains(&banned), "{banned} is in Cargo.lock");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recorded_snapshot_holds_no_echoed_token() {
+    // ION (or a proxy) echoing the bearer token inside a well-formed body:
+    // neither the recording on disk nor the replayed report carries it.
+    let access = "at-SNAP-6e02b9d4a1c3";
+    let server = MockServer::start().await;
+    let mut customer: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::cli_support::fixture(
+            "demo/accounts/1001/customers/2002.json",
+        ))
+        .expect("fixture"),
+    )
+    .expect("json");
+    customer["customerOrganization"] = json!(format!("Contoso (seen with {access})"));
+    Mock::given(method("GET"))
+        .and(path("/api/v3/accounts/1001/customers/2002"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&customer))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v3/accounts/1001/customers/2002/cloudProfiles"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "customerId": "2002", "customerCloudProfiles": [], "note": access
+        })))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("snap");
+    let mut cmd = bin();
+    cmd.env("ION_BASE_URL", server.uri())
+        .env("ION_ACCESS_TOKEN", access)
+        .env("RUST_LOG", "trace")
+        .args([
+            "snapshot",
+            "--account",
+            "1001",
+            "--customer",
+            "2002",
+            "--out",
+        ])
+        .arg(&out);
+    let r = run_async(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_no_secret(&r, &[access.to_owned()], "snapshot");
+    let mut files = 0;
+    for entry in walk(&out) {
+        let text = std::fs::read_to_string(&entry).expect("read");
+        assert!(
+            !text.contains(access),
+            "{} holds the token",
+            entry.display()
+        );
+        files += 1;
+    }
+    assert_eq!(files, 2);
+    let mut cmd = bin();
+    cmd.args([
+        "check",
+        "--account",
+        "1001",
+        "--customer",
+        "2002",
+        "--format",
+        "json",
+        "--data",
+    ])
+    .arg(&out);
+    let r = run_async(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_no_secret(&r, &[access.to_owned()], "replay");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("readdir") {
+        let p = entry.expect("entry").path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
