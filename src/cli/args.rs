@@ -32,6 +32,10 @@ Environment:
   ION_TOKEN_FILE     token file: the refresh token, rotated in place, and the
                      cached access token; shared safely by overlapping runs
                      (use this for anything but one-off runs; see `auth --help`)
+  ION_REQUEST_TIMEOUT timeout of one ION request (default 30s), e.g. 5s, 500ms
+  ION_MAX_ATTEMPTS   tries per ION GET on timeouts, 429 and 5xx (default 4)
+  ION_RETRY_BACKOFF  first pause between tries (default 200ms; doubles, with
+                     jitter; a Retry-After from ION wins, up to 30s)
   RUST_LOG           log filter for stderr (default warn), e.g. ion_preflight=debug
   NO_COLOR           disables colour in text output
 

@@ -690,8 +690,11 @@ impl IonClient {
             span.record("status", status.as_u16());
             let retry_after =
                 parse_retry_after(response.headers().get(reqwest::header::RETRY_AFTER));
+            // A server (or proxy) that echoes the token back must not put it
+            // into excerpts, parse errors or the context: cut it out of the
+            // body before anything reads it.
             let body = match response.bytes().await {
-                Ok(b) => b.to_vec(),
+                Ok(b) => redact_bytes(b.to_vec(), token.expose_secret().as_bytes()),
                 Err(e) => {
                     span.record("duration_ms", started.elapsed().as_millis() as u64);
                     return Err(Failure {
@@ -711,6 +714,25 @@ impl IonClient {
         .instrument(span)
         .await
     }
+}
+
+/// `body` with every occurrence of `secret` replaced by `[redacted]`.
+fn redact_bytes(body: Vec<u8>, secret: &[u8]) -> Vec<u8> {
+    if secret.is_empty() || !body.windows(secret.len()).any(|w| w == secret) {
+        return body;
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body.as_slice();
+    while !rest.is_empty() {
+        if rest.starts_with(secret) {
+            out.extend_from_slice(b"[redacted]");
+            rest = &rest[secret.len()..];
+        } else {
+            out.push(rest[0]);
+            rest = &rest[1..];
+        }
+    }
+    out
 }
 
 fn classify(
@@ -819,6 +841,17 @@ mod tests {
                 .as_str(),
             "https://proxy.example/ion/api/v3/accounts/1/products/a%2Fb%20c"
         );
+    }
+
+    #[test]
+    fn echoed_tokens_are_cut_out_of_bodies() {
+        let body = br#"{"m":"tok-1 and tok-1","n":"tok-"}"#.to_vec();
+        assert_eq!(
+            redact_bytes(body, b"tok-1"),
+            br#"{"m":"[redacted] and [redacted]","n":"tok-"}"#.to_vec()
+        );
+        assert_eq!(redact_bytes(b"plain".to_vec(), b"tok"), b"plain".to_vec());
+        assert_eq!(redact_bytes(b"x".to_vec(), b""), b"x".to_vec());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use secrecy::SecretString;
 
 use super::args::{Cli, Command, RuleArgs};
 use super::exit::{CliError, Exit};
-use crate::ion::{FileTokenStore, IonClient};
+use crate::ion::{FileTokenStore, IonClient, IonClientBuilder};
 use crate::rules::{RuleSet, RuleSetLoader};
 use crate::source::{SnapshotSource, Source};
 
@@ -82,7 +82,57 @@ pub fn client(base_url: Option<&str>) -> Result<IonClient, CliError> {
     if let Some(path) = var("ION_TOKEN_FILE") {
         builder = builder.token_store(Arc::new(FileTokenStore::new(path)));
     }
+    builder = tuning(builder, var)?;
     builder.build().map_err(|e| CliError::Config(e.to_string()))
+}
+
+/// Applies the request-tuning variables: `ION_REQUEST_TIMEOUT` (one HTTP
+/// request, e.g. `30s`, `500ms`), `ION_MAX_ATTEMPTS` (tries per GET, 1–20)
+/// and `ION_RETRY_BACKOFF` (the first pause between tries, e.g. `200ms`;
+/// later pauses double, with jitter, up to 25 times it). Unset variables
+/// keep the client's defaults; a bad value is a configuration error.
+fn tuning(
+    mut builder: IonClientBuilder,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<IonClientBuilder, CliError> {
+    if let Some(v) = var("ION_REQUEST_TIMEOUT") {
+        builder = builder.request_timeout(parse_duration("ION_REQUEST_TIMEOUT", &v)?);
+    }
+    if let Some(v) = var("ION_MAX_ATTEMPTS") {
+        let n = v
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=20).contains(n))
+            .ok_or_else(|| {
+                CliError::Config(format!(
+                    "ION_MAX_ATTEMPTS must be a whole number from 1 to 20, not {:?}",
+                    v.trim()
+                ))
+            })?;
+        builder = builder.max_attempts(n);
+    }
+    if let Some(v) = var("ION_RETRY_BACKOFF") {
+        let min = parse_duration("ION_RETRY_BACKOFF", &v)?;
+        builder = builder.backoff(min, min.saturating_mul(25));
+    }
+    Ok(builder)
+}
+
+/// A positive duration such as `30s`, `250ms` or `1m` (jiff's friendly
+/// format); `name` is the variable it came from, for the message.
+fn parse_duration(name: &str, text: &str) -> Result<Duration, CliError> {
+    let bad = || {
+        CliError::Config(format!(
+            "{name} must be a positive duration such as 30s or 250ms, not {:?}",
+            text.trim()
+        ))
+    };
+    let d: jiff::SignedDuration = text.trim().parse().map_err(|_| bad())?;
+    Duration::try_from(d)
+        .ok()
+        .filter(|d| !d.is_zero() && *d <= Duration::from_secs(24 * 3600))
+        .ok_or_else(bad)
 }
 
 /// The data source: a snapshot directory with `--data`, else live ION.
