@@ -126,6 +126,8 @@ struct Loader {
     lines: LineIndex,
     /// Regular expressions compiled so far, by pattern.
     regexes: HashMap<String, regex::Regex>,
+    /// A number for each named condition used, for memoizing its value.
+    named_ids: HashMap<String, u32>,
 }
 
 /// Stack for the loading thread: parsing and compiling are recursive, and a
@@ -165,6 +167,7 @@ fn load_on_this_thread(units: &[Unit]) -> Result<Inner, RuleLoadError> {
         unchecked: Vec::new(),
         lines: LineIndex::default(),
         regexes: HashMap::new(),
+        named_ids: HashMap::new(),
     };
     for unit in units {
         let (key, name, text, base) = match unit {
@@ -1500,13 +1503,31 @@ impl Loader {
             self.push(d);
             return None;
         }
+        // Where the condition's free variable is bound, so its value can
+        // be remembered per element (one free variable at most; none when
+        // it reads only context roots, or while compiling a named
+        // condition on its own).
+        let memo_slot = match free.iter().collect::<Vec<_>>().as_slice() {
+            [] if scope.free.is_none() => Some(None),
+            [var] if scope.free.is_none() => scope.bound.iter().rposition(|b| b == *var).map(Some),
+            _ => None,
+        };
+        let next_id = u32::try_from(self.named_ids.len()).unwrap_or(u32::MAX);
+        let id = *self.named_ids.entry(name.clone()).or_insert(next_id);
         expanding.push(name);
         // Problems inside the definition were reported when it was defined.
         self.quiet += 1;
         let c = self.cond(&cfile, &cnode, scope, depth + 1, expanding);
         self.quiet -= 1;
         expanding.pop();
-        c
+        match (c, memo_slot) {
+            (Some(body), Some(slot)) => Some(Cond::Named {
+                id,
+                slot,
+                body: Box::new(body),
+            }),
+            (c, _) => c,
+        }
     }
 
     // ---- paths, variables, templates -------------------------------------
@@ -2046,7 +2067,7 @@ fn render_raw(p: &RawPath) -> String {
 fn cond_roots(c: &Cond, out: &mut Vec<Root>) {
     match c {
         Cond::All(ps) | Cond::Any(ps) => ps.iter().for_each(|p| cond_roots(p, out)),
-        Cond::Not(p) => cond_roots(p, out),
+        Cond::Not(p) | Cond::Named { body: p, .. } => cond_roots(p, out),
         Cond::Test { path, .. } => path.roots(out),
         Cond::Quant { path, body, .. } => {
             path.roots(out);

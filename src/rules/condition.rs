@@ -34,6 +34,17 @@ pub(crate) enum Cond {
         kind: Quantifier,
         body: Box<Cond>,
     },
+    /// A use of a named condition whose free variable (at most one) is
+    /// bound in scope slot `slot` (`None`: it reads only context roots).
+    /// Its value is remembered per bound element for the rest of the check:
+    /// the built-in set asks `microsoft-create-item` of every order item in
+    /// three rules, and `microsoft-tenant-profile` of every profile for
+    /// every NCE item.
+    Named {
+        id: u32,
+        slot: Option<usize>,
+        body: Box<Cond>,
+    },
 }
 
 /// `some`, `every` or `none`.
@@ -159,6 +170,52 @@ pub(crate) enum Test {
 pub(crate) struct Env<'a> {
     pub(crate) ctx: &'a Context,
     pub(crate) scope: Vec<Binding<'a>>,
+    /// Values of named conditions already evaluated in this check.
+    pub(crate) memo: Memo,
+}
+
+/// Values of named conditions evaluated during one check, by condition and
+/// the address of the element bound to its free variable (stable: the
+/// context is borrowed immutably for the whole check). Only definite
+/// answers are kept; an unknown is evaluated again (it carries a reason).
+#[derive(Default)]
+pub(crate) struct Memo {
+    map: std::collections::HashMap<(u32, usize), bool, BuildMemoHasher>,
+}
+
+/// A multiplicative hash of the two words of a memo key: the std SipHash
+/// costs more than most named conditions it would save.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct BuildMemoHasher;
+
+impl std::hash::BuildHasher for BuildMemoHasher {
+    type Hasher = MemoHasher;
+    fn build_hasher(&self) -> MemoHasher {
+        MemoHasher(0)
+    }
+}
+
+/// See [`BuildMemoHasher`].
+pub(crate) struct MemoHasher(u64);
+
+impl std::hash::Hasher for MemoHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
 }
 
 /// Most elements a quantifier's evidence lists.
@@ -197,6 +254,23 @@ impl Cond {
                 unknown.map_or(Ok(false), Err)
             }
             Cond::Not(inner) => inner.eval(env).map(|b| !b),
+            Cond::Named { id, slot, body } => {
+                let at = match slot {
+                    None => 0,
+                    Some(s) => match env.scope.get(*s) {
+                        Some(b) => std::ptr::from_ref(b.value) as usize,
+                        None => return body.eval(env),
+                    },
+                };
+                if let Some(&v) = env.memo.map.get(&(*id, at)) {
+                    return Ok(v);
+                }
+                let r = body.eval(env);
+                if let Ok(v) = r {
+                    env.memo.map.insert((*id, at), v);
+                }
+                r
+            }
             Cond::Test { path, test, .. } => match path.lookup(env.ctx, &env.scope, None) {
                 Lookup::Found(v) => Ok(test.holds(Some(v), env.ctx.now)),
                 Lookup::Missing => Ok(test.holds(None, env.ctx.now)),
@@ -277,6 +351,7 @@ impl Cond {
                 }
             }
             Cond::Not(inner) => inner.explain(env, !negated, out),
+            Cond::Named { body, .. } => body.explain(env, negated, out),
             Cond::Test {
                 path,
                 test,

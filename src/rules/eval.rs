@@ -14,6 +14,7 @@ pub(crate) fn evaluate(inner: &Inner, ctx: &Context, options: &EvalOptions) -> R
     let mut env = Env {
         ctx,
         scope: Vec::new(),
+        memo: Default::default(),
     };
     for &i in &inner.order {
         let rule = &inner.rules[i];

@@ -289,7 +289,7 @@ impl Path {
                     if let Some(r) = resolved.as_deref_mut() {
                         push_field(r, f);
                     }
-                    current.as_object().and_then(|m| m.get(f.as_ref()))
+                    current.as_object().and_then(|m| field(m, f))
                 }
                 Seg::Index(i) => {
                     if let Some(r) = resolved.as_deref_mut() {
@@ -300,7 +300,10 @@ impl Path {
                 Seg::Select { field, value } => {
                     let found = current.as_array().and_then(|a| {
                         a.iter().enumerate().find(|(_, e)| {
-                            e.get(field.as_ref()).and_then(Value::as_str) == Some(value.as_ref())
+                            e.as_object()
+                                .and_then(|m| self::field(m, field))
+                                .and_then(Value::as_str)
+                                == Some(value.as_ref())
                         })
                     });
                     if let Some(r) = resolved.as_deref_mut() {
@@ -389,6 +392,21 @@ fn push_field(out: &mut String, field: &str) {
         out.push_str(field);
     } else {
         let _ = write!(out, "[{field:?}]");
+    }
+}
+
+/// Objects with at most this many fields are searched by a scan comparing
+/// lengths first: cheaper than `BTreeMap`'s ordered search, which calls
+/// `memcmp` for every key it passes (ION's objects have 2–20 fields).
+const SCAN_FIELDS: usize = 24;
+
+/// The value of field `key` of `m`.
+#[inline]
+fn field<'a>(m: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if m.len() <= SCAN_FIELDS {
+        m.iter().find_map(|(k, v)| (k.as_str() == key).then_some(v))
+    } else {
+        m.get(key)
     }
 }
 
