@@ -267,6 +267,11 @@ impl Cond {
                 }
                 let r = body.eval(env);
                 if let Ok(v) = r {
+                    if env.memo.map.capacity() == 0 {
+                        // Named conditions x elements of a typical check:
+                        // no rehashing while it runs.
+                        env.memo.map.reserve(128);
+                    }
                     env.memo.map.insert((*id, at), v);
                 }
                 r
