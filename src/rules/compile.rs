@@ -125,7 +125,7 @@ struct Loader {
     /// Where each line of each file starts, for cutting out snippets.
     lines: LineIndex,
     /// Regular expressions compiled so far, by pattern.
-    regexes: HashMap<String, regex::Regex>,
+    regexes: HashMap<String, regex_automata::meta::Regex>,
     /// A number for each named condition used, for memoizing its value.
     named_ids: HashMap<String, u32>,
 }
@@ -1235,12 +1235,9 @@ impl Loader {
                 // `Regex` clone shares the compiled program).
                 let built = match self.regexes.get(&pattern) {
                     Some(re) => Ok(re.clone()),
-                    None => RegexBuilder::new(&pattern)
-                        .size_limit(MAX_REGEX_SIZE)
-                        .build()
-                        .inspect(|re| {
-                            self.regexes.insert(pattern.clone(), re.clone());
-                        }),
+                    None => build_regex(&pattern).inspect(|re| {
+                        self.regexes.insert(pattern.clone(), re.clone());
+                    }),
                 };
                 match built {
                     Ok(re) => (
@@ -2062,6 +2059,34 @@ fn render_raw(p: &RawPath) -> String {
         }
     }
     s
+}
+
+/// Compiles `pattern` for `matches`: the `regex` crate's semantics
+/// (`regex::Regex::new` with a size limit), without building a full DFA up
+/// front. `regex` lets regex-automata determinize every small pattern
+/// eagerly (its `dfa-build` feature is on in this build, through
+/// tracing-subscriber's `env-filter`), which was half the cost of compiling
+/// a pattern; a rule tests a pattern against a few short strings, where the
+/// lazy DFA is as fast. Errors are `regex`'s own, word for word.
+fn build_regex(pattern: &str) -> Result<regex_automata::meta::Regex, regex::Error> {
+    use regex_automata::MatchKind;
+    use regex_automata::meta;
+    let config = meta::Config::new()
+        .match_kind(MatchKind::LeftmostFirst)
+        .utf8_empty(true)
+        .nfa_size_limit(Some(MAX_REGEX_SIZE))
+        .hybrid_cache_capacity(2 * (1 << 20))
+        .dfa(false);
+    meta::Builder::new()
+        .configure(config)
+        .build(pattern)
+        .or_else(|_| match RegexBuilder::new(pattern).size_limit(MAX_REGEX_SIZE).build() {
+            // Unreachable in practice: both accept the same patterns.
+            Ok(_) => Err(regex::Error::Syntax(format!(
+                "the pattern `{pattern}` could not be compiled"
+            ))),
+            Err(e) => Err(e),
+        })
 }
 
 fn cond_roots(c: &Cond, out: &mut Vec<Root>) {

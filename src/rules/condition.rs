@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use regex::Regex;
+use regex_automata::meta::Regex;
 use serde_json::Value;
 
 use super::path::{Binding, Lookup, Path};
