@@ -87,7 +87,8 @@ pub(crate) enum Unit {
 }
 
 struct NamedCond {
-    node: Node,
+    /// Shared: every use of the condition compiles it from here.
+    node: Arc<Node>,
     file: Arc<SourceFile>,
     /// Variables the condition uses that it does not bind itself.
     free: BTreeSet<String>,
@@ -295,13 +296,14 @@ impl Loader {
                 return;
             }
         };
-        let entries = match &root.value {
-            NodeValue::Map(entries) => entries.clone(),
+        let root_pos = root.pos;
+        let entries = match root.value {
+            NodeValue::Map(entries) => entries,
             NodeValue::Null => Vec::new(),
             other => {
                 self.diag(
                     &file,
-                    root.pos,
+                    root_pos,
                     "wrong-type",
                     format!(
                         "a rule file must be a mapping with `rules`, `conditions`, …; found {}",
@@ -335,7 +337,7 @@ impl Loader {
                 self.conditions.insert(
                     k.name.clone(),
                     NamedCond {
-                        node: node.clone(),
+                        node: Arc::new(node.clone()),
                         file: file.clone(),
                         free: BTreeSet::new(),
                     },
@@ -2080,12 +2082,17 @@ fn build_regex(pattern: &str) -> Result<regex_automata::meta::Regex, regex::Erro
     meta::Builder::new()
         .configure(config)
         .build(pattern)
-        .or_else(|_| match RegexBuilder::new(pattern).size_limit(MAX_REGEX_SIZE).build() {
-            // Unreachable in practice: both accept the same patterns.
-            Ok(_) => Err(regex::Error::Syntax(format!(
-                "the pattern `{pattern}` could not be compiled"
-            ))),
-            Err(e) => Err(e),
+        .or_else(|_| {
+            match RegexBuilder::new(pattern)
+                .size_limit(MAX_REGEX_SIZE)
+                .build()
+            {
+                // Unreachable in practice: both accept the same patterns.
+                Ok(_) => Err(regex::Error::Syntax(format!(
+                    "the pattern `{pattern}` could not be compiled"
+                ))),
+                Err(e) => Err(e),
+            }
         })
 }
 
