@@ -123,9 +123,10 @@ impl Preflight {
         );
         async {
             let started = Instant::now();
+            // By value: the order body moves into the context, uncopied.
             let ctx = self
                 .source
-                .fetch_within(&req, self.rules.needs(), self.check_timeout)
+                .fetch_owned(req, self.rules.needs(), self.check_timeout)
                 .await;
             let report = self.rules.evaluate_with(&ctx, &self.options);
             let span = tracing::Span::current();
