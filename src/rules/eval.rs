@@ -245,3 +245,105 @@ fn kind(v: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::context::{Context, Fetched};
+    use crate::report::Outcome;
+    use crate::rules::RuleSet;
+
+    /// Named conditions are remembered per bound element: every element and
+    /// every rule still gets its own answer.
+    #[test]
+    fn remembered_named_conditions_answer_per_element() {
+        let rules = RuleSet::from_yaml(
+            "memo.yaml",
+            r#"
+conditions:
+  ms-item: { path: item.providerName, equals: AZURE }
+  ms-profile: { path: profile.shortName, equals: MS }
+  active: { path: customer.customerStatus, equals: ACTIVE }
+rules:
+  - id: ms-items-have-sku
+    title: t
+    message: m
+    severity: error
+    for_each: order.orderItems as item
+    when: { condition: ms-item }
+    assert: { path: item.skuId, non_empty: true }
+  - id: no-ms-items
+    title: t
+    message: m
+    severity: error
+    for_each: order.orderItems as item
+    assert: { not: { condition: ms-item } }
+  - id: ms-item-needs-ms-profile
+    title: t
+    message: m
+    severity: error
+    for_each: order.orderItems as item
+    assert:
+      any:
+        - { not: { condition: ms-item } }
+        - { path: cloudProfiles, as: profile, some: { condition: ms-profile } }
+  - id: active-once
+    title: t
+    message: m
+    severity: error
+    assert: { condition: active }
+  - id: active-twice
+    title: t
+    message: m
+    severity: error
+    assert: { not: { condition: active } }
+"#,
+        )
+        .expect("loads");
+        let order = json!({"orderItems": [
+            {"providerName": "AZURE", "skuId": "a"},
+            {"providerName": "AWS"},
+            {"providerName": "AZURE", "skuId": ""},
+        ]});
+        let ctx = Context::new(1, 2, jiff::Timestamp::UNIX_EPOCH)
+            .with_customer(Fetched::present(json!({"customerStatus": "ACTIVE"})))
+            .with_cloud_profiles(Fetched::present(json!([{"shortName": "AWS"}])))
+            .with_order(Some(order));
+        let report = rules.evaluate(&ctx);
+        let failing = |id: &str| -> (Outcome, Vec<String>) {
+            let r = report.result(id).expect("rule present");
+            (r.outcome, r.items.iter().map(|i| i.path.clone()).collect())
+        };
+        assert_eq!(
+            failing("ms-items-have-sku"),
+            (Outcome::Fail, vec!["order.orderItems[2]".to_owned()])
+        );
+        assert_eq!(
+            failing("no-ms-items"),
+            (
+                Outcome::Fail,
+                vec![
+                    "order.orderItems[0]".to_owned(),
+                    "order.orderItems[2]".to_owned()
+                ]
+            )
+        );
+        assert_eq!(
+            failing("ms-item-needs-ms-profile"),
+            (
+                Outcome::Fail,
+                vec![
+                    "order.orderItems[0]".to_owned(),
+                    "order.orderItems[2]".to_owned()
+                ]
+            )
+        );
+        assert_eq!(failing("active-once").0, Outcome::Pass);
+        assert_eq!(failing("active-twice").0, Outcome::Fail);
+        assert_eq!(
+            report.result("ms-items-have-sku").unwrap().checked_items,
+            Some(2)
+        );
+    }
+}
