@@ -2082,16 +2082,16 @@ fn build_regex(pattern: &str) -> Result<regex_automata::meta::Regex, regex::Erro
     meta::Builder::new()
         .configure(config)
         .build(pattern)
-        .or_else(|_| {
+        .map_err(|_| {
             match RegexBuilder::new(pattern)
                 .size_limit(MAX_REGEX_SIZE)
                 .build()
             {
+                Err(e) => e,
                 // Unreachable in practice: both accept the same patterns.
-                Ok(_) => Err(regex::Error::Syntax(format!(
-                    "the pattern `{pattern}` could not be compiled"
-                ))),
-                Err(e) => Err(e),
+                Ok(_) => {
+                    regex::Error::Syntax(format!("the pattern `{pattern}` could not be compiled"))
+                }
             }
         })
 }
