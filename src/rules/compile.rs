@@ -157,6 +157,8 @@ pub(crate) fn load(units: &[Unit]) -> Result<Inner, RuleLoadError> {
     })
 }
 
+// Not inlined: benches/instructions.sh counts instructions per call of it.
+#[inline(never)]
 fn load_on_this_thread(units: &[Unit]) -> Result<Inner, RuleLoadError> {
     let mut loader = Loader {
         diags: Vec::new(),
