@@ -135,12 +135,17 @@ fn a_huge_regular_expression_is_a_clear_error() {
     assert_eq!(r.code, 2, "{}", &r.stderr[..r.stderr.len().min(2000)]);
     assert!(r.stderr.contains("bad-regex"));
     assert!(
-        r.stderr.contains("1048576 bytes long; patterns are limited to 16384"),
+        r.stderr
+            .contains("1048576 bytes long; patterns are limited to 16384"),
         "{}",
         &r.stderr[..r.stderr.len().min(2000)]
     );
     // The megabyte-long line is not quoted back.
-    assert!(r.stderr.len() < 10_000, "{} bytes on stderr", r.stderr.len());
+    assert!(
+        r.stderr.len() < 10_000,
+        "{} bytes on stderr",
+        r.stderr.len()
+    );
 }
 
 #[test]
