@@ -77,6 +77,9 @@ const QUANTIFIERS: &[&str] = &["some", "every", "none"];
 const CASE_OPERATORS: &[&str] = &["equals", "not_equals", "one_of", "not_one_of", "contains"];
 const MAX_CONDITION_DEPTH: usize = 48;
 const MAX_REGEX_SIZE: usize = 1 << 20;
+/// Longest `matches:` pattern accepted: refused before compiling, so a
+/// hostile file cannot make the compiler work through megabytes.
+const MAX_PATTERN_BYTES: usize = 16 * 1024;
 
 /// One unit of rule text to load.
 #[derive(Clone, Debug)]
@@ -1234,6 +1237,20 @@ impl Loader {
             }
             "matches" => {
                 let pattern = self.string(file, op_node, "`matches`")?;
+                if pattern.len() > MAX_PATTERN_BYTES {
+                    let d = Diagnostic::at(
+                        file,
+                        op_node.pos,
+                        "bad-regex",
+                        format!(
+                            "the regular expression is {} bytes long; patterns are limited to {MAX_PATTERN_BYTES}",
+                            pattern.len()
+                        ),
+                    )
+                    .label("this pattern");
+                    self.push(d);
+                    return None;
+                }
                 // A named condition is compiled again at every use, and files
                 // repeat patterns: compile each pattern once per load (a
                 // `Regex` clone shares the compiled program).
@@ -2244,7 +2261,7 @@ fn yaml_error_message(e: &serde_saphyr::Error) -> String {
         let why = if what.starts_with("Depth") {
             "the document nests deeper than 64 levels".to_owned()
         } else if what.starts_with("Nodes") || what.starts_with("Alias") {
-            "the document expands to more than 250000 nodes (aliases that multiply content are refused)".to_owned()
+            "the document has more than 250000 YAML nodes, counting what aliases expand to; split the file or remove aliases that multiply content".to_owned()
         } else {
             format!("the document is larger than allowed ({what})")
         };

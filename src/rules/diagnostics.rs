@@ -44,6 +44,10 @@ pub struct Diagnostic {
 impl Diagnostic {
     pub(crate) fn at(file: &SourceFile, pos: Pos, code: &'static str, message: String) -> Self {
         let span = span_of(file.text(), pos);
+        // A snippet quotes whole lines: for a line longer than a screenful
+        // (a hostile or generated file) show the position without it.
+        let source = (line_len_at(file.text(), span.offset()) <= MAX_SNIPPET_LINE)
+            .then(|| file.source.clone());
         Diagnostic {
             code,
             message,
@@ -53,7 +57,7 @@ impl Diagnostic {
             line: pos.line,
             column: pos.column,
             span,
-            source: Some(file.source.clone()),
+            source,
         }
     }
 
@@ -190,6 +194,17 @@ impl miette::Diagnostic for Diagnostic {
             label, self.span,
         ))))
     }
+}
+
+/// Longest source line a diagnostic quotes in its snippet.
+const MAX_SNIPPET_LINE: usize = 1000;
+
+/// The length of the line containing byte `offset`.
+fn line_len_at(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    end - start
 }
 
 /// The byte span a position covers: the node's own length, or the rest of

@@ -273,3 +273,21 @@ fn every_problem_in_a_file_is_reported_with_its_position() {
         ]
     );
 }
+
+#[test]
+fn huge_patterns_are_refused_before_compiling_and_long_lines_are_not_quoted() {
+    let pattern = "a".repeat(20_000);
+    let yaml = format!(
+        "rules:\n  - id: r\n    title: t\n    severity: error\n    assert: {{ path: customer.customerEmail, matches: \"{pattern}\" }}\n    message: m\n"
+    );
+    let err = crate::rules::RuleSet::from_yaml("big.yaml", &yaml).unwrap_err();
+    let d = &err.diagnostics()[0];
+    assert_eq!((d.code(), d.line(), d.column()), ("bad-regex", 5, 54));
+    assert!(d.message().contains("20000 bytes long"), "{}", d.message());
+    // The 20 kB line is not copied into the rendered diagnostic.
+    assert!(miette::Diagnostic::source_code(d).is_none());
+    // An ordinary line is quoted.
+    let err = crate::rules::RuleSet::from_yaml("small.yaml", "rules:\n  - id: r\n    title: t\n    severity: eror\n    assert: { path: customer, exists: true }\n    message: m\n").unwrap_err();
+    assert_eq!(err.diagnostics()[0].code(), "bad-severity");
+    assert!(miette::Diagnostic::source_code(&err.diagnostics()[0]).is_some());
+}
