@@ -612,6 +612,18 @@ pub(crate) fn parse_date(s: &str) -> Option<jiff::Timestamp> {
         .map(|z| z.timestamp())
 }
 
+/// "a string", "a list", … for a JSON value, in messages.
+pub(crate) fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// Renders a JSON value the way messages and expectations show it.
 pub(crate) fn show(v: &Value) -> Cow<'_, str> {
     match v {

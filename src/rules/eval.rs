@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::condition::{Cond, Env};
+use super::condition::{Cond, Env, json_kind};
 use super::path::{Binding, Lookup};
 use super::{EvalOptions, Inner, Rule};
 use crate::context::{Context, Root};
@@ -106,7 +106,7 @@ fn evaluate_rule<'a>(rule: &Rule, env: &mut Env<'a>) -> RuleResult {
                         format!(
                             "nothing to check: {} is {}, not a list",
                             fe.path.text,
-                            kind(other)
+                            json_kind(other)
                         ),
                     );
                 }
@@ -146,26 +146,24 @@ fn evaluate_rule<'a>(rule: &Rule, env: &mut Env<'a>) -> RuleResult {
                     }
                 }
                 checked += 1;
-                let outcome = match rule.assert.eval(env) {
+                let unknown = match rule.assert.eval(env) {
                     Ok(true) => continue,
-                    Ok(false) => Outcome::Fail,
-                    Err(_) => Outcome::Error,
+                    Ok(false) => None,
+                    Err(e) => Some(e),
                 };
                 let element_path = format!("{}[{i}]", fe.path.text);
                 env.scope[0].path = Some(element_path.clone());
                 let mut evidence = Vec::new();
                 rule.assert.explain(env, false, &mut evidence);
-                let message = match outcome {
-                    Outcome::Fail => {
+                let (outcome, message) = match unknown {
+                    None => {
                         any_fail = true;
-                        rule.message.render(env.ctx, &env.scope, Some(i))
+                        let message = rule.message.render(env.ctx, &env.scope, Some(i));
+                        (Outcome::Fail, message)
                     }
-                    _ => {
+                    Some(e) => {
                         any_error = true;
-                        match rule.assert.eval(env) {
-                            Err(e) => format!("cannot evaluate: {e}"),
-                            Ok(_) => "cannot evaluate".to_owned(),
-                        }
+                        (Outcome::Error, format!("cannot evaluate: {e}"))
                     }
                 };
                 failures.push(ItemResult {
@@ -232,17 +230,6 @@ fn precondition_reason(when: &Cond, env: &mut Env<'_>) -> String {
             )
         }
         None => "precondition not met".to_owned(),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -34,6 +34,7 @@ use serde_saphyr::Spanned;
 
 use crate::context::{Context, Fetched};
 use crate::report::{Outcome, Report, RuleResult, Severity, Verdict};
+use crate::rules::condition::json_kind;
 use crate::rules::yaml::{Node, NodeValue};
 use crate::rules::{EvalOptions, RuleLoadError, RuleSet, RuleSetLoader};
 
@@ -942,17 +943,6 @@ fn ids_from_name(name: &str) -> (Option<u64>, Option<u64>) {
     match parts.as_slice() {
         ["accounts", a, "customers", c] => (a.parse().ok(), c.parse().ok()),
         _ => (None, None),
-    }
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
     }
 }
 

@@ -43,6 +43,22 @@ pub const CHECK_2002: [&str; 5] = ["check", "--account", "1001", "--customer", "
 
 /// `check` over the demo snapshot (`fixtures/demo`) for `customer` of
 /// account 1001; callers add the flags under test.
+/// `check` of customer 2002 in account 1001 against a live (loopback) ION at
+/// `base_url`, with a JSON report; credentials are the caller's to add.
+pub fn live_json_check(base_url: &str) -> Command {
+    let mut cmd = bin();
+    cmd.env("ION_BASE_URL", base_url).args([
+        "check",
+        "--account",
+        "1001",
+        "--customer",
+        "2002",
+        "--format",
+        "json",
+    ]);
+    cmd
+}
+
 pub fn demo_check(customer: &str) -> Command {
     let mut cmd = bin();
     cmd.args([

@@ -22,12 +22,17 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::cli_live::run_async;
-use crate::cli_support::{Run, assert_one_line, bin, fixture, run};
+use crate::cli_support::{Run, assert_one_line, bin, fixture, live_json_check, run};
 
 /// Address-space limit for rule-file runs (KiB).
 const RULES_MEMORY_LIMIT_KIB: u64 = 1024 * 1024;
 
 /// Runs the binary with `args` under `ulimit -v`.
+/// `rules lint --no-default-rules FILE` under the memory limit.
+fn lint_limited(file: &str) -> Run {
+    run_limited(&["rules", "lint", "--no-default-rules", file])
+}
+
 fn run_limited(args: &[&str]) -> Run {
     let mut script = format!(
         "ulimit -v {RULES_MEMORY_LIMIT_KIB} && exec '{}'",
@@ -65,12 +70,7 @@ fn a_50k_rule_file_is_refused_with_one_clear_error() {
         ));
     }
     let f = write(dir.path(), "50k.yaml", &text);
-    let r = run_limited(&[
-        "rules",
-        "lint",
-        "--no-default-rules",
-        f.to_str().expect("utf8"),
-    ]);
+    let r = lint_limited(f.to_str().expect("utf8"));
     no_panic(&r);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("yaml-limit"), "{}", r.stderr);
@@ -105,12 +105,7 @@ fn a_20_mb_string_in_a_rule_file_loads() {
         "rules:\n  - id: big\n    title: Big\n    severity: warning\n    description: \"{big}\"\n    assert: {{ path: customer.customerStatus, equals: ACTIVE }}\n    message: fine\n"
     );
     let f = write(dir.path(), "20mb.yaml", &text);
-    let r = run_limited(&[
-        "rules",
-        "lint",
-        "--no-default-rules",
-        f.to_str().expect("utf8"),
-    ]);
+    let r = lint_limited(f.to_str().expect("utf8"));
     no_panic(&r);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
@@ -125,12 +120,7 @@ fn a_huge_regular_expression_is_a_clear_error() {
         "rules:\n  - id: big\n    title: Big\n    severity: warning\n    assert: {{ path: customer.customerStatus, matches: \"{pattern}\" }}\n    message: fine\n"
     );
     let f = write(dir.path(), "regex.yaml", &text);
-    let r = run_limited(&[
-        "rules",
-        "lint",
-        "--no-default-rules",
-        f.to_str().expect("utf8"),
-    ]);
+    let r = lint_limited(f.to_str().expect("utf8"));
     no_panic(&r);
     assert_eq!(r.code, 2, "{}", &r.stderr[..r.stderr.len().min(2000)]);
     assert!(r.stderr.contains("bad-regex"));
@@ -171,12 +161,7 @@ fn every_broken_rule_file_is_refused_under_the_memory_limit() {
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).expect("broken-rules") {
         let p = entry.expect("entry").path();
-        let r = run_limited(&[
-            "rules",
-            "lint",
-            "--no-default-rules",
-            p.to_str().expect("utf8"),
-        ]);
+        let r = lint_limited(p.to_str().expect("utf8"));
         no_panic(&r);
         assert_eq!(r.code, 2, "{}: {}", p.display(), r.stderr);
         n += 1;
@@ -538,18 +523,8 @@ async fn malformed_live_responses_make_the_check_indeterminate() {
             )
             .mount(&server)
             .await;
-        let mut cmd = bin();
-        cmd.env("ION_BASE_URL", server.uri())
-            .env("ION_ACCESS_TOKEN", "at-hostile-1")
-            .args([
-                "check",
-                "--account",
-                "1001",
-                "--customer",
-                "2002",
-                "--format",
-                "json",
-            ]);
+        let mut cmd = live_json_check(&server.uri());
+        cmd.env("ION_ACCESS_TOKEN", "at-hostile-1");
         let r = run_async(cmd).await;
         no_panic(&r);
         assert_eq!(r.code, 3, "{what}: {}", r.stderr);

@@ -11,7 +11,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::cli_live::run_async;
-use crate::cli_support::{Run, assert_one_line, bin};
+use crate::cli_support::{Run, assert_one_line, bin, live_json_check};
 use crate::fault_server::{FaultPlan, FaultServer};
 use crate::faults::{order, refresh_token_in, write_token_file};
 
@@ -308,18 +308,8 @@ mod token_file {
         let file = write_token_file(dir.path(), "rt-FILE-1-3f9b");
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         let inode = std::fs::metadata(&file).expect("meta").ino();
-        let mut cmd = bin();
-        cmd.env("ION_BASE_URL", server.uri())
-            .env("ION_TOKEN_FILE", &file)
-            .args([
-                "check",
-                "--account",
-                "1001",
-                "--customer",
-                "2002",
-                "--format",
-                "json",
-            ]);
+        let mut cmd = live_json_check(&server.uri());
+        cmd.env("ION_TOKEN_FILE", &file);
         let r = run_async(cmd).await;
         assert_eq!(r.code, 0, "{}", r.stderr);
         // The warning names the file and the fix, never the token.
@@ -355,19 +345,9 @@ mod token_file {
         let server = refreshing_server("at-NEW-2-0b7c", "rt-NEW-2-e4d2").await;
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("fresh-token");
-        let mut cmd = bin();
-        cmd.env("ION_BASE_URL", server.uri())
-            .env("ION_REFRESH_TOKEN", "rt-NEW-1-77f0")
-            .env("ION_TOKEN_FILE", &file)
-            .args([
-                "check",
-                "--account",
-                "1001",
-                "--customer",
-                "2002",
-                "--format",
-                "json",
-            ]);
+        let mut cmd = live_json_check(&server.uri());
+        cmd.env("ION_REFRESH_TOKEN", "rt-NEW-1-77f0")
+            .env("ION_TOKEN_FILE", &file);
         let r = run_async(cmd).await;
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert!(
