@@ -242,13 +242,6 @@ fn decode(name: &str, bytes: Vec<u8>) -> Result<String, Box<Diagnostic>> {
     })
 }
 
-fn yaml_options() -> serde_saphyr::Options {
-    let mut options = serde_saphyr::Options::default();
-    // Only `true`/`false` are booleans: `title: y` or `country: NO` stay text.
-    options.strict_booleans = true;
-    options
-}
-
 impl Loader {
     fn push(&mut self, d: Diagnostic) {
         if self.quiet == 0 {
@@ -271,8 +264,7 @@ impl Loader {
         self.loaded.insert(key.clone());
         self.stack.push(key);
         let file = SourceFile::new(name, text);
-        let parsed: Result<Node, serde_saphyr::Error> =
-            serde_saphyr::from_str_with_options(file.text(), yaml_options());
+        let parsed = super::yaml::parse(file.text());
         let root = match parsed {
             Ok(root) => root,
             Err(e) => {

@@ -119,6 +119,349 @@ impl Node {
     }
 }
 
+/// The options every rule file is parsed with.
+pub(crate) fn options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    // Only `true`/`false` are booleans: `title: y` or `country: NO` stay text.
+    options.strict_booleans = true;
+    options
+}
+
+/// Parses `text` (one YAML document) into a positioned tree.
+///
+/// Most files are built straight from the parser's events ([`build_from_events`]);
+/// anything that path does not handle itself — a syntax error, anchors and
+/// aliases, tags, merge keys, duplicate or non-scalar keys, several documents,
+/// an empty stream, a BOM, numbers in unusual spellings as keys, or a document
+/// near a budget limit — is parsed again by serde-saphyr's deserializer, so
+/// results, limits and error messages are exactly that deserializer's.
+pub(crate) fn parse(text: &str) -> Result<Node, serde_saphyr::Error> {
+    if let Some(node) = build_from_events(text) {
+        return Ok(node);
+    }
+    serde_saphyr::from_str_with_options(text, options())
+}
+
+/// The tree for `text`, built from granit-parser's event stream, or `None`
+/// when the document needs serde-saphyr's deserializer (see [`parse`]).
+///
+/// For the documents it accepts, the result equals what
+/// `serde_saphyr::from_str_with_options::<Node>(text, options())` returns:
+/// the same parser with the same options, the same positions (the node's
+/// event span, as `Spanned` reports it) and the same scalar typing. It gives
+/// up (returns `None`) before any of serde-saphyr's budget limits could be
+/// reached, so a document that the deserializer would refuse is always left
+/// to it.
+fn build_from_events(text: &str) -> Option<Node> {
+    use serde_saphyr::granit_parser::{Event, Parser, StrInput};
+
+    // serde-saphyr's limits (`Budget::default()`); this path stops short of
+    // each of them.
+    const MAX_EVENTS: usize = 1_000_000;
+    const MAX_NODES: usize = 250_000;
+    const MAX_DEPTH: usize = 64;
+    const MAX_TEXT_BYTES: usize = 64 * 1024 * 1024;
+
+    if text.contains('\u{feff}') {
+        return None;
+    }
+    let mut parser = Parser::with_options(StrInput::new(text), parser_options());
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut root: Option<Node> = None;
+    let (mut events, mut nodes, mut text_bytes, mut documents) = (0usize, 0usize, 0usize, 0usize);
+    for item in &mut parser {
+        let (event, span) = item.ok()?;
+        events += 1;
+        if events >= MAX_EVENTS {
+            return None;
+        }
+        let node = match event {
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => continue,
+            Event::DocumentStart(..) => {
+                documents += 1;
+                if documents > 1 {
+                    return None;
+                }
+                continue;
+            }
+            Event::Comment(comment, _) => {
+                text_bytes += comment.len();
+                if text_bytes >= MAX_TEXT_BYTES {
+                    return None;
+                }
+                continue;
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                if anchor != 0 || tag.is_some() {
+                    return None;
+                }
+                nodes += 1;
+                text_bytes += value.len();
+                if nodes >= MAX_NODES || text_bytes >= MAX_TEXT_BYTES {
+                    return None;
+                }
+                let pos = pos_of(&span);
+                if let Some(Frame::Map { key, .. }) = stack.last_mut()
+                    && key.is_none()
+                {
+                    let name = key_text(value, style)?;
+                    if name == "<<" {
+                        return None;
+                    }
+                    *key = Some(Key { pos, name });
+                    continue;
+                }
+                Node {
+                    pos,
+                    value: scalar_value(value, style)?,
+                }
+            }
+            Event::SequenceStart(_, anchor, ref tag) | Event::MappingStart(_, anchor, ref tag) => {
+                if anchor != 0 || tag.is_some() {
+                    return None;
+                }
+                nodes += 1;
+                if nodes >= MAX_NODES || stack.len() + 1 >= MAX_DEPTH {
+                    return None;
+                }
+                // A collection as a mapping key.
+                if let Some(Frame::Map { key: None, .. }) = stack.last() {
+                    return None;
+                }
+                let pos = pos_of(&span);
+                stack.push(if matches!(event, Event::SequenceStart(..)) {
+                    Frame::Seq {
+                        pos,
+                        items: Vec::new(),
+                    }
+                } else {
+                    Frame::Map {
+                        pos,
+                        entries: Vec::new(),
+                        key: None,
+                    }
+                });
+                continue;
+            }
+            Event::SequenceEnd => match stack.pop()? {
+                Frame::Seq { pos, items } => Node {
+                    pos,
+                    value: NodeValue::Seq(items),
+                },
+                Frame::Map { .. } => return None,
+            },
+            Event::MappingEnd => match stack.pop()? {
+                Frame::Map {
+                    pos,
+                    entries,
+                    key: None,
+                } => {
+                    if has_duplicate_keys(&entries) {
+                        return None;
+                    }
+                    Node {
+                        pos,
+                        value: NodeValue::Map(entries),
+                    }
+                }
+                Frame::Map { .. } | Frame::Seq { .. } => return None,
+            },
+            // Aliases, and anything this path does not know.
+            _ => return None,
+        };
+        match stack.last_mut() {
+            None if root.is_none() => root = Some(node),
+            None => return None,
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { entries, key, .. }) => entries.push((key.take()?, node)),
+        }
+    }
+    if !stack.is_empty() {
+        return None;
+    }
+    root
+}
+
+/// A collection being built by [`build_from_events`].
+enum Frame {
+    Seq {
+        pos: Pos,
+        items: Vec<Node>,
+    },
+    Map {
+        pos: Pos,
+        entries: Vec<(Key, Node)>,
+        /// The key whose value comes next.
+        key: Option<Key>,
+    },
+}
+
+/// granit-parser's options as serde-saphyr sets them for [`options`]
+/// (`Options::parser_options`: the default budget's limits, comments on).
+fn parser_options() -> serde_saphyr::granit_parser::Options {
+    let mut o = serde_saphyr::granit_parser::Options::default();
+    o.simple_key_max_lookahead = 1024;
+    o.flow_nesting_limit = 255;
+    o.block_nesting_limit = o.block_nesting_limit.max(MAX_DEPTH_PLUS_ONE);
+    o.emit_comments = true;
+    o.max_buffered_comment_events = 32;
+    o.strict_indentation = false;
+    o.bom_inside_document_as_content = false;
+    o
+}
+
+/// serde-saphyr's default `max_depth` plus one (its block nesting limit).
+const MAX_DEPTH_PLUS_ONE: usize = 65;
+
+/// A node's position, as serde-saphyr's `location_from_span` computes it.
+fn pos_of(span: &serde_saphyr::granit_parser::Span) -> Pos {
+    let (start, end) = (&span.start, &span.end);
+    let (offset, len) = match (start.byte_offset(), end.byte_offset()) {
+        (Some(s), Some(e))
+            if s <= u32::MAX as usize && e.saturating_sub(s) <= u32::MAX as usize =>
+        {
+            (Some(s), e.saturating_sub(s))
+        }
+        _ => (None, 0),
+    };
+    Pos {
+        line: start.line() as u32,
+        column: (start.col() + 1) as u32,
+        offset,
+        len,
+    }
+}
+
+/// serde-saphyr's `yaml_trim`.
+fn yaml_trim(s: &str) -> &str {
+    s.trim_matches([' ', '\t', '\r', '\n'])
+}
+
+/// serde-saphyr's `parse_yaml12_bool` (booleans with `strict_booleans`).
+fn yaml12_bool(s: &str) -> Option<bool> {
+    match yaml_trim(s) {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+/// serde-saphyr's `scalar_is_nullish` for a plain scalar.
+fn nullish(s: &str) -> bool {
+    matches!(s, "" | "~" | "null" | "Null" | "NULL")
+}
+
+/// A decimal integer in its plainest spelling (`0`, `42`, `-7`: no sign
+/// other than `-`, no leading zero, no `-0`, at most 18 digits), which
+/// serde-saphyr reads as that integer whatever its options.
+fn plain_int(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let simple = !digits.is_empty()
+        && digits.len() <= 18
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && s != "-0";
+    if simple { s.parse().ok() } else { None }
+}
+
+/// Whether serde-saphyr might read a plain scalar as something other than a
+/// string, null or boolean: it starts like a number.
+fn numeric_looking(s: &str) -> bool {
+    matches!(
+        yaml_trim(s).as_bytes().first(),
+        Some(b'0'..=b'9' | b'+' | b'-' | b'.')
+    )
+}
+
+/// The value of an untagged, unanchored scalar, typed as serde-saphyr's
+/// `deserialize_any` types it with [`options`]; `None` when unsure.
+fn scalar_value(
+    value: std::borrow::Cow<'_, str>,
+    style: serde_saphyr::granit_parser::ScalarStyle,
+) -> Option<NodeValue> {
+    use serde_saphyr::granit_parser::ScalarStyle;
+    if style != ScalarStyle::Plain {
+        return Some(NodeValue::Str(value.into_owned()));
+    }
+    if nullish(&value) {
+        return Some(NodeValue::Null);
+    }
+    if let Some(b) = yaml12_bool(&value) {
+        return Some(NodeValue::Bool(b));
+    }
+    if !numeric_looking(&value) {
+        return Some(NodeValue::Str(value.into_owned()));
+    }
+    if let Some(i) = plain_int(&value) {
+        return Some(NodeValue::Int(i));
+    }
+    numeric_scalar(&value)
+}
+
+/// A plain scalar that starts like a number (`1.5`, `1e3`, `0x1F`, `+1`,
+/// `2024-01-31`, `.inf`), typed by serde-saphyr itself: the scalar's text is
+/// parsed as a document of its own, which gives the same plain scalar as long
+/// as the text has none of YAML's indicators in it (otherwise `None`).
+fn numeric_scalar(value: &str) -> Option<NodeValue> {
+    let safe = value.len() <= 256
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b" +-._:/".contains(&b))
+        && !value.ends_with(':')
+        && !value.contains(": ")
+        && !value.starts_with("---")
+        && !value.starts_with("...");
+    if !safe {
+        return None;
+    }
+    match serde_saphyr::from_str_with_options::<NodeValue>(value, options()) {
+        Ok(
+            v @ (NodeValue::Null
+            | NodeValue::Bool(_)
+            | NodeValue::Int(_)
+            | NodeValue::Float(_)
+            | NodeValue::Str(_)),
+        ) => Some(v),
+        _ => None,
+    }
+}
+
+/// A scalar key's text as [`KeyText`] gives it; `None` for keys this path
+/// leaves to serde-saphyr (numbers other than [`plain_int`]s).
+fn key_text(
+    value: std::borrow::Cow<'_, str>,
+    style: serde_saphyr::granit_parser::ScalarStyle,
+) -> Option<String> {
+    use serde_saphyr::granit_parser::ScalarStyle;
+    if style != ScalarStyle::Plain {
+        return Some(value.into_owned());
+    }
+    if nullish(&value) {
+        return Some("null".to_owned());
+    }
+    if let Some(b) = yaml12_bool(&value) {
+        return Some(b.to_string());
+    }
+    if !numeric_looking(&value) {
+        return Some(value.into_owned());
+    }
+    plain_int(&value).map(|i| i.to_string())
+}
+
+/// Whether two keys of a mapping have the same text (serde-saphyr refuses
+/// duplicate keys; which ones count as the same is left to it).
+fn has_duplicate_keys(entries: &[(Key, Node)]) -> bool {
+    if entries.len() <= 16 {
+        entries
+            .iter()
+            .enumerate()
+            .any(|(i, (k, _))| entries[..i].iter().any(|(p, _)| p.name == k.name))
+    } else {
+        let mut seen = std::collections::HashSet::with_capacity(entries.len());
+        !entries.iter().all(|(k, _)| seen.insert(k.name.as_str()))
+    }
+}
+
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let spanned = Spanned::<NodeValue>::deserialize(deserializer)?;
@@ -246,6 +589,290 @@ impl<'de> Deserialize<'de> for NodeValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// serde-saphyr's deserializer, which [`build_from_events`] must match.
+    fn slow(src: &str) -> Result<Node, serde_saphyr::Error> {
+        serde_saphyr::from_str_with_options(src, options())
+    }
+
+    /// Built from events, and equal (positions included) to the deserializer's tree.
+    fn fast(src: &str) -> Node {
+        let built = build_from_events(src).unwrap_or_else(|| panic!("not built: {src:?}"));
+        let expected = slow(src).unwrap_or_else(|e| panic!("{src:?}: {e}"));
+        assert_eq!(built, expected, "{src:?}");
+        built
+    }
+
+    /// Built and equal to the deserializer's tree, or left to it.
+    fn same(src: &str) {
+        match build_from_events(src) {
+            Some(_) => {
+                fast(src);
+            }
+            None => {
+                let _ = left(src);
+            }
+        }
+    }
+
+    /// Left to the deserializer; `parse` gives the deserializer's answer.
+    fn left(src: &str) -> Result<Node, String> {
+        assert_eq!(build_from_events(src), None, "{src:?} was built");
+        let got = parse(src).map_err(|e| e.to_string());
+        assert_eq!(got, slow(src).map_err(|e| e.to_string()));
+        got
+    }
+
+    fn map(node: &Node) -> &[(Key, Node)] {
+        match &node.value {
+            NodeValue::Map(entries) => entries,
+            other => panic!("not a mapping: {other:?}"),
+        }
+    }
+
+    fn at(pos: Pos) -> (u32, u32, Option<usize>, usize) {
+        (pos.line, pos.column, pos.offset, pos.len)
+    }
+
+    #[test]
+    fn block_and_flow_positions_match_the_deserializer() {
+        let src = "a: 1\nb:\n  - x\n  - { k: v, 'q': \"w\" }\nc: [1, two, {d: e}]\n";
+        let root = fast(src);
+        let top = map(&root);
+        assert_eq!(at(top[0].0.pos), (1, 1, Some(0), 1));
+        assert_eq!(at(top[0].1.pos), (1, 4, Some(3), 1));
+        let NodeValue::Seq(items) = &top[1].1.value else {
+            panic!()
+        };
+        let flow = map(&items[1]);
+        assert_eq!(flow[1].0.name, "q");
+        assert_eq!(at(flow[1].0.pos), (4, 13, Some(26), 3));
+        assert_eq!(flow[1].1.as_str(), Some("w"));
+        assert_eq!(at(flow[1].1.pos), (4, 18, Some(31), 3));
+        // Multi-byte text before a node: columns count characters, offsets bytes.
+        let root = fast("é: ünï\nk: [ä, b]\n");
+        let top = map(&root);
+        assert_eq!(at(top[0].1.pos), (1, 4, Some(4), 5));
+        let NodeValue::Seq(items) = &top[1].1.value else {
+            panic!()
+        };
+        assert_eq!(at(items[1].pos), (2, 8, Some(18), 1));
+    }
+
+    #[test]
+    fn scalars_are_typed_as_the_deserializer_types_them() {
+        for src in [
+            "v: true",
+            "v: false",
+            "v: True",
+            "v: FALSE",
+            "v: y",
+            "v: NO",
+            "v: on",
+            "v: ~",
+            "v: null",
+            "v: NULL",
+            "v:",
+            "v: ''",
+            "v: \"\"",
+            "v: 0",
+            "v: 42",
+            "v: -7",
+            "v: 123456789012345678",
+            "v: '12'",
+            "v: \"true\"",
+            "v: |\n  text\n",
+            "v: >-\n  folded\n  text\n",
+            "v: plain text with spaces",
+            "v: nan",
+            "v: inf",
+            "v: -0",
+            "v: +5",
+            "v: 007",
+            "v: 1.5",
+            "v: 1e3",
+            "v: .5",
+            "v: 0x1F",
+            "v: 0o17",
+            "v: 1_000",
+            "v: 2024-01-31",
+            "v: 10:30",
+            "v: -.inf",
+            "v: .NaN",
+            "v: 12345678901234567890",
+            "v: 99999999999999999999999",
+            "v: -1.5e-3",
+            "v: 1.",
+            "v: +.inf",
+            "v: 0X1F",
+            "v: 3/4",
+            "v: -x",
+            "v: .hidden",
+        ] {
+            same(src);
+        }
+        // The common spellings never need the deserializer.
+        for src in [
+            "v: true",
+            "v: NO",
+            "v: ~",
+            "v:",
+            "v: 42",
+            "v: -7",
+            "v: 1.5",
+            "v: 2024-01-31",
+        ] {
+            fast(src);
+        }
+    }
+
+    #[test]
+    fn keys_read_as_text_like_the_deserializer() {
+        let root = fast("true: a\n1: b\n~: c\n'2': d\nNO: e\n");
+        let names: Vec<&str> = map(&root).iter().map(|(k, _)| k.name.as_str()).collect();
+        assert_eq!(names, ["true", "1", "null", "2", "NO"]);
+        // Numbers in other spellings, collections as keys and merge keys
+        // are left to the deserializer.
+        for src in [
+            "1.5: a",
+            "0x10: a",
+            "[a, b]: c",
+            "? {a: b}\n: c",
+            "<<: {a: b}\nc: d",
+        ] {
+            let _ = left(src);
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_are_left_to_the_deserializer() {
+        for src in [
+            "a: 1\na: 2",
+            "'a': 1\na: 2",
+            "1: x\n'1': y",
+            "~: a\nnull: b",
+            "{k: 1, k: 2}",
+        ] {
+            let _ = left(src);
+        }
+        let many: String = (0..40).map(|i| format!("k{i}: {i}\n")).collect();
+        fast(&many);
+        let _ = left(&format!("{many}k7: again\n"));
+    }
+
+    #[test]
+    fn anchors_aliases_and_tags_are_left_to_the_deserializer() {
+        let root = left("a: &x {k: v}\nb: *x\n").expect("loads");
+        assert_eq!(map(&root)[1].1.to_json(), serde_json::json!({"k": "v"}));
+        let root = left("a: !!str 12\nb: !!int '7'\n").expect("loads");
+        assert_eq!(map(&root)[0].1.as_str(), Some("12"));
+        assert_eq!(map(&root)[1].1.value, NodeValue::Int(7));
+        let _ = left("a: !custom x\n");
+        let _ = left("a: &s [1]\n");
+    }
+
+    #[test]
+    fn budget_limits_are_the_deserializers() {
+        with_room(budget_limits);
+    }
+
+    /// Runs `f` with a large stack: the deserializer recurses per level of
+    /// nesting, which a debug build's test thread does not have room for.
+    fn with_room(f: fn()) {
+        std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(f)
+            .expect("thread")
+            .join()
+            .expect("no panic");
+    }
+
+    fn budget_limits() {
+        // Nesting: 63 levels are built here, 64 and more left to the
+        // deserializer, which refuses more than 64.
+        let nest = |n: usize| format!("{}x{}", "[".repeat(n), "]".repeat(n));
+        fast(&nest(62));
+        assert!(left(&nest(64)).is_ok());
+        let err = left(&nest(65)).expect_err("refused");
+        assert!(err.contains("budget breached: Depth"), "{err}");
+        // Nodes: at 250,000 the deserializer decides (and refuses more).
+        let items = |n: usize| format!("[{}]", vec!["1"; n].join(","));
+        fast(&items(1000));
+        let err = left(&items(250_000)).expect_err("refused");
+        assert!(err.contains("budget breached: Nodes"), "{err}");
+        // An alias bomb is never expanded here.
+        let mut bomb = String::from("a: &a [x,x,x,x,x,x,x,x,x]\n");
+        for (p, c) in ["a", "b", "c", "d", "e", "f"]
+            .iter()
+            .zip(["b", "c", "d", "e", "f", "g"])
+        {
+            bomb.push_str(&format!(
+                "{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n"
+            ));
+        }
+        let err = left(&bomb).expect_err("refused");
+        assert!(err.contains("budget breached"), "{err}");
+    }
+
+    #[test]
+    fn odd_documents_are_left_to_the_deserializer() {
+        for src in [
+            "",
+            "# only a comment\n",
+            "a: 1\n---\nb: 2\n",
+            "\u{feff}a: 1\n",
+            "a: [1, 2\n",
+            "a: b: c\n",
+            "a:\n\t- x\n",
+            "'unterminated\n",
+            "- a\nb: c\n",
+        ] {
+            let _ = left(src);
+        }
+        same("---\n");
+        same("--- # empty\n...\n");
+        // Scalars, lists and explicit document markers are fine.
+        fast("just text\n");
+        fast("- a\n- b\n");
+        fast("---\na: 1\n...\n");
+        fast("# comment\na: 1 # trailing\n# end\n");
+    }
+
+    #[test]
+    fn every_rule_file_in_the_repository_is_built_as_the_deserializer_builds_it() {
+        with_room(every_rule_file);
+    }
+
+    fn every_rule_file() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        for dir in ["rules", "rules/tests", "tests/broken-rules", "benches/data"] {
+            for entry in std::fs::read_dir(root.join(dir)).expect("dir") {
+                let path = entry.expect("entry").path();
+                if path.extension().is_some_and(|e| e == "yaml") {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() >= 20, "{files:?}");
+        let mut built = 0;
+        for path in files {
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue; // not UTF-8
+            };
+            match build_from_events(&text) {
+                Some(node) => {
+                    assert_eq!(Ok(node), slow(&text).map_err(|e| e.to_string()), "{path:?}");
+                    built += 1;
+                }
+                None => assert!(
+                    slow(&text).is_err() || text.contains('&') || text.contains('!'),
+                    "{path:?} left"
+                ),
+            }
+        }
+        assert!(built >= 15, "{built}");
+    }
 
     #[test]
     fn nodes_keep_lines_and_columns() {
