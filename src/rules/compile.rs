@@ -122,6 +122,9 @@ struct Loader {
     stack: Vec<String>,
     conditions: HashMap<String, NamedCond>,
     rules: Vec<PendingRule>,
+    /// The index in `rules` of the enabled rule with each id (there is at
+    /// most one: a second definition is refused).
+    enabled: HashMap<String, usize>,
     /// >0 while compiling an expansion whose problems were already reported.
     quiet: usize,
     /// Paths with a `~` (unchecked) segment, where they are written.
@@ -169,6 +172,7 @@ fn load_on_this_thread(units: &[Unit]) -> Result<Inner, RuleLoadError> {
         stack: Vec::new(),
         conditions: HashMap::new(),
         rules: Vec::new(),
+        enabled: HashMap::new(),
         quiet: 0,
         unchecked: Vec::new(),
         lines: LineIndex::default(),
@@ -294,7 +298,7 @@ impl Loader {
             }
         };
         let root_pos = root.pos;
-        let entries = match root.value {
+        let mut entries = match root.value {
             NodeValue::Map(entries) => entries,
             NodeValue::Null => Vec::new(),
             other => {
@@ -367,9 +371,22 @@ impl Loader {
                 }
             }
         }
-        if let Some(rules) = get(&entries, "rules") {
-            for node in self.list(&file, rules, "rules") {
-                self.collect_rule(&file, node);
+        if let Some(i) = entries.iter().position(|(k, _)| k.name == "rules") {
+            // Moved out: each rule's nodes are kept (not copied) until the
+            // rules are compiled.
+            let rules = std::mem::replace(
+                &mut entries[i].1,
+                Node {
+                    pos: Pos::default(),
+                    value: NodeValue::Null,
+                },
+            );
+            if let NodeValue::Seq(items) = rules.value {
+                for node in items {
+                    self.collect_rule(&file, node);
+                }
+            } else {
+                self.list(&file, &rules, "rules");
             }
         }
         if let Some(ov) = get(&entries, "overrides")
@@ -401,6 +418,7 @@ impl Loader {
                 };
                 if let Some(idx) = self.find_rule(&file, &key) {
                     self.rules[idx].disabled = true;
+                    self.enabled.remove(&key.name);
                 }
             }
         }
@@ -483,12 +501,8 @@ impl Loader {
     }
 
     fn find_rule(&mut self, file: &SourceFile, key: &Key) -> Option<usize> {
-        match self
-            .rules
-            .iter()
-            .position(|r| r.id == key.name && !r.disabled)
-        {
-            Some(i) => Some(i),
+        match self.enabled.get(&key.name) {
+            Some(&i) => Some(i),
             None => {
                 let help = did_you_mean(
                     &key.name,
@@ -511,7 +525,8 @@ impl Loader {
         }
     }
 
-    fn collect_rule(&mut self, file: &Arc<SourceFile>, node: &Node) {
+    fn collect_rule(&mut self, file: &Arc<SourceFile>, owned: Node) {
+        let node = &owned;
         let Some(fields) = self.mapping(file, node, "a rule") else {
             return;
         };
@@ -537,7 +552,7 @@ impl Loader {
             },
             None => return,
         };
-        if let Some(prev) = self.rules.iter().find(|r| r.id == id && !r.disabled) {
+        if let Some(prev) = self.enabled.get(&id).map(|&i| &self.rules[i]) {
             let msg = format!(
                 "duplicate rule id `{id}`: already defined at {}:{}:{}",
                 prev.file.name, prev.id_pos.line, prev.id_pos.column
@@ -576,9 +591,27 @@ impl Loader {
                     .collect()
             })
             .unwrap_or_default();
-        let assert = self.required(file, node, fields, "assert").cloned();
-        let message = self.required(file, node, fields, "message").cloned();
+        // Reported here when missing; taken below.
+        let _ = self.required(file, node, fields, "assert");
+        let _ = self.required(file, node, fields, "message");
         let source_text = self.lines.snippet(file, node);
+        // The rule's own nodes are moved into it, not copied.
+        let NodeValue::Map(mut fields) = owned.value else {
+            return;
+        };
+        let mut take = |key: &str| {
+            let i = fields.iter().position(|(k, _)| k.name == key)?;
+            Some(std::mem::replace(
+                &mut fields[i].1,
+                Node {
+                    pos: Pos::default(),
+                    value: NodeValue::Null,
+                },
+            ))
+        };
+        let (for_each, when) = (take("for_each"), take("when"));
+        let (assert, message) = (take("assert"), take("message"));
+        self.enabled.insert(id.clone(), self.rules.len());
         self.rules.push(PendingRule {
             file: file.clone(),
             id,
@@ -590,8 +623,8 @@ impl Loader {
             docs,
             preempts,
             requires,
-            for_each: get(fields, "for_each").cloned(),
-            when: get(fields, "when").cloned(),
+            for_each,
+            when,
             assert,
             message,
             disabled: false,
@@ -2161,7 +2194,17 @@ impl LineIndex {
         let starts = &self.files[i].1;
         let first = node.pos.line.max(1) as usize;
         let last = (last_line(node).max(node.pos.line) as usize).min(starts.len());
-        let mut out = String::new();
+        if first > last {
+            return String::new();
+        }
+        // The lines are contiguous in the file: without `\r` in them, they
+        // are one slice (minus the last line break).
+        let end = starts.get(last).copied().unwrap_or(text.len());
+        let all = &text[starts[first - 1]..end];
+        if !all.contains('\r') {
+            return all.strip_suffix('\n').unwrap_or(all).to_owned();
+        }
+        let mut out = String::with_capacity(all.len());
         for line in first..=last {
             let start = starts[line - 1];
             let end = starts.get(line).copied().unwrap_or(text.len());
