@@ -165,10 +165,22 @@ fn build_from_events(text: &str) -> Option<Node> {
     if text.contains('\u{feff}') {
         return None;
     }
-    let mut parser = Parser::with_options(StrInput::new(text), parser_options());
+    // Comments are no part of the tree, and asking the parser not to emit
+    // them saves it a good share of its work. Without them it still checks
+    // their syntax; what it no longer does is refuse a run of more than 32
+    // consecutive comments (`max_buffered_comment_events`), count them as
+    // events, or count their bytes. So comments stay on when the text might
+    // have such a run, and their events and bytes are bounded by the lines
+    // with a `#` and the text's length.
+    let hash_lines = comment_lines(text);
+    let emit_comments = hash_lines.is_none() || text.len() >= MAX_TEXT_BYTES;
+    let mut options = parser_options();
+    options.emit_comments = emit_comments;
+    let mut parser = Parser::with_options(StrInput::new(text), options);
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Node> = None;
-    let (mut events, mut nodes, mut text_bytes, mut documents) = (0usize, 0usize, 0usize, 0usize);
+    let (mut events, mut nodes, mut text_bytes, mut documents) =
+        (hash_lines.unwrap_or(0), 0usize, 0usize, 0usize);
     for item in &mut parser {
         let (event, span) = item.ok()?;
         events += 1;
@@ -280,6 +292,55 @@ fn build_from_events(text: &str) -> Option<Node> {
         return None;
     }
     root
+}
+
+/// The number of lines with a `#` in `text` (an upper bound on its
+/// comments), or `None` when it may have a run of 32 or more comments with
+/// nothing but blank lines and `...` between them.
+///
+/// Every comment is on a line with a `#`, one per line; two comments are
+/// consecutive tokens only when the lines between them hold no token. So a
+/// run is counted from a line with a `#`, carries on through blank lines,
+/// lines starting with `#` or `...`, and restarts at any other line (at 1
+/// when that line has a `#` too). Text in block scalars and multi-line
+/// quoted strings can only make the count larger than the truth.
+fn comment_lines(text: &str) -> Option<usize> {
+    const MAX_RUN: usize = 31;
+    // Lines end at `\n` or `\r`, as for the parser.
+    let is_break = |c: &u8| matches!(c, b'\n' | b'\r');
+    let lead = |line: &[u8]| -> bool {
+        let t = line.trim_ascii_start();
+        // A line starting with `#` or `...` (or blank) holds no token before
+        // its comment (`...` is at most a document end, which does not break
+        // a run of comments).
+        t.is_empty() || t.starts_with(b"#") || t.starts_with(b"...")
+    };
+    let bytes = text.as_bytes();
+    let (mut total, mut run, mut prev_end) = (0usize, 0usize, 0usize);
+    let mut from = 0;
+    // Only lines with a `#` are visited (found with a fast search).
+    while let Some(off) = text[from..].find('#') {
+        let at = from + off;
+        let start = bytes[..at].iter().rposition(is_break).map_or(0, |p| p + 1);
+        let end = bytes[at..]
+            .iter()
+            .position(is_break)
+            .map_or(bytes.len(), |p| at + p);
+        let quiet_between =
+            total > 0 && bytes[prev_end.min(start)..start].split(is_break).all(lead);
+        run = if quiet_between && lead(&bytes[start..end]) {
+            run + 1
+        } else {
+            1
+        };
+        if run >= MAX_RUN {
+            return None;
+        }
+        total += 1;
+        prev_end = end;
+        from = end;
+    }
+    Some(total)
 }
 
 /// A collection being built by [`build_from_events`].
@@ -836,6 +897,22 @@ mod tests {
         fast("- a\n- b\n");
         fast("---\na: 1\n...\n");
         fast("# comment\na: 1 # trailing\n# end\n");
+    }
+
+    #[test]
+    fn long_runs_of_comments_are_refused_as_the_deserializer_refuses_them() {
+        for n in [10, 30, 31, 32, 33, 40] {
+            for sep in ["\n", "\r", "\r\n", "\n\n", "\n...\n"] {
+                let comments = vec!["# c"; n].join(sep);
+                same(&format!("a:\n{comments}\n  - x\n"));
+                same(&format!("- a {comments}\n- b\n"));
+                same(&format!("a: 1 {comments}\nb: 2\n"));
+                same(&format!("{comments}\na: [1,\n{comments}\n 2]\n"));
+            }
+        }
+        assert_eq!(comment_lines("a: 1 # x\n# y\n\n  # z\nb: 2\n"), Some(3));
+        assert_eq!(comment_lines(&"#\r".repeat(31)), None);
+        assert_eq!(comment_lines(&"# c\nk: v # d\n".repeat(40)), Some(80));
     }
 
     #[test]
