@@ -2113,7 +2113,8 @@ fn render_raw(p: &RawPath) -> String {
 /// eagerly (its `dfa-build` feature is on in this build, through
 /// tracing-subscriber's `env-filter`), which was half the cost of compiling
 /// a pattern; a rule tests a pattern against a few short strings, where the
-/// lazy DFA is as fast. Errors are `regex`'s own, word for word.
+/// lazy DFA is as fast. Rules only ask whether a pattern matches, so no
+/// capture groups are compiled. Errors are `regex`'s own, word for word.
 fn build_regex(pattern: &str) -> Result<regex_automata::meta::Regex, regex::Error> {
     use regex_automata::MatchKind;
     use regex_automata::meta;
@@ -2122,7 +2123,11 @@ fn build_regex(pattern: &str) -> Result<regex_automata::meta::Regex, regex::Erro
         .utf8_empty(true)
         .nfa_size_limit(Some(MAX_REGEX_SIZE))
         .hybrid_cache_capacity(2 * (1 << 20))
-        .dfa(false);
+        .dfa(false)
+        // Patterns are only ever asked whether they match (`is_match`): no
+        // capture groups, and no one-pass DFA (which exists to report them).
+        .onepass(false)
+        .which_captures(regex_automata::nfa::thompson::WhichCaptures::None);
     meta::Builder::new()
         .configure(config)
         .build(pattern)

@@ -7,7 +7,7 @@
 //! and everything beneath it is unchecked, and the path is listed by
 //! [`super::RuleSet::unchecked_paths`].
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 use serde_json::Value;
 
@@ -69,8 +69,8 @@ fn walk(
             None => Ty::Unknown,
         },
     };
-    let mut at = raw.head.clone();
-    for seg in &raw.segs {
+    for (i, seg) in raw.segs.iter().enumerate() {
+        let at = At(raw, i);
         ty = match seg {
             RawSeg::Field(name) => field(&ty, &at, name)?,
             RawSeg::Unchecked(name) => {
@@ -164,12 +164,25 @@ fn walk(
                 }
             }
         };
-        push_seg(&mut at, seg);
     }
     Ok(ty)
 }
 
-fn field(ty: &Ty, at: &str, name: &str) -> Result<Ty, Problem> {
+/// The path up to (not including) segment `.1`, as written; rendered only
+/// when a message needs it.
+struct At<'a>(&'a RawPath, usize);
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = self.0.head.clone();
+        for seg in &self.0.segs[..self.1] {
+            push_seg(&mut s, seg);
+        }
+        f.write_str(&s)
+    }
+}
+
+fn field(ty: &Ty, at: &At<'_>, name: &str) -> Result<Ty, Problem> {
     match ty {
         Ty::Record(r) => match r.fields.get(name) {
             Some(t) => Ok(t.clone()),
@@ -201,7 +214,7 @@ fn field(ty: &Ty, at: &str, name: &str) -> Result<Ty, Problem> {
     }
 }
 
-fn unknown_field(at: &str, ty: &Ty, name: &str) -> Problem {
+fn unknown_field(at: &At<'_>, ty: &Ty, name: &str) -> Problem {
     let Ty::Record(r) = ty else {
         return Problem::new(
             "unknown-field",
@@ -232,7 +245,7 @@ fn unknown_field(at: &str, ty: &Ty, name: &str) -> Problem {
     .help(help)
 }
 
-fn not_a_list(at: &str, ty: &Ty, what: &str) -> Problem {
+fn not_a_list(at: &At<'_>, ty: &Ty, what: &str) -> Problem {
     Problem::new(
         "type-mismatch",
         "not a list",
@@ -397,10 +410,12 @@ pub(crate) fn render(p: &RawPath) -> String {
 fn push_seg(s: &mut String, seg: &RawSeg) {
     match seg {
         RawSeg::Field(f) => {
-            let _ = write!(s, ".{f}");
+            s.push('.');
+            s.push_str(f);
         }
         RawSeg::Unchecked(f) => {
-            let _ = write!(s, ".~{f}");
+            s.push_str(".~");
+            s.push_str(f);
         }
         RawSeg::Index(i) => {
             let _ = write!(s, "[{i}]");

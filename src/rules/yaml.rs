@@ -178,6 +178,9 @@ fn build_from_events(text: &str) -> Option<Node> {
     options.emit_comments = emit_comments;
     let mut parser = Parser::with_options(StrInput::new(text), options);
     let mut stack: Vec<Frame> = Vec::new();
+    // The children of every open collection, innermost last; a collection
+    // takes its own (one allocation of the right size) when it ends.
+    let (mut items, mut entries): (Vec<Node>, Vec<(Key, Node)>) = (Vec::new(), Vec::new());
     let mut root: Option<Node> = None;
     let (mut events, mut nodes, mut text_bytes, mut documents) =
         (hash_lines.unwrap_or(0), 0usize, 0usize, 0usize);
@@ -244,36 +247,36 @@ fn build_from_events(text: &str) -> Option<Node> {
                 stack.push(if matches!(event, Event::SequenceStart(..)) {
                     Frame::Seq {
                         pos,
-                        items: Vec::new(),
+                        start: items.len(),
                     }
                 } else {
                     Frame::Map {
                         pos,
-                        entries: Vec::new(),
+                        start: entries.len(),
                         key: None,
                     }
                 });
                 continue;
             }
             Event::SequenceEnd => match stack.pop()? {
-                Frame::Seq { pos, items } => Node {
+                Frame::Seq { pos, start } => Node {
                     pos,
-                    value: NodeValue::Seq(items),
+                    value: NodeValue::Seq(items.drain(start..).collect()),
                 },
                 Frame::Map { .. } => return None,
             },
             Event::MappingEnd => match stack.pop()? {
                 Frame::Map {
                     pos,
-                    entries,
+                    start,
                     key: None,
                 } => {
-                    if has_duplicate_keys(&entries) {
+                    if has_duplicate_keys(&entries[start..]) {
                         return None;
                     }
                     Node {
                         pos,
-                        value: NodeValue::Map(entries),
+                        value: NodeValue::Map(entries.drain(start..).collect()),
                     }
                 }
                 Frame::Map { .. } | Frame::Seq { .. } => return None,
@@ -284,8 +287,8 @@ fn build_from_events(text: &str) -> Option<Node> {
         match stack.last_mut() {
             None if root.is_none() => root = Some(node),
             None => return None,
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, .. }) => entries.push((key.take()?, node)),
+            Some(Frame::Seq { .. }) => items.push(node),
+            Some(Frame::Map { key, .. }) => entries.push((key.take()?, node)),
         }
     }
     if !stack.is_empty() {
@@ -347,11 +350,13 @@ fn comment_lines(text: &str) -> Option<usize> {
 enum Frame {
     Seq {
         pos: Pos,
-        items: Vec<Node>,
+        /// Where its items start in the shared item stack.
+        start: usize,
     },
     Map {
         pos: Pos,
-        entries: Vec<(Key, Node)>,
+        /// Where its entries start in the shared entry stack.
+        start: usize,
         /// The key whose value comes next.
         key: Option<Key>,
     },
