@@ -400,12 +400,21 @@ fn pos_of(span: &serde_saphyr::granit_parser::Span) -> Pos {
 
 /// serde-saphyr's `yaml_trim`.
 fn yaml_trim(s: &str) -> &str {
-    s.trim_matches([' ', '\t', '\r', '\n'])
+    let pad = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    // A plain scalar never starts or ends with padding: skip the search.
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(f), Some(l)) if pad(f) || pad(l) => s.trim_matches([' ', '\t', '\r', '\n']),
+        _ => s,
+    }
 }
 
 /// serde-saphyr's `parse_yaml12_bool` (booleans with `strict_booleans`).
 fn yaml12_bool(s: &str) -> Option<bool> {
-    match yaml_trim(s) {
+    let t = yaml_trim(s);
+    if t.len() != 4 && t.len() != 5 {
+        return None;
+    }
+    match t {
         "true" | "True" | "TRUE" => Some(true),
         "false" | "False" | "FALSE" => Some(false),
         _ => None,
@@ -790,6 +799,21 @@ mod tests {
         ] {
             fast(src);
         }
+    }
+
+    #[test]
+    fn trimming_and_booleans_match_serde_saphyr() {
+        assert_eq!(yaml_trim(" \ta b\r\n"), "a b");
+        assert_eq!(yaml_trim("a b"), "a b");
+        assert_eq!(yaml_trim(""), "");
+        assert_eq!(yaml12_bool(" True\n"), Some(true));
+        assert_eq!(yaml12_bool("FALSE"), Some(false));
+        assert_eq!(yaml12_bool("tRue"), None);
+        assert_eq!(yaml12_bool("yes"), None);
+        for v in ["~", "null", "Null", "NULL", ""] {
+            assert!(nullish(v), "{v}");
+        }
+        assert!(!nullish("nUll") && !nullish(" null"));
     }
 
     #[test]
