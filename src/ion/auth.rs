@@ -200,7 +200,8 @@ pub const REFRESH_EXPIRY_WARNING: Duration = Duration::from_secs(7 * 24 * 3600);
 /// After a refresh, ION is asked how long the refresh token lasts when this
 /// is not known or is less than this away (so the warning above is based on
 /// ION's word, at the cost of one `POST /oauth/validateAccess` per refresh
-/// at most, and usually once per credential).
+/// at most, and usually once per credential). It is sent alongside the
+/// request that needed the token, not before it: it costs no round trip.
 const REFRESH_EXPIRY_RECHECK: Duration = Duration::from_secs(8 * 24 * 3600);
 
 /// An access token and when to stop using it.
