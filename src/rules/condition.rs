@@ -283,6 +283,12 @@ impl Cond {
                 r
             }
             Cond::Test { path, test, .. } => {
+                // `item.field`: straight from the element's row.
+                if let Some((slot, field)) = path.var_field()
+                    && let Some(row) = env.scope.get(slot).and_then(|b| b.row)
+                {
+                    return Ok(test.holds(env.rows.field(row, field), env.ctx.now));
+                }
                 match path.lookup(env.ctx, &env.scope, Some(&env.rows), None) {
                     Lookup::Found(v) => Ok(test.holds(Some(v), env.ctx.now)),
                     Lookup::Missing => Ok(test.holds(None, env.ctx.now)),

@@ -378,6 +378,16 @@ impl Path {
         Lookup::Found(current)
     }
 
+    /// `(scope slot, field number)` when the path is one numbered field of a
+    /// variable (`item.action`): its value is then the element row's.
+    #[inline]
+    pub(crate) fn var_field(&self) -> Option<(usize, u16)> {
+        match (&self.start, self.first_field) {
+            (Start::Var(slot), Some(field)) if self.segs.len() == 1 => Some((*slot, field)),
+            _ => None,
+        }
+    }
+
     /// The root this path (or a dynamic key inside it) reads, when it starts at one.
     pub(crate) fn roots(&self, out: &mut Vec<Root>) {
         if let Start::Root(r) = self.start {
