@@ -9,9 +9,12 @@ Builds the release binary and two examples (`latency_server`,
 1. `check` (built-in rules, fixtures/orders/nce-order.json) against the
    server at 50 ms latency with a ready access token: median wall time vs
    process start-up (the same `check` on the snapshot directory
-   fixtures/demo, no network) + one round trip. Also with a refresh token
-   (one token round trip first), and the library's concurrent fetch plan vs
-   the same resources fetched one after another (examples/fetch_timing.rs).
+   fixtures/demo, no network) + one round trip. Also with the token file's
+   cached access token, and with a refresh token (one token round trip
+   first). These four configurations take turns, run by run, so drifting
+   background load affects them alike. Then the library's concurrent fetch
+   plan vs the same resources fetched one after another
+   (examples/fetch_timing.rs).
 2. `batch --concurrency 64` over 1,000 and 10,000 customers at 20 ms:
    checks per second vs the ideal (64 / 20 ms = 3,200/s), peak RSS of the
    process (from wait4's rusage, like `/usr/bin/time -v`), and the TCP
@@ -86,14 +89,22 @@ def run(cmd, env=None, stdout=subprocess.DEVNULL):
     return elapsed, usage.ru_maxrss, p.returncode
 
 
-def median_ms(cmd, runs, env=None, want_exit=None):
-    times = []
+def interleaved(srv, configs, runs):
+    """Runs each of configs ({name: (cmd, env)}) `runs` times, taking turns;
+    returns the wall times in ms and the server's request counts, by name."""
+    times = {k: [] for k in configs}
+    counts = {k: {"requests": 0, "token_requests": 0} for k in configs}
     for _ in range(runs):
-        s, _, code = run(cmd, env)
-        if want_exit is not None and code != want_exit:
-            raise SystemExit(f"{' '.join(cmd)} exited {code}, expected {want_exit}")
-        times.append(s * 1e3)
-    return statistics.median(times)
+        for name, (cmd, e) in configs.items():
+            srv.stats(reset=True)
+            s, _, code = run(cmd, e)
+            if code != 0:
+                raise SystemExit(f"{name}: {' '.join(cmd)} exited {code}")
+            times[name].append(s * 1e3)
+            st = srv.stats()
+            for k in counts[name]:
+                counts[name][k] += st[k]
+    return times, counts
 
 
 def main():
@@ -106,15 +117,11 @@ def main():
              "--order", ORDER, "--format", "json"]
     out = []
 
-    # 1. check at 50 ms
+    # 1. check at 50 ms. The configurations take turns (one run of each,
+    # then the next round), so a change in background load between them
+    # shifts all of them alike instead of one block of runs.
     srv = Server(50)
     try:
-        startup = median_ms(check + ["--data", "fixtures/demo"], a.runs, want_exit=0)
-        srv.stats(reset=True)
-        live = median_ms(check, a.runs, env(srv), want_exit=0)
-        st = srv.stats(reset=True)
-        refresh = median_ms(check, a.runs, env(srv, "refresh"), want_exit=0)
-        st_refresh = srv.stats(reset=True)
         with tempfile.TemporaryDirectory() as tmp:
             tf = os.path.join(tmp, "tokens")
             with open(tf, "w") as f:
@@ -123,9 +130,15 @@ def main():
             # The first run refreshes and caches the access token in the
             # file; the timed runs reuse it (issue 8).
             run(check, env(srv, "file", tf))
-            srv.stats(reset=True)
-            cached = median_ms(check, a.runs, env(srv, "file", tf), want_exit=0)
-            st_file = srv.stats(reset=True)
+            configs = {
+                "startup": (check + ["--data", "fixtures/demo"], None),
+                "access": (check, env(srv)),
+                "refresh": (check, env(srv, "refresh")),
+                "file": (check, env(srv, "file", tf)),
+            }
+            times, counts = interleaved(srv, configs, a.runs)
+        startup, live, refresh, cached = (statistics.median(times[k]) for k in configs)
+        st, st_refresh, st_file = counts["access"], counts["refresh"], counts["file"]
         ft = subprocess.run([os.path.join(EXAMPLES, "fetch_timing"), srv.url, str(a.runs)],
                             cwd=ROOT, check=True, capture_output=True, text=True)
         fetch = json.loads(ft.stdout)
@@ -133,17 +146,24 @@ def main():
         srv.stop()
     ideal = startup + 50
     out.append("## check at 50 ms latency (median of %d runs each)\n" % a.runs)
-    out.append("| | median | ratio |")
-    out.append("|---|---|---|")
-    out.append(f"| process start-up (`--data fixtures/demo`, no network) | {startup:.1f} ms | |")
-    out.append(f"| start-up + one round trip (50 ms) | {ideal:.1f} ms | 1.00 |")
+    def iqr(k):
+        q = statistics.quantiles(times[k], n=4)
+        return f"{q[0]:.1f}–{q[2]:.1f} ms"
+
+    out.append("| | median | p25–p75 | ratio |")
+    out.append("|---|---|---|---|")
+    out.append(f"| process start-up (`--data fixtures/demo`, no network) | {startup:.1f} ms "
+               f"| {iqr('startup')} | |")
+    out.append(f"| start-up + one round trip (50 ms) | {ideal:.1f} ms | | 1.00 |")
     out.append(f"| `check`, access token ({st['requests'] // a.runs} requests/check) "
-               f"| {live:.1f} ms | {live / ideal:.2f} |")
-    out.append(f"| `check`, refresh token ({st_refresh['requests'] // a.runs} requests/check, "
-               f"{st_refresh['token_requests'] // a.runs} token) | {refresh:.1f} ms | {refresh / ideal:.2f} |")
+               f"| {live:.1f} ms | {iqr('access')} | {live / ideal:.2f} |")
     out.append(f"| `check`, token file with a cached access token ({st_file['requests'] // a.runs} "
                f"requests/check, {st_file['token_requests']} token requests in {a.runs} runs) "
-               f"| {cached:.1f} ms | {cached / ideal:.2f} |")
+               f"| {cached:.1f} ms | {iqr('file')} | {cached / ideal:.2f} |")
+    out.append(f"| `check`, refresh token ({st_refresh['requests'] // a.runs} requests/check, "
+               f"{st_refresh['token_requests'] // a.runs} token) | {refresh:.1f} ms "
+               f"| {iqr('refresh')} | {refresh / ideal:.2f} "
+               f"({refresh / (ideal + 50):.2f} of start-up + 2 round trips) |")
     out.append("")
     out.append(f"Library fetch plan ({fetch['requests_per_check']} resources, one client, "
                f"warm connections, median of {fetch['runs']}): concurrent "

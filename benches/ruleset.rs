@@ -6,9 +6,15 @@
 //! - `failing`: the same order with faults on several items and an inactive
 //!   customer, so evidence is collected and messages rendered.
 //!
+//! - `native-*`: the same rules written by hand in Rust on the same JSON
+//!   (`common/native.rs`), asserted to give the engine's outcomes and
+//!   failing elements: the floor for evaluating this data.
+//!
 //! Run: `cargo bench --bench ruleset`.
 
 mod common;
+#[path = "common/native.rs"]
+mod native;
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -68,6 +74,28 @@ fn ruleset(c: &mut Criterion) {
     let report = rules.evaluate(&failing);
     assert_eq!(report.verdict, Verdict::Blocked);
 
+    // The hand-written rules agree with the engine on both contexts, rule by
+    // rule and element by element, before either is timed.
+    let hand = native::Native::new();
+    for (name, ctx) in [("passing", &passing), ("failing", &failing)] {
+        let by_hand: Vec<_> = hand
+            .check(ctx)
+            .into_iter()
+            .map(|r| (r.rule.to_owned(), r.outcome, r.failing))
+            .collect();
+        assert_eq!(
+            by_hand,
+            engine_outcomes(&rules, ctx),
+            "hand-written rules disagree with the engine on the {name} context"
+        );
+    }
+    let failing_rules = hand
+        .check(&failing)
+        .iter()
+        .filter(|r| r.outcome == native::Outcome::Fail)
+        .count();
+    assert!(failing_rules >= 5, "{failing_rules} rules fail");
+
     let mut g = c.benchmark_group("bench2-default-rules");
     g.bench_function("passing-20-items", |b| {
         b.iter(|| black_box(rules.evaluate(black_box(&passing))))
@@ -75,7 +103,45 @@ fn ruleset(c: &mut Criterion) {
     g.bench_function("failing-20-items", |b| {
         b.iter(|| black_box(rules.evaluate(black_box(&failing))))
     });
+    g.bench_function("native-passing-20-items", |b| {
+        b.iter(|| black_box(hand.check(black_box(&passing))))
+    });
+    g.bench_function("native-failing-20-items", |b| {
+        b.iter(|| black_box(hand.check(black_box(&failing))))
+    });
     g.finish();
+}
+
+/// The engine's report in the hand-written rules' terms: each rule's id,
+/// outcome and the indexes of its failing elements.
+fn engine_outcomes(
+    rules: &RuleSet,
+    ctx: &ion_preflight::context::Context,
+) -> Vec<(String, native::Outcome, Vec<usize>)> {
+    rules
+        .evaluate(ctx)
+        .results
+        .iter()
+        .map(|r| {
+            let outcome = match r.outcome {
+                Outcome::Pass => native::Outcome::Pass,
+                Outcome::Fail => native::Outcome::Fail,
+                Outcome::Skip => native::Outcome::Skip,
+                other => panic!("rule {} is {other:?} on a bench context", r.rule),
+            };
+            let failing = r
+                .items
+                .iter()
+                .map(|i| {
+                    let open = i.path.rfind('[').expect("an element path");
+                    i.path[open + 1..i.path.len() - 1]
+                        .parse()
+                        .expect("an element index")
+                })
+                .collect();
+            (r.rule.clone(), outcome, failing)
+        })
+        .collect()
 }
 
 criterion_group! {

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -146,8 +147,9 @@ pub struct Context {
     pub customer: Fetched,
     /// The customer's cloud profiles, as a JSON array.
     pub cloud_profiles: Fetched,
-    /// The order body, when the check has one.
-    pub order: Option<Value>,
+    /// The order body, when the check has one (shared with the
+    /// [`CheckRequest`](crate::CheckRequest) it came from, not copied).
+    pub order: Option<Arc<Value>>,
     /// Product details by product id.
     pub products: BTreeMap<String, Fetched>,
     /// The `request` root, built from the ids.
@@ -186,6 +188,12 @@ impl Context {
 
     /// Sets the order body.
     pub fn with_order(mut self, order: Option<Value>) -> Self {
+        self.order = order.map(Arc::new);
+        self
+    }
+
+    /// Sets the order body, shared with whoever else holds it.
+    pub fn with_shared_order(mut self, order: Option<Arc<Value>>) -> Self {
         self.order = order;
         self
     }
@@ -204,7 +212,7 @@ impl Context {
     /// The distinct product ids the order refers to (`orderItems[].productId`
     /// strings), in sorted order.
     pub fn order_product_ids(&self) -> Vec<String> {
-        order_product_ids(self.order.as_ref())
+        order_product_ids(self.order.as_deref())
     }
 }
 

@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -34,7 +35,10 @@ pub struct CheckRequest {
     /// The customer id.
     pub customer_id: u64,
     /// The order body (`POST .../customers/{id}/orders`), when there is one.
-    pub order: Option<Value>,
+    /// Shared, not copied: the checks of a batch all hold the same order
+    /// (see [`CheckRequest::with_shared_order`]), and the check's context
+    /// holds it too.
+    pub order: Option<Arc<Value>>,
     /// The time date conditions compare against; the current time when
     /// `None`.
     pub now: Option<jiff::Timestamp>,
@@ -53,6 +57,13 @@ impl CheckRequest {
 
     /// With the order body about to be placed.
     pub fn with_order(mut self, order: Value) -> Self {
+        self.order = Some(Arc::new(order));
+        self
+    }
+
+    /// With an order body shared with other checks (one copy in memory
+    /// however many checks of it run at once, as in `batch`).
+    pub fn with_shared_order(mut self, order: Arc<Value>) -> Self {
         self.order = Some(order);
         self
     }
@@ -123,10 +134,10 @@ impl Preflight {
         );
         async {
             let started = Instant::now();
-            // By value: the order body moves into the context, uncopied.
+            // The context shares the request's order body (an `Arc`).
             let ctx = self
                 .source
-                .fetch_owned(req, self.rules.needs(), self.check_timeout)
+                .fetch_within(&req, self.rules.needs(), self.check_timeout)
                 .await;
             let report = self.rules.evaluate_with(&ctx, &self.options);
             let span = tracing::Span::current();

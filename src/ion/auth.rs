@@ -200,7 +200,8 @@ pub const REFRESH_EXPIRY_WARNING: Duration = Duration::from_secs(7 * 24 * 3600);
 /// After a refresh, ION is asked how long the refresh token lasts when this
 /// is not known or is less than this away (so the warning above is based on
 /// ION's word, at the cost of one `POST /oauth/validateAccess` per refresh
-/// at most, and usually once per credential).
+/// at most, and usually once per credential). It is sent alongside the
+/// request that needed the token, not before it: it costs no round trip.
 const REFRESH_EXPIRY_RECHECK: Duration = Duration::from_secs(8 * 24 * 3600);
 
 /// An access token and when to stop using it.
@@ -246,6 +247,13 @@ pub(crate) struct RefreshTarget<'a> {
     pub(crate) url: url::Url,
     pub(crate) validate_url: url::Url,
     pub(crate) timeout: Duration,
+}
+
+/// A `POST /oauth/validateAccess` owed after a refresh (see
+/// [`Auth::access_token`]); holds the new access token.
+#[must_use = "run it with Auth::finish_validation, alongside the request"]
+pub(crate) struct PendingValidation {
+    access: SecretString,
 }
 
 /// What one `POST /oauth/token` returned.
@@ -308,29 +316,41 @@ impl Auth {
     /// process) left in the store, or a fresh one from a single refresh
     /// shared by every concurrent caller and, through the store's lock, by
     /// every process sharing the store.
+    ///
+    /// When this call refreshed and ION's word on the refresh token's expiry
+    /// is wanted, it also returns that `POST /oauth/validateAccess` as a
+    /// [`PendingValidation`]: the caller runs it with
+    /// [`finish_validation`](Auth::finish_validation) *concurrently* with
+    /// the request it needed the token for (the validation does not gate
+    /// any request, so a refreshing check costs two round trips, not three).
     pub(crate) async fn access_token(
         &self,
-        target: RefreshTarget<'_>,
-    ) -> Result<SecretString, IonError> {
+        target: &RefreshTarget<'_>,
+    ) -> Result<(SecretString, Option<PendingValidation>), IonError> {
         self.obtain(target, false).await
     }
 
-    /// Refreshes now, whatever the cached access token (`auth refresh`).
-    pub(crate) async fn force_refresh(&self, target: RefreshTarget<'_>) -> Result<(), IonError> {
-        self.obtain(target, true).await.map(drop)
+    /// Refreshes now, whatever the cached access token (`auth refresh`),
+    /// and asks ION how long the new refresh token lasts when that is due.
+    pub(crate) async fn force_refresh(&self, target: &RefreshTarget<'_>) -> Result<(), IonError> {
+        let (_, pending) = self.obtain(target, true).await?;
+        if let Some(pending) = pending {
+            self.finish_validation(pending, target).await;
+        }
+        Ok(())
     }
 
     async fn obtain(
         &self,
-        target: RefreshTarget<'_>,
+        target: &RefreshTarget<'_>,
         force: bool,
-    ) -> Result<SecretString, IonError> {
+    ) -> Result<(SecretString, Option<PendingValidation>), IonError> {
         let mut state = self.state.lock().await;
         if !force
             && let Some(cached) = &state.access
             && cached.use_until.is_none_or(|t| Instant::now() < t)
         {
-            return Ok(cached.token.clone());
+            return Ok((cached.token.clone(), None));
         }
         // A previous refresh succeeded but its tokens could not be saved:
         // save them now, before using the access token.
@@ -339,7 +359,7 @@ impl Auth {
             state.unsaved = None;
             if !force && let Some(token) = self.usable(&pending, &state) {
                 self.adopt(&mut state, &pending, token.clone(), self.margin);
-                return Ok(token);
+                return Ok((token, None));
             }
         }
         let Some(store) = self.store.clone() else {
@@ -353,7 +373,7 @@ impl Auth {
         {
             tracing::debug!("using the access token from the token store");
             self.adopt(&mut state, &tokens, token.clone(), self.margin);
-            return Ok(token);
+            return Ok((token, None));
         }
         let lock = {
             let store = store.clone();
@@ -375,16 +395,16 @@ impl Auth {
             tracing::debug!("another process refreshed meanwhile; using its access token");
             drop(lock);
             self.adopt(&mut state, tokens, token.clone(), self.margin);
-            return Ok(token);
+            return Ok((token, None));
         }
         let refresh_token = current
             .as_ref()
             .map(|t| t.refresh_token.clone())
             .or_else(|| self.initial_refresh.clone())
             .ok_or_else(no_credentials)?;
-        let got = self.refresh(&refresh_token, &target).await?;
+        let got = self.refresh(&refresh_token, target).await?;
         let now = Timestamp::now();
-        let mut tokens = StoredTokens {
+        let tokens = StoredTokens {
             refresh_obtained_at: if got.refresh.is_some() {
                 Some(now)
             } else {
@@ -395,33 +415,42 @@ impl Auth {
             access_token: Some(got.access.clone()),
             access_expires_at: plus(now, got.expires_in),
         };
+        // The rotated refresh token is in the store before the access token
+        // is used (by the caller's request or by validateAccess below); if
+        // it cannot be saved, the check fails.
         if let Err(e) = store.save_tokens(&tokens) {
             state.unsaved = Some(tokens);
             state.access = None;
             return Err(e.into());
         }
-        if tokens
+        drop(lock);
+        let pending = tokens
             .refresh_expires_at
             .is_none_or(|at| plus(now, REFRESH_EXPIRY_RECHECK).is_none_or(|soon| at < soon))
-        {
-            match validate(&target, &got.access).await {
-                Ok(validity) => {
-                    if let Some(at) = refresh_expires_at(&validity, now) {
-                        tokens.refresh_expires_at = Some(at);
-                        if let Err(e) = store.save_tokens(&tokens) {
-                            tracing::debug!(error = %e, "could not record the refresh token's expiry");
-                        }
-                    }
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "could not ask ION how long the refresh token lasts");
-                }
-            }
-        }
-        drop(lock);
+            .then(|| PendingValidation {
+                access: got.access.clone(),
+            });
         let margin = self.margin.min(got.expires_in / 2);
         self.adopt(&mut state, &tokens, got.access.clone(), margin);
-        Ok(got.access)
+        Ok((got.access, pending))
+    }
+
+    /// Runs the `POST /oauth/validateAccess` a refresh left to do: records
+    /// the refresh token's expiry in the store (under its lock, when the
+    /// store still holds the access token that was validated) and warns
+    /// (once per process) when it is near. Never fails: without ION's
+    /// answer the check goes on, and the next refresh asks again.
+    pub(crate) async fn finish_validation(
+        &self,
+        pending: PendingValidation,
+        target: &RefreshTarget<'_>,
+    ) {
+        match validate(target, &pending.access).await {
+            Ok(validity) => self.record(&pending.access, &validity, false).await,
+            Err(e) => {
+                tracing::debug!(error = %e, "could not ask ION how long the refresh token lasts");
+            }
+        }
     }
 
     /// The store's access token, if it is still valid and not one ION has
@@ -452,7 +481,7 @@ impl Auth {
             token,
             use_until: Some(Instant::now() + left.saturating_sub(margin)),
         });
-        warn_if_expiring(&mut state.warned, tokens, now);
+        warn_if_expiring(&mut state.warned, tokens.refresh_expires_at, now);
     }
 
     /// Records what `POST /oauth/validateAccess` said about `access`'s
@@ -460,11 +489,25 @@ impl Auth {
     /// `access` (so the refresh token is the one ION described); warns when
     /// it expires soon.
     pub(crate) async fn record_validity(&self, access: &SecretString, validity: &AccessValidity) {
+        self.record(access, validity, true).await;
+    }
+
+    /// [`record_validity`](Auth::record_validity); `explicit`: asked for by
+    /// the caller (the warning is given again, and only when the store
+    /// holds `access`) rather than after a refresh (the warning follows
+    /// ION's answer, at most once per process).
+    async fn record(&self, access: &SecretString, validity: &AccessValidity, explicit: bool) {
         let now = Timestamp::now();
         let Some(at) = refresh_expires_at(validity, now) else {
             return;
         };
+        // The state lock keeps this load-modify-save from interleaving with
+        // a refresh in this process (a store without a cross-process lock
+        // has nothing else to order them).
         let mut state = self.state.lock().await;
+        if !explicit {
+            warn_if_expiring(&mut state.warned, Some(at), now);
+        }
         let Some(store) = self.store.clone() else {
             return;
         };
@@ -474,6 +517,7 @@ impl Auth {
         })
         .await;
         let Ok(Ok(lock)) = lock else {
+            tracing::debug!("could not lock the token store to record the refresh token's expiry");
             return;
         };
         if let Ok(Some(mut tokens)) = store.load_tokens()
@@ -482,12 +526,16 @@ impl Auth {
                 .as_ref()
                 .is_some_and(|t| same(t, access))
         {
-            tokens.refresh_expires_at = Some(at);
-            if let Err(e) = store.save_tokens(&tokens) {
-                tracing::debug!(error = %e, "could not record the refresh token's expiry");
+            if tokens.refresh_expires_at != Some(at) {
+                tokens.refresh_expires_at = Some(at);
+                if let Err(e) = store.save_tokens(&tokens) {
+                    tracing::debug!(error = %e, "could not record the refresh token's expiry");
+                }
             }
-            state.warned = false;
-            warn_if_expiring(&mut state.warned, &tokens, now);
+            if explicit {
+                state.warned = false;
+                warn_if_expiring(&mut state.warned, tokens.refresh_expires_at, now);
+            }
         }
         drop(lock);
     }
@@ -604,8 +652,8 @@ impl Auth {
 
 /// Warns (once, through `flag`) when ION said the refresh token expires in
 /// less than [`REFRESH_EXPIRY_WARNING`].
-fn warn_if_expiring(flag: &mut bool, tokens: &StoredTokens, now: Timestamp) {
-    let Some(at) = tokens.refresh_expires_at else {
+fn warn_if_expiring(flag: &mut bool, expires_at: Option<Timestamp>, now: Timestamp) {
+    let Some(at) = expires_at else {
         return;
     };
     let Some(threshold) = plus(now, REFRESH_EXPIRY_WARNING) else {
@@ -714,13 +762,13 @@ mod tests {
         let now: Timestamp = "2026-04-01T00:00:00Z".parse().expect("ts");
         let mut t = StoredTokens::new(SecretString::from("r"));
         let mut flag = false;
-        warn_if_expiring(&mut flag, &t, now);
+        warn_if_expiring(&mut flag, t.refresh_expires_at, now);
         assert!(!flag, "unknown expiry: no warning");
         t.refresh_expires_at = plus(now, Duration::from_secs(7 * 86_400 + 1));
-        warn_if_expiring(&mut flag, &t, now);
+        warn_if_expiring(&mut flag, t.refresh_expires_at, now);
         assert!(!flag);
         t.refresh_expires_at = plus(now, Duration::from_secs(6 * 86_400));
-        warn_if_expiring(&mut flag, &t, now);
+        warn_if_expiring(&mut flag, t.refresh_expires_at, now);
         assert!(flag);
     }
 }

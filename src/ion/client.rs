@@ -536,8 +536,10 @@ impl IonClient {
     ///
     /// [`REFRESH_EXPIRY_WARNING`]: super::REFRESH_EXPIRY_WARNING
     pub async fn validate_access(&self) -> Result<AccessValidity, IonError> {
-        let token = self.inner.auth.access_token(self.refresh_target()).await?;
-        let validity = super::auth::validate(&self.refresh_target(), &token).await?;
+        let target = self.refresh_target();
+        // A validation a refresh left to do would ask the same question.
+        let (token, _owed) = self.inner.auth.access_token(&target).await?;
+        let validity = super::auth::validate(&target, &token).await?;
         self.inner.auth.record_validity(&token, &validity).await;
         Ok(validity)
     }
@@ -552,7 +554,7 @@ impl IonClient {
                     .to_owned(),
             ));
         }
-        self.inner.auth.force_refresh(self.refresh_target()).await
+        self.inner.auth.force_refresh(&self.refresh_target()).await
     }
 
     /// GET `segments` and deserialize; `Ok(None)` on an ION 404.
@@ -594,11 +596,25 @@ impl IonClient {
 
     /// A GET with token handling (one refresh and one retry when ION rejects
     /// the token) and retries on transient failures.
+    ///
+    /// When obtaining the token refreshed it, the `validateAccess` the
+    /// refresh owes runs alongside this GET (both after the refresh, neither
+    /// waiting for the other), and the GET returns when both are done: the
+    /// validation is never left behind when a short-lived process exits.
     async fn get(&self, url: &Url, endpoint: &Endpoint) -> Result<Answer, IonError> {
+        let target = self.refresh_target();
         let mut refreshed = false;
         loop {
-            let token = self.inner.auth.access_token(self.refresh_target()).await?;
-            match self.get_with_retries(url, endpoint, &token).await {
+            let (token, owed) = self.inner.auth.access_token(&target).await?;
+            let request = self.get_with_retries(url, endpoint, &token);
+            let result = match owed {
+                Some(owed) => {
+                    let validation = self.inner.auth.finish_validation(owed, &target);
+                    futures::future::join(request, validation).await.0
+                }
+                None => request.await,
+            };
+            match result {
                 Err(IonError::TokenRejected { .. })
                     if !refreshed && self.inner.auth.can_refresh() =>
                 {

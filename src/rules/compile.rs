@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::condition::{Cmp, Cond, Quantifier, Test, TypeName, When};
 use super::diagnostics::{Diagnostic, SourceFile, did_you_mean};
 use super::path::{self as paths, Path, RawPath, RawSeg, Seg, Start};
+use super::rows::FieldTable;
 use super::shape::Ty;
 use super::template::{self, Part, RawPart, Template};
 use super::typecheck::{self, Problem};
@@ -849,6 +850,13 @@ impl Loader {
             return Err(RuleLoadError::Invalid { diagnostics: diags });
         }
         let order = topo_order(&rules);
+        let mut fields = FieldTable::default();
+        for rule in &mut rules {
+            if let Some(when) = &mut rule.when {
+                number_fields(when, &mut fields);
+            }
+            number_fields(&mut rule.assert, &mut fields);
+        }
         let mut unchecked = std::mem::take(&mut self.unchecked);
         unchecked.sort_by(|a, b| {
             (&a.file, a.line, a.column, &a.path).cmp(&(&b.file, b.line, b.column, &b.path))
@@ -858,6 +866,8 @@ impl Loader {
             order,
             needs,
             unchecked,
+            fields,
+            named_conditions: self.named_ids.len(),
         })
     }
 
@@ -1674,6 +1684,7 @@ impl Loader {
             start,
             segs,
             text: text.into(),
+            first_field: None,
         })
     }
 
@@ -2308,4 +2319,34 @@ fn yaml_error_message(e: &serde_saphyr::Error) -> String {
         return format!("YAML refused: {why}");
     }
     format!("invalid YAML: {text}")
+}
+
+/// Numbers the fields that `cond`'s paths read directly from a variable, so
+/// evaluation reads them from the bound element's row (see `rules::rows`).
+fn number_fields(cond: &mut Cond, fields: &mut FieldTable) {
+    match cond {
+        Cond::All(parts) | Cond::Any(parts) => {
+            for p in parts {
+                number_fields(p, fields);
+            }
+        }
+        Cond::Not(inner) => number_fields(inner, fields),
+        Cond::Named { body, .. } => number_fields(body, fields),
+        Cond::Test { path, .. } => number_path(path, fields),
+        Cond::Quant { path, body, .. } => {
+            number_path(path, fields);
+            number_fields(body, fields);
+        }
+    }
+}
+
+fn number_path(path: &mut Path, fields: &mut FieldTable) {
+    if let (Start::Var(_), Some(Seg::Field(name))) = (&path.start, path.segs.first()) {
+        path.first_field = fields.intern(name);
+    }
+    for seg in &mut path.segs {
+        if let Seg::Dynamic(inner) = seg {
+            number_path(inner, fields);
+        }
+    }
 }

@@ -11,6 +11,7 @@ use regex_automata::meta::Regex;
 use serde_json::Value;
 
 use super::path::{Binding, Lookup, Path};
+use super::rows::{FieldTable, MemoCell, Rows};
 use crate::context::Context;
 use crate::report::Evidence;
 
@@ -170,21 +171,31 @@ pub(crate) enum Test {
 pub(crate) struct Env<'a> {
     pub(crate) ctx: &'a Context,
     pub(crate) scope: Vec<Binding<'a>>,
-    /// Values of named conditions already evaluated in this check.
-    pub(crate) memo: Memo,
+    /// Bound elements' fields and remembered named conditions.
+    pub(crate) rows: Rows<'a>,
+    /// The rule set's numbered fields.
+    pub(crate) fields: &'a FieldTable,
 }
 
-/// Values of named conditions evaluated during one check, by condition and
-/// the address of the element bound to its free variable (stable: the
-/// context is borrowed immutably for the whole check). Only definite
-/// answers are kept; an unknown is evaluated again (it carries a reason).
-#[derive(Default)]
-pub(crate) struct Memo {
-    map: std::collections::HashMap<(u32, usize), bool, BuildMemoHasher>,
+impl<'a> Env<'a> {
+    /// Binds element `index` of `list`, whose rows start at `block` (from
+    /// [`Rows::block`], once per walk over the list), as the next variable.
+    pub(crate) fn bind(
+        &mut self,
+        list: &'a [Value],
+        block: Option<u32>,
+        index: usize,
+        path: Option<String>,
+    ) {
+        if let Some(value) = list.get(index) {
+            let row = block.and_then(|b| self.rows.row(self.fields, b, index, value));
+            self.scope.push(Binding { value, path, row });
+        }
+    }
 }
 
-/// A multiplicative hash of the two words of a memo key: the std SipHash
-/// costs more than most named conditions it would save.
+/// A multiplicative hash for keys that are addresses (the rows' lists):
+/// the std SipHash costs more than the lookups it serves.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct BuildMemoHasher;
 
@@ -255,45 +266,46 @@ impl Cond {
             }
             Cond::Not(inner) => inner.eval(env).map(|b| !b),
             Cond::Named { id, slot, body } => {
-                let at = match slot {
-                    None => 0,
-                    Some(s) => match env.scope.get(*s) {
-                        Some(b) => std::ptr::from_ref(b.value) as usize,
+                let cell = match slot {
+                    None => MemoCell::Root,
+                    Some(s) => match env.scope.get(*s).and_then(|b| b.row) {
+                        Some(row) => MemoCell::Row(row),
                         None => return body.eval(env),
                     },
                 };
-                if let Some(&v) = env.memo.map.get(&(*id, at)) {
+                if let Some(v) = env.rows.remembered(cell, *id) {
                     return Ok(v);
                 }
                 let r = body.eval(env);
                 if let Ok(v) = r {
-                    if env.memo.map.capacity() == 0 {
-                        // Named conditions x elements of a typical check:
-                        // no rehashing while it runs.
-                        env.memo.map.reserve(128);
-                    }
-                    env.memo.map.insert((*id, at), v);
+                    env.rows.remember(cell, *id, v);
                 }
                 r
             }
-            Cond::Test { path, test, .. } => match path.lookup(env.ctx, &env.scope, None) {
-                Lookup::Found(v) => Ok(test.holds(Some(v), env.ctx.now)),
-                Lookup::Missing => Ok(test.holds(None, env.ctx.now)),
-                Lookup::Unknown(e) => Err(e.into_owned()),
-            },
+            Cond::Test { path, test, .. } => {
+                // `item.field`: straight from the element's row.
+                if let Some((slot, field)) = path.var_field()
+                    && let Some(row) = env.scope.get(slot).and_then(|b| b.row)
+                {
+                    return Ok(test.holds(env.rows.field(row, field), env.ctx.now));
+                }
+                match path.lookup(env.ctx, &env.scope, Some(&env.rows), None) {
+                    Lookup::Found(v) => Ok(test.holds(Some(v), env.ctx.now)),
+                    Lookup::Missing => Ok(test.holds(None, env.ctx.now)),
+                    Lookup::Unknown(e) => Err(e.into_owned()),
+                }
+            }
             Cond::Quant { path, kind, body } => {
-                let items = match path.lookup(env.ctx, &env.scope, None) {
+                let items = match path.lookup(env.ctx, &env.scope, Some(&env.rows), None) {
                     Lookup::Found(Value::Array(items)) => items,
                     Lookup::Found(_) | Lookup::Missing => return Ok(false),
                     Lookup::Unknown(e) => return Err(e.into_owned()),
                 };
                 let mut unknown = None;
                 let mut decided = None;
-                for item in items {
-                    env.scope.push(Binding {
-                        value: item,
-                        path: None,
-                    });
+                let block = env.rows.block(items);
+                for i in 0..items.len() {
+                    env.bind(items, block, i, None);
                     let r = body.eval(env);
                     env.scope.pop();
                     match (kind, r) {
@@ -363,7 +375,7 @@ impl Cond {
                 expected,
             } => {
                 let mut resolved = String::new();
-                let lookup = path.lookup(env.ctx, &env.scope, Some(&mut resolved));
+                let lookup = path.lookup(env.ctx, &env.scope, None, Some(&mut resolved));
                 let expected = match (negated, test) {
                     (false, _) => expected.to_string(),
                     (true, Test::Exists) => "missing".to_owned(),
@@ -393,7 +405,7 @@ impl Cond {
             }
             Cond::Quant { path, kind, body } => {
                 let mut resolved = String::new();
-                let lookup = path.lookup(env.ctx, &env.scope, Some(&mut resolved));
+                let lookup = path.lookup(env.ctx, &env.scope, None, Some(&mut resolved));
                 let what = match (kind, negated) {
                     (Quantifier::Some, false) | (Quantifier::None, true) => {
                         "at least one element matching"
@@ -452,15 +464,13 @@ impl Cond {
                         | (Quantifier::Every, true)
                 );
                 let mut shown = 0;
-                for (i, item) in items.iter().enumerate() {
+                let block = env.rows.block(items);
+                for i in 0..items.len() {
                     if shown == MAX_ELEMENT_EVIDENCE {
                         break;
                     }
                     let element_path = format!("{resolved}[{i}]");
-                    env.scope.push(Binding {
-                        value: item,
-                        path: Some(element_path),
-                    });
+                    env.bind(items, block, i, Some(element_path));
                     let r = body.eval(env);
                     let relevant = if explain_matching {
                         r != Ok(false)

@@ -3,7 +3,8 @@
 use serde_json::Value;
 
 use super::condition::{Cond, Env, json_kind};
-use super::path::{Binding, Lookup};
+use super::path::Lookup;
+use super::rows::Rows;
 use super::{EvalOptions, Inner, Rule};
 use crate::context::{Context, Root};
 use crate::report::{Evidence, ItemResult, Outcome, Report, RuleResult};
@@ -14,7 +15,8 @@ pub(crate) fn evaluate(inner: &Inner, ctx: &Context, options: &EvalOptions) -> R
     let mut env = Env {
         ctx,
         scope: Vec::new(),
-        memo: Default::default(),
+        rows: Rows::new(inner.fields.len(), inner.named_conditions),
+        fields: &inner.fields,
     };
     for &i in &inner.order {
         let rule = &inner.rules[i];
@@ -98,7 +100,7 @@ fn evaluate_rule<'a>(rule: &Rule, env: &mut Env<'a>) -> RuleResult {
         }
         Some(fe) => {
             let ctx = env.ctx;
-            let items = match fe.path.lookup(ctx, &[], None) {
+            let items = match fe.path.lookup(ctx, &[], None, None) {
                 Lookup::Found(Value::Array(items)) => items,
                 Lookup::Found(other) => {
                     return skip(
@@ -122,12 +124,10 @@ fn evaluate_rule<'a>(rule: &Rule, env: &mut Env<'a>) -> RuleResult {
             let mut failures = Vec::new();
             let mut any_fail = false;
             let mut any_error = false;
-            for (i, item) in items.iter().enumerate() {
+            let block = env.rows.block(items);
+            for i in 0..items.len() {
                 env.scope.clear();
-                env.scope.push(Binding {
-                    value: item,
-                    path: None,
-                });
+                env.bind(items, block, i, None);
                 if let Some(when) = &rule.when {
                     match when.eval(env) {
                         Ok(true) => {}

@@ -8,6 +8,7 @@ mod condition;
 mod diagnostics;
 mod eval;
 mod path;
+mod rows;
 pub mod schema;
 pub(crate) mod shape;
 mod template;
@@ -208,6 +209,10 @@ pub(crate) struct Inner {
     pub(crate) needs: Needs,
     /// Paths with unchecked segments, in file and position order.
     pub(crate) unchecked: Vec<UncheckedPath>,
+    /// The fields rules read directly from bound elements, numbered.
+    pub(crate) fields: rows::FieldTable,
+    /// How many named conditions are remembered per element.
+    pub(crate) named_conditions: usize,
 }
 
 static BUILTIN: LazyLock<Result<RuleSet, String>> = LazyLock::new(|| {
@@ -232,6 +237,8 @@ impl RuleSet {
                     order: Vec::new(),
                     needs: Needs::default(),
                     unchecked: Vec::new(),
+                    fields: rows::FieldTable::default(),
+                    named_conditions: 0,
                 }),
             },
         }

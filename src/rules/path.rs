@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use super::rows::Rows;
 use crate::context::{Context, Fetched, Root};
 
 /// Where a path starts.
@@ -42,6 +43,11 @@ pub(crate) struct Path {
     pub(crate) segs: Vec<Seg>,
     /// The path as written.
     pub(crate) text: Box<str>,
+    /// When the path starts at a variable and its first step is a field:
+    /// the field's number in the rule set's
+    /// [`FieldTable`](super::rows::FieldTable), so a lookup
+    /// reads it from the element's row.
+    pub(crate) first_field: Option<u16>,
 }
 
 /// A path as parsed, before its start is resolved.
@@ -195,6 +201,8 @@ pub(crate) struct Binding<'a> {
     pub(crate) value: &'a Value,
     /// The element's resolved path, kept only when collecting evidence.
     pub(crate) path: Option<String>,
+    /// The element's row in the check's [`Rows`], when it has one.
+    pub(crate) row: Option<u32>,
 }
 
 /// The result of looking a path up.
@@ -208,11 +216,13 @@ pub(crate) enum Lookup<'a> {
 
 impl Path {
     /// Looks the path up. When `resolved` is given, the concrete path (with
-    /// indexes) is written into it.
+    /// indexes) is written into it. With `rows`, a first field read from a
+    /// bound element comes from the element's row.
     pub(crate) fn lookup<'a>(
         &self,
         ctx: &'a Context,
         scope: &[Binding<'a>],
+        rows: Option<&Rows<'a>>,
         mut resolved: Option<&mut String>,
     ) -> Lookup<'a> {
         let mut segs = self.segs.iter();
@@ -223,8 +233,19 @@ impl Path {
                 };
                 if let Some(r) = resolved.as_deref_mut() {
                     r.push_str(b.path.as_deref().unwrap_or(&self.text));
+                    b.value
+                } else if let (Some(rows), Some(row), Some(field)) = (rows, b.row, self.first_field)
+                {
+                    match rows.field(row, field) {
+                        Some(v) => {
+                            segs.next();
+                            v
+                        }
+                        None => return Lookup::Missing,
+                    }
+                } else {
+                    b.value
                 }
-                b.value
             }
             Start::Root(root) => {
                 if let Some(r) = resolved.as_deref_mut() {
@@ -256,7 +277,7 @@ impl Path {
                             Seg::Field(f) => Cow::Owned(f.to_string()),
                             Seg::Index(i) => Cow::Owned(i.to_string()),
                             Seg::Select { .. } => return Lookup::Missing,
-                            Seg::Dynamic(p) => match p.lookup(ctx, scope, None) {
+                            Seg::Dynamic(p) => match p.lookup(ctx, scope, rows, None) {
                                 Lookup::Found(Value::String(s)) => Cow::Borrowed(s.as_str()),
                                 Lookup::Found(Value::Number(n)) => Cow::Owned(n.to_string()),
                                 Lookup::Found(_) | Lookup::Missing => return Lookup::Missing,
@@ -319,7 +340,7 @@ impl Path {
                     found.map(|(_, e)| e)
                 }
                 Seg::Dynamic(p) => {
-                    let key = match p.lookup(ctx, scope, None) {
+                    let key = match p.lookup(ctx, scope, rows, None) {
                         Lookup::Found(k) => k,
                         Lookup::Missing => return Lookup::Missing,
                         Lookup::Unknown(e) => return Lookup::Unknown(e),
@@ -355,6 +376,16 @@ impl Path {
             }
         }
         Lookup::Found(current)
+    }
+
+    /// `(scope slot, field number)` when the path is one numbered field of a
+    /// variable (`item.action`): its value is then the element row's.
+    #[inline]
+    pub(crate) fn var_field(&self) -> Option<(usize, u16)> {
+        match (&self.start, self.first_field) {
+            (Start::Var(slot), Some(field)) if self.segs.len() == 1 => Some((*slot, field)),
+            _ => None,
+        }
     }
 
     /// The root this path (or a dynamic key inside it) reads, when it starts at one.

@@ -119,7 +119,7 @@ impl Template {
                     Some(i) => out.push_str(&(i + 1).to_string()),
                     None => out.push_str("<no element>"),
                 },
-                Part::Path { path, fallback } => match path.lookup(ctx, scope, None) {
+                Part::Path { path, fallback } => match path.lookup(ctx, scope, None, None) {
                     Lookup::Found(v) => {
                         let blank = v.is_null()
                             || v.as_str().is_some_and(|s| s.trim().is_empty())

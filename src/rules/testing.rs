@@ -1124,8 +1124,8 @@ cases:
         );
         assert_eq!(c1.cloud_profiles, Fetched::unavailable("ION timed out"));
         assert_eq!(
-            c1.order,
-            Some(serde_json::json!({"orderItems": [{"action": "CREATE", "quantity": 2}]}))
+            c1.order.as_deref(),
+            Some(&serde_json::json!({"orderItems": [{"action": "CREATE", "quantity": 2}]}))
         );
         assert_eq!(c1.products["P1"], Fetched::Absent);
         assert_eq!(

@@ -70,42 +70,18 @@ impl Source {
 
     /// Like [`Source::fetch`], but every resource not obtained within
     /// `timeout` is [`Fetched::Unavailable`] ("did not answer within the
-    /// check timeout"); resources already obtained are kept.
+    /// check timeout"); resources already obtained are kept. The context
+    /// shares `req`'s order body (an `Arc`), it does not copy it.
     pub async fn fetch_within(
         &self,
         req: &CheckRequest,
         needs: Needs,
         timeout: Option<Duration>,
     ) -> Context {
-        self.fetch_plan(req, req.order.clone(), needs, timeout)
-            .await
-    }
-
-    /// Like [`Source::fetch_within`], taking the request by value: its order
-    /// body moves into the context instead of being copied (an order can be
-    /// large; a check should not hold it twice).
-    pub(crate) async fn fetch_owned(
-        &self,
-        mut req: CheckRequest,
-        needs: Needs,
-        timeout: Option<Duration>,
-    ) -> Context {
-        let order = req.order.take();
-        self.fetch_plan(&req, order, needs, timeout).await
-    }
-
-    /// Fetches for `req` with `order` as its order body (`req.order` is ignored).
-    async fn fetch_plan(
-        &self,
-        req: &CheckRequest,
-        order: Option<Value>,
-        needs: Needs,
-        timeout: Option<Duration>,
-    ) -> Context {
         let deadline = timeout.map(|t| (Instant::now() + t, t));
         match self {
-            Source::Live(client) => fetch_plan(&Live(client), req, order, needs, deadline).await,
-            Source::Snapshot(snapshot) => fetch_plan(snapshot, req, order, needs, deadline).await,
+            Source::Live(client) => fetch_plan(&Live(client), req, needs, deadline).await,
+            Source::Snapshot(snapshot) => fetch_plan(snapshot, req, needs, deadline).await,
         }
     }
 
@@ -196,23 +172,22 @@ async fn bounded(
     }
 }
 
-/// Fetches for `req`'s ids and time; `order` is the order body (moved into
-/// the context, not copied).
+/// Fetches for `req`'s ids and time; the context shares `req`'s order body.
 async fn fetch_plan<B: Backend>(
     backend: &B,
     req: &CheckRequest,
-    order: Option<Value>,
     needs: Needs,
     deadline: Option<(Instant, Duration)>,
 ) -> Context {
     let (account, customer) = (req.account_id, req.customer_id);
     let now = req.now.unwrap_or_else(jiff::Timestamp::now);
+    let order = req.order.clone();
     let product_ids = if needs.products {
-        order_product_ids(order.as_ref())
+        order_product_ids(order.as_deref())
     } else {
         Vec::new()
     };
-    let mut ctx = Context::new(account, customer, now).with_order(order);
+    let mut ctx = Context::new(account, customer, now).with_shared_order(order);
 
     let customer_fut = async {
         if needs.customer {

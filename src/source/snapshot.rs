@@ -250,7 +250,7 @@ pub async fn record(
     let root = dir.as_ref();
     let (a, c) = (req.account_id, req.customer_id);
     let product_ids = if needs.products {
-        order_product_ids(req.order.as_ref())
+        order_product_ids(req.order.as_deref())
     } else {
         Vec::new()
     };

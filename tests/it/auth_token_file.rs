@@ -336,3 +336,143 @@ async fn a_malformed_token_file_is_one_clear_error_without_its_content() {
     assert!(!msg.contains("rt-secret-0"), "{msg}");
     assert_eq!(rotation.issued(), 0);
 }
+
+/// What a [`Stamped`] endpoint saw on arrival: when, and the refresh token
+/// the token file held at that moment.
+#[derive(Clone, Debug)]
+struct Arrival {
+    path: String,
+    at: std::time::Instant,
+    file_refresh_token: serde_json::Value,
+}
+
+/// Answers `answer` (after its delay) and records each request's arrival
+/// (`Respond::respond` runs when the request arrives, before the delay).
+#[derive(Clone)]
+struct Stamped {
+    arrivals: Arc<std::sync::Mutex<Vec<Arrival>>>,
+    file: std::path::PathBuf,
+    answer: wiremock::ResponseTemplate,
+}
+
+impl wiremock::Respond for Stamped {
+    fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let arrival = Arrival {
+            path: request.url.path().to_owned(),
+            at: std::time::Instant::now(),
+            file_refresh_token: read_json(&self.file)["refresh_token"].clone(),
+        };
+        self.arrivals.lock().expect("arrivals").push(arrival);
+        self.answer.clone()
+    }
+}
+
+/// A refresh, then the customer GET and `validateAccess` both answered
+/// only `DELAY` after they arrive; returns the arrivals of those two and
+/// what the fetch returned. `validate_status` is what validateAccess
+/// answers.
+async fn refresh_with_slow_validation(
+    validate_status: u16,
+) -> (Vec<Arrival>, bool, std::path::PathBuf, tempfile::TempDir) {
+    let rotation = RotatingIon::new("rt-0", ms(0));
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path("/oauth/token"))
+        .respond_with(rotation.clone())
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("token.json");
+    std::fs::write(&file, "rt-0\n").expect("seed");
+    let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stamped = |answer: wiremock::ResponseTemplate| Stamped {
+        arrivals: arrivals.clone(),
+        file: file.clone(),
+        answer: answer.set_delay(DELAY),
+    };
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path("/oauth/validateAccess"))
+        .and(wiremock::matchers::body_string("access_token=at-1"))
+        .respond_with(stamped(
+            wiremock::ResponseTemplate::new(validate_status).set_body_json(
+                serde_json::json!({"access_expires_in": 7000, "refresh_expires_in": 3 * 86_400 + 600}),
+            ),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(header("authorization", "Bearer at-1"))
+        .respond_with(stamped(ok_json(customer_body(ACCOUNT, CUSTOMER))))
+        .mount(&server)
+        .await;
+    let found = client(&server, &file)
+        .customer(ACCOUNT, CUSTOMER)
+        .await
+        .expect("the check does not depend on validateAccess")
+        .is_some();
+    assert_eq!(rotation.presented(), ["rt-0"]);
+    let arrivals = arrivals.lock().expect("arrivals").clone();
+    (arrivals, found, file, dir)
+}
+
+/// How long the slow endpoints of `refresh_with_slow_validation` wait.
+const DELAY: std::time::Duration = std::time::Duration::from_millis(800);
+
+/// validateAccess (issue 8) does not gate the fetches: after the refresh,
+/// the GET is sent while validateAccess is still unanswered (and the other
+/// way round), so a refreshing check costs two round trips, not three. Both
+/// use the new access token only once the rotated refresh token is in the
+/// file. Structural, not a timing measurement: had either waited for the
+/// other, it would have arrived at least `DELAY` after the other arrived.
+#[tokio::test]
+async fn validate_access_after_a_refresh_runs_alongside_the_fetch() {
+    let (arrivals, found, file, _dir) = refresh_with_slow_validation(200).await;
+    assert!(found);
+    let of = |p: &str| {
+        arrivals
+            .iter()
+            .find(|a| a.path.ends_with(p))
+            .unwrap_or_else(|| panic!("no {p} in {arrivals:?}"))
+            .clone()
+    };
+    assert_eq!(arrivals.len(), 2, "{arrivals:?}");
+    let (validate, fetch) = (
+        of("/oauth/validateAccess"),
+        of(&customer_path(ACCOUNT, CUSTOMER)),
+    );
+    assert!(
+        fetch.at < validate.at + DELAY,
+        "the fetch waited for validateAccess's answer"
+    );
+    assert!(
+        validate.at < fetch.at + DELAY,
+        "validateAccess waited for the fetch's answer"
+    );
+    for a in &arrivals {
+        assert_eq!(a.file_refresh_token, "rt-1", "{} before the save", a.path);
+    }
+    // ION's answer is recorded before the call returns.
+    let stored = read_json(&file);
+    assert_eq!(stored["access_token"], "at-1");
+    let expires: jiff::Timestamp = stored["refresh_expires_at"]
+        .as_str()
+        .expect("recorded")
+        .parse()
+        .expect("timestamp");
+    let left = expires.duration_since(jiff::Timestamp::now()).as_secs();
+    assert!((3 * 86_400..=3 * 86_400 + 600).contains(&left), "{left}");
+}
+
+/// A validateAccess that fails (here a 500, after the fetch was sent) does
+/// not fail the fetch; the expiry stays unknown, to be asked again after the
+/// next refresh.
+#[tokio::test]
+async fn a_failing_validate_access_after_a_refresh_does_not_fail_the_fetch() {
+    let (arrivals, found, file, _dir) = refresh_with_slow_validation(500).await;
+    assert!(found);
+    assert_eq!(arrivals.len(), 2, "{arrivals:?}");
+    let stored = read_json(&file);
+    assert_eq!(stored["refresh_token"], "rt-1");
+    assert_eq!(stored["access_token"], "at-1");
+    assert!(stored.get("refresh_expires_at").is_none(), "{stored}");
+}

@@ -69,6 +69,24 @@ async fn the_demo_snapshot_serves_a_ready_nce_customer() {
     );
 }
 
+/// The order body is shared, not copied: the contexts of every check of a
+/// batch point at the one order the batch read (`CheckRequest::order` is an
+/// `Arc`), and the context's products come from it all the same.
+#[tokio::test]
+async fn checks_share_one_order_body() {
+    let order = std::sync::Arc::new(nce_order());
+    let source = demo();
+    for customer in [2002, 2003] {
+        let req = CheckRequest::new(1001, customer).with_shared_order(order.clone());
+        let ctx = source.fetch(&req, all_needs()).await;
+        let held = ctx.order.as_ref().expect("the order");
+        assert!(std::sync::Arc::ptr_eq(held, &order), "the order was copied");
+        assert!(!ctx.order_product_ids().is_empty());
+    }
+    // The requests and contexts are gone; nothing else kept a handle.
+    assert_eq!(std::sync::Arc::strong_count(&order), 1);
+}
+
 #[tokio::test]
 async fn the_demo_snapshot_has_an_inactive_customer_one_without_tenant_and_an_unknown_one() {
     let source = demo();

@@ -4,6 +4,7 @@ use std::convert::Infallible;
 use std::fmt::Display;
 use std::future::Future;
 use std::io::{BufWriter, IsTerminal};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt, future};
@@ -28,7 +29,14 @@ pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
         ));
     }
     let rules = load_rules(&args.rules)?;
-    let order = args.order.as_ref().map(read_order).transpose()?;
+    // One copy of the order, shared by every check (an order can be large,
+    // and up to `--concurrency` checks are alive at once).
+    let order = args
+        .order
+        .as_ref()
+        .map(read_order)
+        .transpose()?
+        .map(Arc::new);
     let customers = args.customers.as_ref().map(read_customers).transpose()?;
     let source = source(args.data.as_deref(), args.ion.base_url.as_deref())?;
     let preflight = Preflight::new(source, rules)
@@ -40,7 +48,7 @@ pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
     let check = |customer: u64| {
         let mut req = CheckRequest::new(account, customer);
         if let Some(order) = &order {
-            req = req.with_order(order.clone());
+            req = req.with_shared_order(Arc::clone(order));
         }
         preflight.check(req)
     };

@@ -1,0 +1,324 @@
+//! Field rows: each bound element's fields found once per check.
+//!
+//! Rules read the same few fields of the same elements again and again: the
+//! built-in set reads `item.action` in five rules, and every `for_each` over
+//! `order.orderItems` binds each item anew. A lookup in a `serde_json` object
+//! walks its keys, so repeating it costs as much as the first time.
+//!
+//! At load, every distinct field name that a path reads directly from a
+//! variable (`item.action`, `profile.enabled`, `addOn.quantity`) is numbered
+//! in the rule set's [`FieldTable`]. During a check, the first time an
+//! element is bound its object is walked once and each of its fields that the
+//! table knows is stored in the element's row; a later `item.action` is then
+//! one index. Rows also hold the element's remembered named conditions
+//! (see `Cond::Named`).
+//!
+//! Rows live for one check (the context is borrowed immutably for all of
+//! it), are found by the address of the list an element belongs to plus its
+//! index, and are built only for elements a rule actually binds.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::condition::BuildMemoHasher;
+
+/// The field names rules read directly from a variable, numbered.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FieldTable {
+    names: Vec<Box<str>>,
+    /// Open addressing over `names`: index + 1, 0 for an empty slot. Its
+    /// length is a power of two, at least twice the number of names.
+    slots: Vec<u16>,
+}
+
+/// A hash of a field name from its length and three of its bytes: no loop
+/// over the name, and ION's field names differ in length or at these
+/// places often enough; collisions only cost a comparison.
+#[inline]
+fn hash(name: &[u8]) -> usize {
+    let n = name.len();
+    match name {
+        [] => 0,
+        [first, .., last] => {
+            let mid = name[n / 2];
+            n.wrapping_mul(0x9E37)
+                ^ usize::from(*first).wrapping_mul(0x2F)
+                ^ usize::from(mid).wrapping_mul(0x3B9)
+                ^ usize::from(*last).wrapping_mul(0x1F3D)
+        }
+        [only] => usize::from(*only),
+    }
+}
+
+/// Puts name number `index` (< `u16::MAX`) into the first free slot from
+/// its hash on.
+fn place(slots: &mut [u16], name: &[u8], index: usize) {
+    let mask = slots.len() - 1;
+    let mut at = hash(name) & mask;
+    while slots[at] != 0 {
+        at = (at + 1) & mask;
+    }
+    slots[at] = (index + 1) as u16;
+}
+
+impl FieldTable {
+    /// The number of `name`, numbering it if it is new. `None` once the
+    /// table is full (65,535 names): such fields are looked up the slow way.
+    pub(crate) fn intern(&mut self, name: &str) -> Option<u16> {
+        if let Some(f) = self.get(name) {
+            return Some(f);
+        }
+        let id = u16::try_from(self.names.len())
+            .ok()
+            .filter(|&i| i < u16::MAX)?;
+        self.names.push(name.into());
+        if self.slots.len() < self.names.len() * 2 {
+            let size = (self.names.len() * 4).next_power_of_two();
+            self.slots = vec![0; size];
+            for (i, n) in self.names.iter().enumerate() {
+                place(&mut self.slots, n.as_bytes(), i);
+            }
+        } else {
+            place(&mut self.slots, name.as_bytes(), usize::from(id));
+        }
+        Some(id)
+    }
+
+    /// The number of `name`, if rules read it.
+    #[inline]
+    pub(crate) fn get(&self, name: &str) -> Option<u16> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let name = name.as_bytes();
+        let mask = self.slots.len() - 1;
+        let mut at = hash(name) & mask;
+        loop {
+            let s = self.slots[at];
+            if s == 0 {
+                return None;
+            }
+            let i = usize::from(s - 1);
+            if self.names[i].as_bytes() == name {
+                return Some(s - 1);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// How many names are numbered.
+    pub(crate) fn len(&self) -> usize {
+        self.names.len()
+    }
+}
+
+/// Which memo a named condition's value is kept in.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum MemoCell {
+    /// It reads only context roots: one value per check.
+    Root,
+    /// Its free variable is bound to the element of this row.
+    Row(u32),
+}
+
+/// The rows of one check.
+pub(crate) struct Rows<'a> {
+    /// Fields per row: the table's length.
+    width: usize,
+    /// Named conditions per row.
+    memo_width: usize,
+    /// `width` entries per row: the element's value of each numbered field.
+    fields: Vec<Option<&'a Value>>,
+    /// `memo_width` entries per row: 0 not known yet, 1 false, 2 true.
+    memo: Vec<u8>,
+    /// Whether each row's fields were filled in.
+    built: Vec<bool>,
+    /// The first row of each list seen, by the address of its elements.
+    blocks: HashMap<usize, u32, BuildMemoHasher>,
+    /// Named conditions that read only context roots.
+    root_memo: Vec<u8>,
+}
+
+impl<'a> Rows<'a> {
+    /// Empty rows for a rule set with `width` numbered fields and
+    /// `memo_width` named conditions.
+    pub(crate) fn new(width: usize, memo_width: usize) -> Self {
+        Rows {
+            width,
+            memo_width,
+            fields: Vec::new(),
+            memo: Vec::new(),
+            built: Vec::new(),
+            blocks: HashMap::default(),
+            root_memo: vec![0; memo_width],
+        }
+    }
+
+    /// The first row of `list`'s elements (found once per walk over the
+    /// list). `None` for an empty list, or when rows cannot be numbered
+    /// (more than `u32::MAX`).
+    pub(crate) fn block(&mut self, list: &'a [Value]) -> Option<u32> {
+        if list.is_empty() {
+            return None;
+        }
+        let key = list.as_ptr() as usize;
+        if let Some(&b) = self.blocks.get(&key) {
+            return Some(b);
+        }
+        let base = u32::try_from(self.built.len()).ok()?;
+        let end = self.built.len().checked_add(list.len())?;
+        u32::try_from(end).ok()?;
+        self.built.resize(end, false);
+        self.fields.resize(end * self.width, None);
+        self.memo.resize(end * self.memo_width, 0);
+        self.blocks.insert(key, base);
+        Some(base)
+    }
+
+    /// The row of element `index` of a list whose block starts at `base`,
+    /// with the fields of `element` (that element) filled in.
+    #[inline]
+    pub(crate) fn row(
+        &mut self,
+        table: &FieldTable,
+        base: u32,
+        index: usize,
+        element: &'a Value,
+    ) -> Option<u32> {
+        let row = base.checked_add(u32::try_from(index).ok()?)?;
+        let r = row as usize;
+        let built = self.built.get_mut(r)?;
+        if !*built {
+            *built = true;
+            if let Value::Object(m) = element {
+                let start = r * self.width;
+                for (k, v) in m {
+                    if let Some(f) = table.get(k) {
+                        self.fields[start + usize::from(f)] = Some(v);
+                    }
+                }
+            }
+        }
+        Some(row)
+    }
+
+    /// Field `field` of the element in `row` (`None`: it has no such field,
+    /// or is not an object).
+    #[inline]
+    pub(crate) fn field(&self, row: u32, field: u16) -> Option<&'a Value> {
+        self.fields
+            .get(row as usize * self.width + usize::from(field))
+            .copied()
+            .flatten()
+    }
+
+    fn memo_index(&self, cell: MemoCell, id: u32) -> Option<(bool, usize)> {
+        let id = id as usize;
+        if id >= self.memo_width {
+            return None;
+        }
+        Some(match cell {
+            MemoCell::Root => (true, id),
+            MemoCell::Row(row) => (false, row as usize * self.memo_width + id),
+        })
+    }
+
+    /// The remembered value of named condition `id` in `cell`.
+    #[inline]
+    pub(crate) fn remembered(&self, cell: MemoCell, id: u32) -> Option<bool> {
+        let (root, i) = self.memo_index(cell, id)?;
+        let v = if root {
+            self.root_memo.get(i)
+        } else {
+            self.memo.get(i)
+        };
+        match v {
+            Some(1) => Some(false),
+            Some(2) => Some(true),
+            _ => None,
+        }
+    }
+
+    /// Remembers the value of named condition `id` in `cell`.
+    pub(crate) fn remember(&mut self, cell: MemoCell, id: u32, value: bool) {
+        if let Some((root, i)) = self.memo_index(cell, id) {
+            let slot = if root {
+                self.root_memo.get_mut(i)
+            } else {
+                self.memo.get_mut(i)
+            };
+            if let Some(s) = slot {
+                *s = if value { 2 } else { 1 };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn table_numbers_names_once_and_finds_them_after_growing() {
+        let mut t = FieldTable::default();
+        let names: Vec<String> = (0..100).map(|i| format!("field{i}")).collect();
+        let ids: Vec<u16> = names.iter().map(|n| t.intern(n).unwrap()).collect();
+        assert_eq!(ids, (0..100).collect::<Vec<u16>>());
+        assert_eq!(t.intern("field7"), Some(7));
+        for (n, id) in names.iter().zip(&ids) {
+            assert_eq!(t.get(n), Some(*id), "{n}");
+        }
+        assert_eq!(t.get("field100"), None);
+        assert_eq!(t.get(""), None);
+        assert_eq!(t.len(), 100);
+    }
+
+    #[test]
+    fn rows_hold_each_elements_own_fields_and_memo() {
+        let mut t = FieldTable::default();
+        let action = t.intern("action").unwrap();
+        let qty = t.intern("quantity").unwrap();
+        let items = json!([{"action": "CREATE", "quantity": 2}, {"action": "UPDATE"}, 7]);
+        let other = json!([{"action": "X"}]);
+        let items = items.as_array().unwrap();
+        let other = other.as_array().unwrap();
+        let mut rows = Rows::new(t.len(), 2);
+        fn row<'a>(
+            rows: &mut Rows<'a>,
+            t: &FieldTable,
+            list: &'a [Value],
+            i: usize,
+        ) -> Option<u32> {
+            let base = rows.block(list)?;
+            rows.row(t, base, i, list.get(i)?)
+        }
+        let r0 = row(&mut rows, &t, items, 0).unwrap();
+        let r2 = row(&mut rows, &t, items, 2).unwrap();
+        let o0 = row(&mut rows, &t, other, 0).unwrap();
+        let r1 = row(&mut rows, &t, items, 1).unwrap();
+        assert_eq!(
+            row(&mut rows, &t, items, 1),
+            Some(r1),
+            "a row is found again"
+        );
+        assert_ne!(r0, o0, "lists have their own rows");
+        assert_eq!(rows.block(&[]), None, "an empty list has no rows");
+        assert_eq!(rows.field(r0, action), Some(&json!("CREATE")));
+        assert_eq!(rows.field(r0, qty), Some(&json!(2)));
+        assert_eq!(rows.field(r1, action), Some(&json!("UPDATE")));
+        assert_eq!(rows.field(r1, qty), None);
+        assert_eq!(rows.field(r2, action), None, "not an object");
+        assert_eq!(rows.field(o0, action), Some(&json!("X")));
+
+        rows.remember(MemoCell::Row(r1), 1, true);
+        rows.remember(MemoCell::Root, 0, false);
+        assert_eq!(rows.remembered(MemoCell::Row(r1), 1), Some(true));
+        assert_eq!(rows.remembered(MemoCell::Row(r0), 1), None);
+        assert_eq!(rows.remembered(MemoCell::Row(r1), 0), None);
+        assert_eq!(rows.remembered(MemoCell::Root, 0), Some(false));
+        assert_eq!(rows.remembered(MemoCell::Root, 5), None, "out of range");
+    }
+}
