@@ -72,3 +72,28 @@ pub(super) fn problems(yaml: &str) -> Vec<String> {
             .collect(),
     }
 }
+
+/// A rule's source text is its lines of the file as `str::lines` gives
+/// them (`\r\n` or `\n` endings, the last line with or without one),
+/// without the comments and blank lines after it.
+#[test]
+fn source_text_is_the_rules_own_lines() {
+    let rule = |id: &str| {
+        format!(
+            "  - id: {id}\n    title: t {id}\n    severity: error\n    assert: {{ path: customer.customerStatus, equals: ACTIVE }}\n    message: \"m {id}\"\n"
+        )
+    };
+    let lf = format!("# head\nrules:\n{}\n# between\n\n{}", rule("a"), rule("b"));
+    for text in [
+        lf.clone(),
+        lf.replace('\n', "\r\n"),
+        lf.trim_end().to_owned(),
+    ] {
+        let set = RuleSet::from_yaml("t.yaml", &text).expect("loads");
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, first) in [(0, 2), (1, 10)] {
+            let want = lines[first..first + 5].join("\n");
+            assert_eq!(set.rules()[i].source_text(), want, "{text:?}");
+        }
+    }
+}
