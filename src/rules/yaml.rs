@@ -802,6 +802,30 @@ mod tests {
     }
 
     #[test]
+    fn assorted_yaml_is_built_as_the_deserializer_builds_it() {
+        for src in [
+            "? a\n: b\n",
+            "? \n: v\n",
+            "- {a: 1}\n- [x, {b: [1, {c: d}]}]\n",
+            "a: {}\nb: []\nc: {x: }\nd: {y}\n",
+            "a: plain\n  continued\n\n  after a blank\n",
+            "a: |2-\n    two extra\n  b\nc: |+\n  kept\n\nd: >\n  folded\n    more\n  back\n",
+            "a: \"tab\\t e\\u00e9 nl\\n\"\nb: 'it''s'\n",
+            "%YAML 1.2\n---\na: 1\n",
+            "a:\tvalue\nb: x\ty\n",
+            "a: 1\r\nb:\r\n  - x\r\n  - 'y'\r\n",
+            "a b: c\n'd: e': f\n\"g\": h\n",
+            "- - a\n  - b\n- - c\n",
+            "k: -x\nl: .hidden\nm: +\nn: '-'\n",
+            "a: [1, 2,]\n",
+            "a: ~\nb: null # c\n",
+            "é: ünï\n\u{1F600}: [ä]\n",
+        ] {
+            fast(src);
+        }
+    }
+
+    #[test]
     fn trimming_and_booleans_match_serde_saphyr() {
         assert_eq!(yaml_trim(" \ta b\r\n"), "a b");
         assert_eq!(yaml_trim("a b"), "a b");
