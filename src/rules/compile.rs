@@ -850,13 +850,7 @@ impl Loader {
             return Err(RuleLoadError::Invalid { diagnostics: diags });
         }
         let order = topo_order(&rules);
-        let mut fields = FieldTable::default();
-        for rule in &mut rules {
-            if let Some(when) = &mut rule.when {
-                number_fields(when, &mut fields);
-            }
-            number_fields(&mut rule.assert, &mut fields);
-        }
+        let fields = number_fields(&mut rules);
         let mut unchecked = std::mem::take(&mut self.unchecked);
         unchecked.sort_by(|a, b| {
             (&a.file, a.line, a.column, &a.path).cmp(&(&b.file, b.line, b.column, &b.path))
@@ -2321,32 +2315,60 @@ fn yaml_error_message(e: &serde_saphyr::Error) -> String {
     format!("invalid YAML: {text}")
 }
 
-/// Numbers the fields that `cond`'s paths read directly from a variable, so
-/// evaluation reads them from the bound element's row (see `rules::rows`).
-fn number_fields(cond: &mut Cond, fields: &mut FieldTable) {
-    match cond {
-        Cond::All(parts) | Cond::Any(parts) => {
-            for p in parts {
-                number_fields(p, fields);
-            }
+/// Numbers the fields that the rules' paths read directly from a variable,
+/// so evaluation reads them from the bound element's row (see
+/// `rules::rows`) — when that pays: filling a row walks the whole element,
+/// which costs more than it saves unless the rules read its fields several
+/// times over (the built-in set numbers 18 fields and reads most of them in
+/// several rules; Bench 1's two rules read each of their 5 once).
+fn number_fields(rules: &mut [Rule]) -> FieldTable {
+    /// Reads per numbered field below which rows are not filled.
+    const MIN_READS_PER_FIELD: usize = 2;
+    let mut fields = FieldTable::default();
+    let mut reads = 0usize;
+    for_each_path(rules, &mut |path| {
+        if let (Start::Var(_), Some(Seg::Field(name))) = (&path.start, path.segs.first()) {
+            path.first_field = fields.intern(name);
+            reads += 1;
         }
-        Cond::Not(inner) => number_fields(inner, fields),
-        Cond::Named { body, .. } => number_fields(body, fields),
-        Cond::Test { path, .. } => number_path(path, fields),
-        Cond::Quant { path, body, .. } => {
-            number_path(path, fields);
-            number_fields(body, fields);
-        }
+    });
+    if reads < MIN_READS_PER_FIELD * fields.len() {
+        for_each_path(rules, &mut |path| path.first_field = None);
+        return FieldTable::default();
     }
+    fields
 }
 
-fn number_path(path: &mut Path, fields: &mut FieldTable) {
-    if let (Start::Var(_), Some(Seg::Field(name))) = (&path.start, path.segs.first()) {
-        path.first_field = fields.intern(name);
-    }
-    for seg in &mut path.segs {
-        if let Seg::Dynamic(inner) = seg {
-            number_path(inner, fields);
+/// Calls `f` with every path of the rules' conditions (dynamic keys
+/// included).
+fn for_each_path(rules: &mut [Rule], f: &mut impl FnMut(&mut Path)) {
+    fn in_path(path: &mut Path, f: &mut impl FnMut(&mut Path)) {
+        f(path);
+        for seg in &mut path.segs {
+            if let Seg::Dynamic(inner) = seg {
+                in_path(inner, f);
+            }
         }
+    }
+    fn in_cond(cond: &mut Cond, f: &mut impl FnMut(&mut Path)) {
+        match cond {
+            Cond::All(parts) | Cond::Any(parts) => {
+                for p in parts {
+                    in_cond(p, f);
+                }
+            }
+            Cond::Not(inner) | Cond::Named { body: inner, .. } => in_cond(inner, f),
+            Cond::Test { path, .. } => in_path(path, f),
+            Cond::Quant { path, body, .. } => {
+                in_path(path, f);
+                in_cond(body, f);
+            }
+        }
+    }
+    for rule in rules {
+        if let Some(when) = &mut rule.when {
+            in_cond(when, f);
+        }
+        in_cond(&mut rule.assert, f);
     }
 }

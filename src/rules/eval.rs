@@ -333,4 +333,46 @@ rules:
             Some(2)
         );
     }
+
+    /// Field rows are filled only when rules read fields several times over:
+    /// a set reading each field once leaves them off (filling would cost
+    /// more than it saves); the built-in set turns them on.
+    #[test]
+    fn field_rows_only_when_fields_are_read_repeatedly() {
+        let once = RuleSet::from_yaml(
+            "once.yaml",
+            r#"
+rules:
+  - id: r
+    title: t
+    message: m
+    severity: error
+    for_each: order.orderItems as item
+    assert: { path: item.skuId, non_empty: true }
+"#,
+        )
+        .expect("loads");
+        assert_eq!(once.inner.fields.len(), 0);
+        let builtin = RuleSet::try_builtin().expect("the built-in set loads");
+        assert!(
+            builtin.inner.fields.len() >= 15,
+            "{} fields numbered",
+            builtin.inner.fields.len()
+        );
+        let some_path_uses_a_row = builtin.inner.rules.iter().any(|r| {
+            fn any_numbered(c: &crate::rules::condition::Cond) -> bool {
+                use crate::rules::condition::Cond;
+                match c {
+                    Cond::All(ps) | Cond::Any(ps) => ps.iter().any(any_numbered),
+                    Cond::Not(b) | Cond::Named { body: b, .. } => any_numbered(b),
+                    Cond::Test { path, .. } => path.first_field.is_some(),
+                    Cond::Quant { path, body, .. } => {
+                        path.first_field.is_some() || any_numbered(body)
+                    }
+                }
+            }
+            any_numbered(&r.assert)
+        });
+        assert!(some_path_uses_a_row);
+    }
 }

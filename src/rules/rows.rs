@@ -123,36 +123,64 @@ pub(crate) enum MemoCell {
 }
 
 /// The rows of one check.
+///
+/// Row 0 holds the named conditions that read only context roots; elements'
+/// rows follow. Storage grows only when a list is seen for the first time,
+/// and a check of a few dozen elements allocates it once.
 pub(crate) struct Rows<'a> {
     /// Fields per row: the table's length.
     width: usize,
-    /// Named conditions per row.
-    memo_width: usize,
+    /// Bytes of `state` per row: a "built" flag, then one per named
+    /// condition (0 not known yet, 1 false, 2 true).
+    stride: usize,
     /// `width` entries per row: the element's value of each numbered field.
     fields: Vec<Option<&'a Value>>,
-    /// `memo_width` entries per row: 0 not known yet, 1 false, 2 true.
-    memo: Vec<u8>,
-    /// Whether each row's fields were filled in.
-    built: Vec<bool>,
-    /// The first row of each list seen, by the address of its elements.
-    blocks: HashMap<usize, u32, BuildMemoHasher>,
-    /// Named conditions that read only context roots.
-    root_memo: Vec<u8>,
+    /// `stride` bytes per row.
+    state: Vec<u8>,
+    /// The first row of each list seen, by the address of its elements:
+    /// searched in order while there are few lists (`few` of them, kept
+    /// inline: a small check allocates nothing for them)…
+    few_lists: [(usize, u32); FEW_LISTS],
+    few: usize,
+    /// …and by hash once there are many (an add-on list per order item).
+    many_lists: HashMap<usize, u32, BuildMemoHasher>,
 }
+
+/// Lists searched in order before they go into the hash map.
+const FEW_LISTS: usize = 8;
+/// Rows room is made for at the first list: a typical check's.
+const FIRST_ROWS: usize = 32;
 
 impl<'a> Rows<'a> {
     /// Empty rows for a rule set with `width` numbered fields and
-    /// `memo_width` named conditions.
+    /// `memo_width` named conditions. Allocates nothing.
     pub(crate) fn new(width: usize, memo_width: usize) -> Self {
         Rows {
             width,
-            memo_width,
+            stride: memo_width + 1,
             fields: Vec::new(),
-            memo: Vec::new(),
-            built: Vec::new(),
-            blocks: HashMap::default(),
-            root_memo: vec![0; memo_width],
+            state: Vec::new(),
+            few_lists: [(0, 0); FEW_LISTS],
+            few: 0,
+            many_lists: HashMap::default(),
         }
+    }
+
+    /// The number of rows so far (row 0 included once anything exists).
+    fn rows(&self) -> usize {
+        self.state.len() / self.stride
+    }
+
+    /// Makes room for rows up to `end` (exclusive), row 0 included.
+    fn grow(&mut self, end: usize) {
+        let end = end.max(1);
+        if self.state.is_empty() {
+            let room = end.max(FIRST_ROWS);
+            self.state.reserve_exact(room * self.stride);
+            self.fields.reserve_exact(room * self.width);
+        }
+        self.state.resize(end * self.stride, 0);
+        self.fields.resize(end * self.width, None);
     }
 
     /// The first row of `list`'s elements (found once per walk over the
@@ -163,16 +191,23 @@ impl<'a> Rows<'a> {
             return None;
         }
         let key = list.as_ptr() as usize;
-        if let Some(&b) = self.blocks.get(&key) {
+        if let Some(&(_, b)) = self.few_lists[..self.few].iter().find(|(k, _)| *k == key) {
             return Some(b);
         }
-        let base = u32::try_from(self.built.len()).ok()?;
-        let end = self.built.len().checked_add(list.len())?;
+        if let Some(&b) = self.many_lists.get(&key) {
+            return Some(b);
+        }
+        let base = self.rows().max(1);
+        let end = base.checked_add(list.len())?;
         u32::try_from(end).ok()?;
-        self.built.resize(end, false);
-        self.fields.resize(end * self.width, None);
-        self.memo.resize(end * self.memo_width, 0);
-        self.blocks.insert(key, base);
+        self.grow(end);
+        let base = base as u32;
+        if self.few < FEW_LISTS {
+            self.few_lists[self.few] = (key, base);
+            self.few += 1;
+        } else {
+            self.many_lists.insert(key, base);
+        }
         Some(base)
     }
 
@@ -188,10 +223,12 @@ impl<'a> Rows<'a> {
     ) -> Option<u32> {
         let row = base.checked_add(u32::try_from(index).ok()?)?;
         let r = row as usize;
-        let built = self.built.get_mut(r)?;
-        if !*built {
-            *built = true;
-            if let Value::Object(m) = element {
+        let built = self.state.get_mut(r * self.stride)?;
+        if *built == 0 {
+            *built = 1;
+            if self.width > 0
+                && let Value::Object(m) = element
+            {
                 let start = r * self.width;
                 for (k, v) in m {
                     if let Some(f) = table.get(k) {
@@ -213,27 +250,22 @@ impl<'a> Rows<'a> {
             .flatten()
     }
 
-    fn memo_index(&self, cell: MemoCell, id: u32) -> Option<(bool, usize)> {
+    fn memo_index(&self, cell: MemoCell, id: u32) -> Option<usize> {
         let id = id as usize;
-        if id >= self.memo_width {
+        if id + 1 >= self.stride {
             return None;
         }
-        Some(match cell {
-            MemoCell::Root => (true, id),
-            MemoCell::Row(row) => (false, row as usize * self.memo_width + id),
-        })
+        let row = match cell {
+            MemoCell::Root => 0,
+            MemoCell::Row(row) => row as usize,
+        };
+        Some(row * self.stride + 1 + id)
     }
 
     /// The remembered value of named condition `id` in `cell`.
     #[inline]
     pub(crate) fn remembered(&self, cell: MemoCell, id: u32) -> Option<bool> {
-        let (root, i) = self.memo_index(cell, id)?;
-        let v = if root {
-            self.root_memo.get(i)
-        } else {
-            self.memo.get(i)
-        };
-        match v {
+        match self.state.get(self.memo_index(cell, id)?) {
             Some(1) => Some(false),
             Some(2) => Some(true),
             _ => None,
@@ -242,15 +274,14 @@ impl<'a> Rows<'a> {
 
     /// Remembers the value of named condition `id` in `cell`.
     pub(crate) fn remember(&mut self, cell: MemoCell, id: u32, value: bool) {
-        if let Some((root, i)) = self.memo_index(cell, id) {
-            let slot = if root {
-                self.root_memo.get_mut(i)
-            } else {
-                self.memo.get_mut(i)
-            };
-            if let Some(s) = slot {
-                *s = if value { 2 } else { 1 };
-            }
+        let Some(i) = self.memo_index(cell, id) else {
+            return;
+        };
+        if i >= self.state.len() && matches!(cell, MemoCell::Root) {
+            self.grow(1);
+        }
+        if let Some(s) = self.state.get_mut(i) {
+            *s = if value { 2 } else { 1 };
         }
     }
 }
@@ -320,5 +351,40 @@ mod tests {
         assert_eq!(rows.remembered(MemoCell::Row(r1), 0), None);
         assert_eq!(rows.remembered(MemoCell::Root, 0), Some(false));
         assert_eq!(rows.remembered(MemoCell::Root, 5), None, "out of range");
+    }
+
+    #[test]
+    fn many_lists_keep_their_own_rows() {
+        let mut t = FieldTable::default();
+        let id = t.intern("id").unwrap();
+        let lists: Vec<Vec<Value>> = (0..3 * FEW_LISTS)
+            .map(|n| vec![json!({"id": n}), json!({"id": n + 1000})])
+            .collect();
+        let mut rows = Rows::new(t.len(), 1);
+        let mut seen = Vec::new();
+        for list in &lists {
+            let base = rows.block(list).unwrap();
+            seen.push((
+                rows.row(&t, base, 0, &list[0]).unwrap(),
+                rows.row(&t, base, 1, &list[1]).unwrap(),
+            ));
+        }
+        rows.remember(MemoCell::Root, 0, true);
+        for (n, list) in lists.iter().enumerate() {
+            let base = rows.block(list).unwrap();
+            let (first, second) = (
+                rows.row(&t, base, 0, &list[0]).unwrap(),
+                rows.row(&t, base, 1, &list[1]).unwrap(),
+            );
+            assert_eq!((first, second), seen[n], "list {n} found again");
+            assert_eq!(rows.field(first, id), Some(&json!(n)));
+            assert_eq!(rows.field(second, id), Some(&json!(n + 1000)));
+        }
+        assert_eq!(rows.remembered(MemoCell::Root, 0), Some(true));
+        assert_eq!(
+            rows.remembered(MemoCell::Row(seen[0].0), 0),
+            None,
+            "rows do not share the root's memo"
+        );
     }
 }
