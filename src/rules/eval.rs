@@ -3,13 +3,20 @@
 use serde_json::Value;
 
 use super::condition::{Cond, Env, json_kind};
-use super::path::Lookup;
+use super::path::{Lookup, Path};
 use super::rows::Rows;
 use super::{EvalOptions, Inner, Rule};
 use crate::context::{Context, Root};
 use crate::report::{Evidence, ItemResult, Outcome, Report, RuleResult};
 
 /// Evaluates every rule, in dependency order, and reports in rule-set order.
+///
+/// Rules that walk the same list (`for_each: order.orderItems as item`) are
+/// evaluated in one walk over it, element by element, when what they
+/// require is decided before the walk: each element is then visited once
+/// for all of them (its row found once, the list read once from memory),
+/// not once per rule. Results are the same as one walk per rule: rules only
+/// see each other's outcomes through `requires`.
 pub(crate) fn evaluate(inner: &Inner, ctx: &Context, options: &EvalOptions) -> Report {
     let mut results: Vec<Option<RuleResult>> = vec![None; inner.rules.len()];
     let mut env = Env {
@@ -18,17 +25,46 @@ pub(crate) fn evaluate(inner: &Inner, ctx: &Context, options: &EvalOptions) -> R
         rows: Rows::new(inner.fields.len(), inner.named_conditions),
         fields: &inner.fields,
     };
-    for &i in &inner.order {
+    let mut walk: Vec<usize> = Vec::new();
+    for (at, &i) in inner.order.iter().enumerate() {
+        if results[i].is_some() {
+            continue;
+        }
         let rule = &inner.rules[i];
-        let blocked_by = rule.requires_idx.iter().find_map(|&d| {
-            let r = results[d].as_ref()?;
-            (r.outcome != Outcome::Pass).then(|| (r.rule.clone(), r.outcome))
-        });
-        let result = match blocked_by {
-            Some((dep, outcome)) => skip(rule, format!("requires {dep} ({outcome})")),
-            None => evaluate_rule(rule, &mut env),
+        if let Some(blocked) = blocked(rule, &results) {
+            results[i] = Some(blocked);
+            continue;
+        }
+        let Some(fe) = &rule.for_each else {
+            results[i] = Some(evaluate_rule(rule, &mut env));
+            continue;
         };
-        results[i] = Some(result);
+        // This rule, and every later one over the same list whose
+        // requirements are decided now.
+        walk.clear();
+        walk.push(i);
+        for &j in &inner.order[at + 1..] {
+            let other = &inner.rules[j];
+            if results[j].is_none()
+                && other
+                    .for_each
+                    .as_ref()
+                    .is_some_and(|f| f.path.text == fe.path.text)
+                && other.requires_idx.iter().all(|&d| results[d].is_some())
+            {
+                match blocked(other, &results) {
+                    Some(b) => results[j] = Some(b),
+                    None => walk.push(j),
+                }
+            }
+        }
+        let walked: Vec<&Rule> = walk.iter().map(|&j| &inner.rules[j]).collect();
+        for (&j, result) in walk
+            .iter()
+            .zip(evaluate_for_each(&fe.path, &walked, &mut env))
+        {
+            results[j] = Some(result);
+        }
     }
     let results = results.into_iter().flatten().collect();
     Report::from_results(
@@ -38,6 +74,15 @@ pub(crate) fn evaluate(inner: &Inner, ctx: &Context, options: &EvalOptions) -> R
         options.fail_on,
         results,
     )
+}
+
+/// A `skip` when a rule that `rule` requires did not pass.
+fn blocked(rule: &Rule, results: &[Option<RuleResult>]) -> Option<RuleResult> {
+    rule.requires_idx.iter().find_map(|&d| {
+        let r = results[d].as_ref()?;
+        (r.outcome != Outcome::Pass)
+            .then(|| skip(rule, format!("requires {} ({})", r.rule, r.outcome)))
+    })
 }
 
 fn base(rule: &Rule, outcome: Outcome, message: Option<String>) -> RuleResult {
@@ -67,148 +112,187 @@ fn error(rule: &Rule, reason: String) -> RuleResult {
     )
 }
 
+/// A rule without `for_each`.
 fn evaluate_rule<'a>(rule: &Rule, env: &mut Env<'a>) -> RuleResult {
-    if rule.reads.contains(&Root::Order) && env.ctx.order.is_none() {
-        return skip(rule, "this check has no order".to_owned());
+    if let Some(r) = no_order(rule, env) {
+        return r;
     }
     env.scope.clear();
-    match &rule.for_each {
-        None => {
-            if let Some(when) = &rule.when {
-                match when.eval(env) {
-                    Ok(true) => {}
-                    Ok(false) => return skip(rule, precondition_reason(when, env)),
-                    Err(e) => return error(rule, e),
-                }
-            }
-            match rule.assert.eval(env) {
-                Ok(true) => base(rule, Outcome::Pass, None),
-                Ok(false) => {
-                    let mut evidence = Vec::new();
-                    rule.assert.explain(env, false, &mut evidence);
-                    let message = rule.message.render(env.ctx, &env.scope, None);
-                    let mut r = base(rule, Outcome::Fail, Some(message));
-                    r.evidence = evidence;
-                    r
-                }
-                Err(e) => {
-                    let mut r = error(rule, e);
-                    rule.assert.explain(env, false, &mut r.evidence);
-                    r
-                }
-            }
+    if let Some(when) = &rule.when {
+        match when.eval(env) {
+            Ok(true) => {}
+            Ok(false) => return skip(rule, precondition_reason(when, env)),
+            Err(e) => return error(rule, e),
         }
-        Some(fe) => {
-            let ctx = env.ctx;
-            let items = match fe.path.lookup(ctx, &[], None, None) {
-                Lookup::Found(Value::Array(items)) => items,
-                Lookup::Found(other) => {
-                    return skip(
-                        rule,
-                        format!(
-                            "nothing to check: {} is {}, not a list",
-                            fe.path.text,
-                            json_kind(other)
-                        ),
-                    );
-                }
-                Lookup::Missing => {
-                    return skip(
-                        rule,
-                        format!("nothing to check: {} is missing", fe.path.text),
-                    );
-                }
-                Lookup::Unknown(e) => return error(rule, e.into_owned()),
-            };
-            let mut checked = 0;
-            let mut failures = Vec::new();
-            let mut any_fail = false;
-            let mut any_error = false;
-            let block = env.rows.block(items);
-            for i in 0..items.len() {
-                env.scope.clear();
-                env.bind(items, block, i, None);
-                if let Some(when) = &rule.when {
-                    match when.eval(env) {
-                        Ok(true) => {}
-                        Ok(false) => continue,
-                        Err(e) => {
-                            any_error = true;
-                            checked += 1;
-                            failures.push(ItemResult {
-                                path: format!("{}[{i}]", fe.path.text),
-                                outcome: Outcome::Error,
-                                message: format!("cannot evaluate: {e}"),
-                                evidence: Vec::new(),
-                            });
-                            continue;
-                        }
-                    }
-                }
-                checked += 1;
-                let unknown = match rule.assert.eval(env) {
-                    Ok(true) => continue,
-                    Ok(false) => None,
-                    Err(e) => Some(e),
-                };
-                let element_path = format!("{}[{i}]", fe.path.text);
-                env.scope[0].path = Some(element_path.clone());
-                let mut evidence = Vec::new();
-                rule.assert.explain(env, false, &mut evidence);
-                let (outcome, message) = match unknown {
-                    None => {
-                        any_fail = true;
-                        let message = rule.message.render(env.ctx, &env.scope, Some(i));
-                        (Outcome::Fail, message)
-                    }
-                    Some(e) => {
-                        any_error = true;
-                        (Outcome::Error, format!("cannot evaluate: {e}"))
-                    }
-                };
-                failures.push(ItemResult {
-                    path: element_path,
-                    outcome,
-                    message,
-                    evidence,
-                });
-            }
-            env.scope.clear();
-            if checked == 0 {
-                let reason = if items.is_empty() {
-                    format!("nothing to check: {} is empty", fe.path.text)
-                } else {
-                    format!(
-                        "precondition not met by any of the {} element{} of {}",
-                        items.len(),
-                        if items.len() == 1 { "" } else { "s" },
-                        fe.path.text
-                    )
-                };
-                let mut r = skip(rule, reason);
-                r.checked_items = Some(0);
-                return r;
-            }
-            let outcome = if any_fail {
-                Outcome::Fail
-            } else if any_error {
-                Outcome::Error
-            } else {
-                Outcome::Pass
-            };
-            let message = (outcome != Outcome::Pass).then(|| {
-                failures
-                    .iter()
-                    .map(|f| f.message.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            });
-            let mut r = base(rule, outcome, message);
-            r.items = failures;
-            r.checked_items = Some(checked);
+    }
+    match rule.assert.eval(env) {
+        Ok(true) => base(rule, Outcome::Pass, None),
+        Ok(false) => {
+            let mut evidence = Vec::new();
+            rule.assert.explain(env, false, &mut evidence);
+            let message = rule.message.render(env.ctx, &env.scope, None);
+            let mut r = base(rule, Outcome::Fail, Some(message));
+            r.evidence = evidence;
+            r
+        }
+        Err(e) => {
+            let mut r = error(rule, e);
+            rule.assert.explain(env, false, &mut r.evidence);
             r
         }
     }
+}
+
+/// A `skip` for a rule that reads the order when the check has none.
+fn no_order(rule: &Rule, env: &Env<'_>) -> Option<RuleResult> {
+    (rule.reads.contains(&Root::Order) && env.ctx.order.is_none())
+        .then(|| skip(rule, "this check has no order".to_owned()))
+}
+
+/// What one `for_each` rule has found so far in its walk.
+#[derive(Default)]
+struct Walk {
+    checked: usize,
+    failures: Vec<ItemResult>,
+    any_fail: bool,
+    any_error: bool,
+}
+
+/// Evaluates `rules`, which all walk the list at `list`, in one walk.
+fn evaluate_for_each<'a>(list: &Path, rules: &[&Rule], env: &mut Env<'a>) -> Vec<RuleResult> {
+    let mut results: Vec<Option<RuleResult>> = rules.iter().map(|r| no_order(r, env)).collect();
+    let ctx = env.ctx;
+    let items = match list.lookup(ctx, &[], None, None) {
+        Lookup::Found(Value::Array(items)) => items,
+        other => {
+            let outcome = |rule: &Rule| match &other {
+                Lookup::Found(v) => skip(
+                    rule,
+                    format!(
+                        "nothing to check: {} is {}, not a list",
+                        list.text,
+                        json_kind(v)
+                    ),
+                ),
+                Lookup::Missing => {
+                    skip(rule, format!("nothing to check: {} is missing", list.text))
+                }
+                Lookup::Unknown(e) => error(rule, e.to_string()),
+            };
+            return rules
+                .iter()
+                .zip(results)
+                .map(|(rule, done)| done.unwrap_or_else(|| outcome(rule)))
+                .collect();
+        }
+    };
+    let mut walks: Vec<Walk> = rules.iter().map(|_| Walk::default()).collect();
+    let block = env.rows.block(items);
+    for i in 0..items.len() {
+        env.scope.clear();
+        env.bind(items, block, i, None);
+        for ((rule, walk), done) in rules.iter().zip(&mut walks).zip(&results) {
+            if done.is_none() {
+                env.scope.truncate(1);
+                if let Some(b) = env.scope.first_mut() {
+                    b.path = None;
+                }
+                check_element(rule, &list.text, i, env, walk);
+            }
+        }
+    }
+    env.scope.clear();
+    for ((rule, walk), done) in rules.iter().zip(walks).zip(&mut results) {
+        if done.is_none() {
+            *done = Some(finish(rule, &list.text, items.len(), walk));
+        }
+    }
+    results.into_iter().flatten().collect()
+}
+
+/// One element (bound in scope slot 0) of `rule`'s walk over `list`.
+fn check_element(rule: &Rule, list: &str, i: usize, env: &mut Env<'_>, walk: &mut Walk) {
+    if let Some(when) = &rule.when {
+        match when.eval(env) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                walk.any_error = true;
+                walk.checked += 1;
+                walk.failures.push(ItemResult {
+                    path: format!("{list}[{i}]"),
+                    outcome: Outcome::Error,
+                    message: format!("cannot evaluate: {e}"),
+                    evidence: Vec::new(),
+                });
+                return;
+            }
+        }
+    }
+    walk.checked += 1;
+    let unknown = match rule.assert.eval(env) {
+        Ok(true) => return,
+        Ok(false) => None,
+        Err(e) => Some(e),
+    };
+    let element_path = format!("{list}[{i}]");
+    if let Some(b) = env.scope.first_mut() {
+        b.path = Some(element_path.clone());
+    }
+    let mut evidence = Vec::new();
+    rule.assert.explain(env, false, &mut evidence);
+    let (outcome, message) = match unknown {
+        None => {
+            walk.any_fail = true;
+            let message = rule.message.render(env.ctx, &env.scope, Some(i));
+            (Outcome::Fail, message)
+        }
+        Some(e) => {
+            walk.any_error = true;
+            (Outcome::Error, format!("cannot evaluate: {e}"))
+        }
+    };
+    walk.failures.push(ItemResult {
+        path: element_path,
+        outcome,
+        message,
+        evidence,
+    });
+}
+
+/// A `for_each` rule's result from its walk over `list` (`len` elements).
+fn finish(rule: &Rule, list: &str, len: usize, walk: Walk) -> RuleResult {
+    if walk.checked == 0 {
+        let reason = if len == 0 {
+            format!("nothing to check: {list} is empty")
+        } else {
+            format!(
+                "precondition not met by any of the {len} element{} of {list}",
+                if len == 1 { "" } else { "s" },
+            )
+        };
+        let mut r = skip(rule, reason);
+        r.checked_items = Some(0);
+        return r;
+    }
+    let outcome = if walk.any_fail {
+        Outcome::Fail
+    } else if walk.any_error {
+        Outcome::Error
+    } else {
+        Outcome::Pass
+    };
+    let message = (outcome != Outcome::Pass).then(|| {
+        walk.failures
+            .iter()
+            .map(|f| f.message.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    let mut r = base(rule, outcome, message);
+    r.items = walk.failures;
+    r.checked_items = Some(walk.checked);
+    r
 }
 
 fn precondition_reason(when: &Cond, env: &mut Env<'_>) -> String {
