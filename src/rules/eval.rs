@@ -459,4 +459,110 @@ rules:
         });
         assert!(some_path_uses_a_row);
     }
+
+    /// Rules over the same list share one walk only when what they require
+    /// is decided before it: a rule requiring another rule of the walk waits
+    /// for its outcome, and each rule keeps its own elements and outcome.
+    #[test]
+    fn rules_over_one_list_share_a_walk_but_keep_their_own_results() {
+        let rules = RuleSet::from_yaml(
+            "walk.yaml",
+            r#"
+rules:
+  - id: has-sku
+    title: t
+    message: "item {$number} has no sku"
+    severity: error
+    for_each: order.orderItems as item
+    assert: { path: item.skuId, non_empty: true }
+  - id: sku-long
+    title: t
+    message: m
+    severity: error
+    requires: [has-sku]
+    for_each: order.orderItems as item
+    assert: { path: item.skuId, length: { gte: 2 } }
+  - id: azure-only
+    title: t
+    message: m
+    severity: error
+    for_each: order.orderItems as item
+    when: { path: item.providerName, exists: true }
+    assert: { path: item.providerName, equals: AZURE }
+  - id: after-active
+    title: t
+    message: m
+    severity: error
+    requires: [active]
+    for_each: order.orderItems as item
+    assert: { path: item.quantity, gte: 1 }
+  - id: active
+    title: t
+    message: m
+    severity: error
+    assert: { path: customer.customerStatus, equals: ACTIVE }
+"#,
+        )
+        .expect("loads");
+        let order = json!({"orderItems": [
+            {"providerName": "AZURE", "skuId": "ab", "quantity": 1},
+            {"providerName": "AWS", "skuId": "cd", "quantity": 0},
+            {"skuId": "", "quantity": 2},
+        ]});
+        let ctx = Context::new(1, 2, jiff::Timestamp::UNIX_EPOCH)
+            .with_customer(Fetched::present(json!({"customerStatus": "ACTIVE"})))
+            .with_order(Some(order));
+        let report = rules.evaluate(&ctx);
+        let got = |id: &str| {
+            let r = report.result(id).expect("rule present");
+            (
+                r.outcome,
+                r.checked_items,
+                r.items.iter().map(|i| i.path.clone()).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(
+            got("has-sku"),
+            (
+                Outcome::Fail,
+                Some(3),
+                vec!["order.orderItems[2]".to_owned()]
+            )
+        );
+        let sku_long = report.result("sku-long").expect("present");
+        assert_eq!(sku_long.outcome, Outcome::Skip);
+        assert_eq!(sku_long.message.as_deref(), Some("requires has-sku (fail)"));
+        assert_eq!(
+            got("azure-only"),
+            (
+                Outcome::Fail,
+                Some(2),
+                vec!["order.orderItems[1]".to_owned()]
+            )
+        );
+        assert_eq!(
+            got("after-active"),
+            (
+                Outcome::Fail,
+                Some(3),
+                vec!["order.orderItems[1]".to_owned()]
+            )
+        );
+        assert_eq!(
+            report.result("has-sku").unwrap().message.as_deref(),
+            Some("item 3 has no sku")
+        );
+        let order: Vec<&str> = report.results.iter().map(|r| r.rule.as_str()).collect();
+        assert_eq!(
+            order,
+            [
+                "has-sku",
+                "sku-long",
+                "azure-only",
+                "after-active",
+                "active"
+            ],
+            "results stay in file order"
+        );
+    }
 }
