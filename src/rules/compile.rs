@@ -18,7 +18,7 @@ use super::template::{self, Part, RawPart, Template};
 use super::typecheck::{self, Problem};
 use super::yaml::{Key, Node, NodeValue, Pos};
 use super::{
-    BUILTIN_DEFAULT, BUILTIN_NAME, ForEach, Inner, Origin, Rule, RuleLoadError, UncheckedPath,
+    BUILTIN_DEFAULT, BUILTIN_NAME, ForEach, Inner, Origin, Rule, RuleLoadError, UncheckedPath, eval,
 };
 use crate::context::{Needs, Root};
 use crate::report::Severity;
@@ -849,7 +849,7 @@ impl Loader {
             });
             return Err(RuleLoadError::Invalid { diagnostics: diags });
         }
-        let order = topo_order(&rules);
+        let plan = eval::plan(&rules, &topo_order(&rules));
         let fields = number_fields(&mut rules);
         let mut unchecked = std::mem::take(&mut self.unchecked);
         unchecked.sort_by(|a, b| {
@@ -857,7 +857,7 @@ impl Loader {
         });
         Ok(Inner {
             rules,
-            order,
+            plan,
             needs,
             unchecked,
             fields,

@@ -194,41 +194,6 @@ impl<'a> Env<'a> {
     }
 }
 
-/// A multiplicative hash for keys that are addresses (the rows' lists):
-/// the std SipHash costs more than the lookups it serves.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct BuildMemoHasher;
-
-impl std::hash::BuildHasher for BuildMemoHasher {
-    type Hasher = MemoHasher;
-    fn build_hasher(&self) -> MemoHasher {
-        MemoHasher(0)
-    }
-}
-
-/// See [`BuildMemoHasher`].
-pub(crate) struct MemoHasher(u64);
-
-impl std::hash::Hasher for MemoHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
 /// Most elements a quantifier's evidence lists.
 const MAX_ELEMENT_EVIDENCE: usize = 10;
 

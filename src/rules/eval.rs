@@ -3,20 +3,67 @@
 use serde_json::Value;
 
 use super::condition::{Cond, Env, json_kind};
-use super::path::{Lookup, Path};
+use super::path::Lookup;
 use super::rows::Rows;
 use super::{EvalOptions, Inner, Rule};
 use crate::context::{Context, Root};
 use crate::report::{Evidence, ItemResult, Outcome, Report, RuleResult};
 
-/// Evaluates every rule, in dependency order, and reports in rule-set order.
+/// One step of a rule set's evaluation (see [`plan`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// A rule without `for_each`.
+    One(usize),
+    /// Rules that walk the same list, evaluated in one walk over it.
+    Walk(Vec<usize>),
+}
+
+/// The steps that evaluate `rules` in `order` (every rule after the rules
+/// it requires), decided once when the set loads.
 ///
-/// Rules that walk the same list (`for_each: order.orderItems as item`) are
-/// evaluated in one walk over it, element by element, when what they
-/// require is decided before the walk: each element is then visited once
-/// for all of them (its row found once, the list read once from memory),
-/// not once per rule. Results are the same as one walk per rule: rules only
-/// see each other's outcomes through `requires`.
+/// Rules that walk the same list (`for_each: order.orderItems as item`)
+/// share one walk over it, element by element, when every rule they require
+/// is evaluated in an earlier step: each element is then visited once for
+/// all of them (its row found once, the list read once from memory), not
+/// once per rule. Results are the same as one walk per rule: rules only see
+/// each other's outcomes through `requires`.
+pub(crate) fn plan(rules: &[Rule], order: &[usize]) -> Vec<Step> {
+    let mut planned = vec![false; rules.len()];
+    let mut steps = Vec::new();
+    for (at, &i) in order.iter().enumerate() {
+        if planned[i] {
+            continue;
+        }
+        let Some(fe) = &rules[i].for_each else {
+            planned[i] = true;
+            steps.push(Step::One(i));
+            continue;
+        };
+        // Requirements decided before this step, not by it: the walk's
+        // rules are marked planned only after it is complete.
+        let mut walk = vec![i];
+        for &j in &order[at + 1..] {
+            let other = &rules[j];
+            if !planned[j]
+                && other
+                    .for_each
+                    .as_ref()
+                    .is_some_and(|f| f.path.text == fe.path.text)
+                && other.requires_idx.iter().all(|&d| planned[d])
+            {
+                walk.push(j);
+            }
+        }
+        for &j in &walk {
+            planned[j] = true;
+        }
+        steps.push(Step::Walk(walk));
+    }
+    steps
+}
+
+/// Evaluates every rule, step by step ([`plan`]), and reports in rule-set
+/// order.
 pub(crate) fn evaluate(inner: &Inner, ctx: &Context, options: &EvalOptions) -> Report {
     let mut results: Vec<Option<RuleResult>> = vec![None; inner.rules.len()];
     let mut env = Env {
@@ -25,45 +72,20 @@ pub(crate) fn evaluate(inner: &Inner, ctx: &Context, options: &EvalOptions) -> R
         rows: Rows::new(inner.fields.len(), inner.named_conditions),
         fields: &inner.fields,
     };
-    let mut walk: Vec<usize> = Vec::new();
-    for (at, &i) in inner.order.iter().enumerate() {
-        if results[i].is_some() {
-            continue;
-        }
-        let rule = &inner.rules[i];
-        if let Some(blocked) = blocked(rule, &results) {
-            results[i] = Some(blocked);
-            continue;
-        }
-        let Some(fe) = &rule.for_each else {
-            results[i] = Some(evaluate_rule(rule, &mut env));
-            continue;
-        };
-        // This rule, and every later one over the same list whose
-        // requirements are decided now.
-        walk.clear();
-        walk.push(i);
-        for &j in &inner.order[at + 1..] {
-            let other = &inner.rules[j];
-            if results[j].is_none()
-                && other
-                    .for_each
-                    .as_ref()
-                    .is_some_and(|f| f.path.text == fe.path.text)
-                && other.requires_idx.iter().all(|&d| results[d].is_some())
-            {
-                match blocked(other, &results) {
-                    Some(b) => results[j] = Some(b),
-                    None => walk.push(j),
-                }
+    for step in &inner.plan {
+        match step {
+            Step::One(i) => {
+                let rule = &inner.rules[*i];
+                results[*i] =
+                    Some(blocked(rule, &results).unwrap_or_else(|| evaluate_rule(rule, &mut env)));
             }
-        }
-        let walked: Vec<&Rule> = walk.iter().map(|&j| &inner.rules[j]).collect();
-        for (&j, result) in walk
-            .iter()
-            .zip(evaluate_for_each(&fe.path, &walked, &mut env))
-        {
-            results[j] = Some(result);
+            Step::Walk(walk) => {
+                for &j in walk {
+                    let rule = &inner.rules[j];
+                    results[j] = blocked(rule, &results).or_else(|| no_order(rule, &env));
+                }
+                evaluate_for_each(&inner.rules, walk, &mut results, &mut env);
+            }
         }
     }
     let results = results.into_iter().flatten().collect();
@@ -158,56 +180,66 @@ struct Walk {
     any_error: bool,
 }
 
-/// Evaluates `rules`, which all walk the list at `list`, in one walk.
-fn evaluate_for_each<'a>(list: &Path, rules: &[&Rule], env: &mut Env<'a>) -> Vec<RuleResult> {
-    let mut results: Vec<Option<RuleResult>> = rules.iter().map(|r| no_order(r, env)).collect();
-    let ctx = env.ctx;
-    let items = match list.lookup(ctx, &[], None, None) {
+/// Evaluates the rules of `walk` (which all walk the same list) that have
+/// no result yet, in one walk, and puts their results in `results`.
+fn evaluate_for_each(
+    rules: &[Rule],
+    walk: &[usize],
+    results: &mut [Option<RuleResult>],
+    env: &mut Env<'_>,
+) {
+    let pending: Vec<usize> = walk
+        .iter()
+        .copied()
+        .filter(|&j| results[j].is_none())
+        .collect();
+    let Some(list) = pending
+        .first()
+        .and_then(|&j| rules[j].for_each.as_ref())
+        .map(|fe| &fe.path)
+    else {
+        return;
+    };
+    let items = match list.lookup(env.ctx, &[], None, None) {
         Lookup::Found(Value::Array(items)) => items,
         other => {
-            let outcome = |rule: &Rule| match &other {
-                Lookup::Found(v) => skip(
-                    rule,
-                    format!(
-                        "nothing to check: {} is {}, not a list",
-                        list.text,
-                        json_kind(v)
+            for &j in &pending {
+                let rule = &rules[j];
+                results[j] = Some(match &other {
+                    Lookup::Found(v) => skip(
+                        rule,
+                        format!(
+                            "nothing to check: {} is {}, not a list",
+                            list.text,
+                            json_kind(v)
+                        ),
                     ),
-                ),
-                Lookup::Missing => {
-                    skip(rule, format!("nothing to check: {} is missing", list.text))
-                }
-                Lookup::Unknown(e) => error(rule, e.to_string()),
-            };
-            return rules
-                .iter()
-                .zip(results)
-                .map(|(rule, done)| done.unwrap_or_else(|| outcome(rule)))
-                .collect();
+                    Lookup::Missing => {
+                        skip(rule, format!("nothing to check: {} is missing", list.text))
+                    }
+                    Lookup::Unknown(e) => error(rule, e.to_string()),
+                });
+            }
+            return;
         }
     };
-    let mut walks: Vec<Walk> = rules.iter().map(|_| Walk::default()).collect();
+    let mut walks: Vec<Walk> = pending.iter().map(|_| Walk::default()).collect();
     let block = env.rows.block(items);
     for i in 0..items.len() {
         env.scope.clear();
         env.bind(items, block, i, None);
-        for ((rule, walk), done) in rules.iter().zip(&mut walks).zip(&results) {
-            if done.is_none() {
-                env.scope.truncate(1);
-                if let Some(b) = env.scope.first_mut() {
-                    b.path = None;
-                }
-                check_element(rule, &list.text, i, env, walk);
+        for (&j, walk) in pending.iter().zip(&mut walks) {
+            env.scope.truncate(1);
+            if let Some(b) = env.scope.first_mut() {
+                b.path = None;
             }
+            check_element(&rules[j], &list.text, i, env, walk);
         }
     }
     env.scope.clear();
-    for ((rule, walk), done) in rules.iter().zip(walks).zip(&mut results) {
-        if done.is_none() {
-            *done = Some(finish(rule, &list.text, items.len(), walk));
-        }
+    for (&j, walk) in pending.iter().zip(walks) {
+        results[j] = Some(finish(&rules[j], &list.text, items.len(), walk));
     }
-    results.into_iter().flatten().collect()
 }
 
 /// One element (bound in scope slot 0) of `rule`'s walk over `list`.
@@ -321,6 +353,7 @@ fn precondition_reason(when: &Cond, env: &mut Env<'_>) -> String {
 mod tests {
     use serde_json::json;
 
+    use super::Step;
     use crate::context::{Context, Fetched};
     use crate::report::Outcome;
     use crate::rules::RuleSet;
@@ -512,6 +545,18 @@ rules:
         let ctx = Context::new(1, 2, jiff::Timestamp::UNIX_EPOCH)
             .with_customer(Fetched::present(json!({"customerStatus": "ACTIVE"})))
             .with_order(Some(order));
+        // Evaluation order: has-sku, sku-long, azure-only, active, after-active.
+        // has-sku and azure-only share the first walk; sku-long waits for
+        // has-sku, after-active for active.
+        assert_eq!(
+            rules.inner.plan,
+            [
+                Step::Walk(vec![0, 2]),
+                Step::Walk(vec![1]),
+                Step::One(4),
+                Step::Walk(vec![3]),
+            ]
+        );
         let report = rules.evaluate(&ctx);
         let got = |id: &str| {
             let r = report.result(id).expect("rule present");

@@ -204,8 +204,9 @@ pub struct RuleSet {
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub(crate) rules: Vec<Rule>,
-    /// Evaluation order: every rule after the rules it requires.
-    pub(crate) order: Vec<usize>,
+    /// How evaluation proceeds: every rule after the rules it requires,
+    /// rules over the same list in one walk.
+    pub(crate) plan: Vec<eval::Step>,
     pub(crate) needs: Needs,
     /// Paths with unchecked segments, in file and position order.
     pub(crate) unchecked: Vec<UncheckedPath>,
@@ -234,7 +235,7 @@ impl RuleSet {
             Err(_) => RuleSet {
                 inner: Arc::new(Inner {
                     rules: Vec::new(),
-                    order: Vec::new(),
+                    plan: Vec::new(),
                     needs: Needs::default(),
                     unchecked: Vec::new(),
                     fields: rows::FieldTable::default(),

@@ -21,8 +21,6 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::condition::BuildMemoHasher;
-
 /// The field names rules read directly from a variable, numbered.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct FieldTable {
@@ -113,6 +111,41 @@ impl FieldTable {
     }
 }
 
+/// A multiplicative hash for keys that are addresses (the rows' lists):
+/// the std SipHash costs more than the lookups it serves.
+#[derive(Default, Clone, Copy)]
+struct BuildAddressHasher;
+
+impl std::hash::BuildHasher for BuildAddressHasher {
+    type Hasher = AddressHasher;
+    fn build_hasher(&self) -> AddressHasher {
+        AddressHasher(0)
+    }
+}
+
+/// See [`BuildAddressHasher`].
+struct AddressHasher(u64);
+
+impl std::hash::Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
 /// Which memo a named condition's value is kept in.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum MemoCell {
@@ -143,7 +176,7 @@ pub(crate) struct Rows<'a> {
     few_lists: [(usize, u32); FEW_LISTS],
     few: usize,
     /// …and by hash once there are many (an add-on list per order item).
-    many_lists: HashMap<usize, u32, BuildMemoHasher>,
+    many_lists: HashMap<usize, u32, BuildAddressHasher>,
 }
 
 /// Lists searched in order before they go into the hash map.
