@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, header, method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::cli_support::{CHECK_2002, Run, assert_one_line, bin, redactions, root, run, write};
+use crate::cli_support::{
+    CHECK_2002, Run, SNAPSHOT_2002, assert_one_line, bin, redactions, root, run, write,
+};
 use crate::ion_support::{closed_port_url, mount_listing};
 
 pub const ACCESS: &str = "test-access-token-5f2c";
@@ -369,17 +371,9 @@ async fn snapshot_records_what_check_replays() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("case");
     let mut cmd = live(&server);
-    cmd.args([
-        "snapshot",
-        "--account",
-        "1001",
-        "--customer",
-        "2002",
-        "--order",
-        "fixtures/orders/nce-order.json",
-        "--out",
-    ])
-    .arg(&out);
+    cmd.args(SNAPSHOT_2002)
+        .args(["--order", "fixtures/orders/nce-order.json", "--out"])
+        .arg(&out);
     let r = run_async(cmd).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(out.join("accounts/1001/customers/2002.json").is_file());
@@ -409,14 +403,8 @@ async fn snapshot_against_an_unreachable_host_exits_3() {
     let mut cmd = bin();
     cmd.env("ION_BASE_URL", closed_port_url())
         .env("ION_ACCESS_TOKEN", ACCESS)
-        .args([
-            "snapshot",
-            "--account",
-            "1001",
-            "--customer",
-            "2002",
-            "--out",
-        ])
+        .args(SNAPSHOT_2002)
+        .arg("--out")
         .arg(dir.path().join("x"));
     let r = run_async(cmd).await;
     assert_eq!(r.code, 3, "{}", r.stderr);

@@ -41,24 +41,31 @@ pub fn bin() -> Command {
 /// start from.
 pub const CHECK_2002: [&str; 5] = ["check", "--account", "1001", "--customer", "2002"];
 
-/// `check` over the demo snapshot (`fixtures/demo`) for `customer` of
-/// account 1001; callers add the flags under test.
+/// `snapshot` of customer 2002 in account 1001; callers add `--out`.
+pub const SNAPSHOT_2002: [&str; 5] = ["snapshot", "--account", "1001", "--customer", "2002"];
+
 /// `check` of customer 2002 in account 1001 against a live (loopback) ION at
 /// `base_url`, with a JSON report; credentials are the caller's to add.
 pub fn live_json_check(base_url: &str) -> Command {
     let mut cmd = bin();
-    cmd.env("ION_BASE_URL", base_url).args([
-        "check",
-        "--account",
-        "1001",
-        "--customer",
-        "2002",
-        "--format",
-        "json",
-    ]);
+    cmd.env("ION_BASE_URL", base_url)
+        .args(CHECK_2002)
+        .args(["--format", "json"]);
     cmd
 }
 
+/// `check` of customer 2002 in account 1001 over the recorded data in
+/// `data` (a snapshot directory), with a JSON report.
+pub fn json_check_of(data: &Path) -> Command {
+    let mut cmd = bin();
+    cmd.args(CHECK_2002)
+        .args(["--format", "json", "--data"])
+        .arg(data);
+    cmd
+}
+
+/// `check` over the demo snapshot (`fixtures/demo`) for `customer` of
+/// account 1001; callers add the flags under test.
 pub fn demo_check(customer: &str) -> Command {
     let mut cmd = bin();
     cmd.args([

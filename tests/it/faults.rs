@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::cli_live::run_async;
 use crate::cli_support::{bin, fixture};
 use crate::fault_server::{
-    ACCOUNT, Fault, FaultPlan, FaultServer, customer_body, customer_of, profiles_body,
+    ACCOUNT, Fault, FaultPlan, FaultServer, TRANSIENT, customer_body, customer_of, profiles_body,
 };
 
 const CUSTOMERS: u64 = 2000;
@@ -275,20 +275,11 @@ async fn batch_under_injected_faults_keeps_every_guarantee() {
         rec.requests.values().map(Vec::len).sum::<usize>(),
         rec.refresh_presented.len()
     );
-    for kind in [
-        Fault::TooManyRequests,
-        Fault::TooManyRequestsRetryAfter,
-        Fault::Status500,
-        Fault::BadGatewayHtml,
-        Fault::Status503,
-        Fault::CloseMidBody,
-        Fault::CloseBeforeAnswer,
-        Fault::SlowHeaders,
-        Fault::SlowBody,
-        Fault::TruncatedJson,
-        Fault::HtmlOk,
-        Fault::TokenExpired,
-    ] {
+    for kind in
+        TRANSIENT
+            .into_iter()
+            .chain([Fault::TruncatedJson, Fault::HtmlOk, Fault::TokenExpired])
+    {
         assert!(
             kinds_seen.contains(&kind),
             "{kind:?} never injected ({ctx})"

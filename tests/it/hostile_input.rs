@@ -22,7 +22,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::cli_live::run_async;
-use crate::cli_support::{Run, assert_one_line, bin, fixture, live_json_check, run};
+use crate::cli_support::{Run, assert_one_line, fixture, json_check_of, live_json_check, run};
 
 /// Address-space limit for rule-file runs (KiB).
 const RULES_MEMORY_LIMIT_KIB: u64 = 1024 * 1024;
@@ -172,20 +172,7 @@ fn every_broken_rule_file_is_refused_under_the_memory_limit() {
 // ---- Order files -------------------------------------------------------------
 
 fn check_demo(order: &Path) -> Run {
-    let mut cmd = bin();
-    cmd.args(["check", "--data"])
-        .arg(fixture("demo"))
-        .args([
-            "--account",
-            "1001",
-            "--customer",
-            "2002",
-            "--format",
-            "json",
-        ])
-        .arg("--order")
-        .arg(order);
-    run(&mut cmd)
+    check_snapshot(&fixture("demo"), order)
 }
 
 fn report_of(r: &Run) -> Report {
@@ -356,20 +343,7 @@ fn tenant_order(dir: &Path) -> PathBuf {
 }
 
 fn check_snapshot(snap: &Path, order: &Path) -> Run {
-    let mut cmd = bin();
-    cmd.args(["check", "--data"])
-        .arg(snap)
-        .args([
-            "--account",
-            "1001",
-            "--customer",
-            "2002",
-            "--format",
-            "json",
-        ])
-        .arg("--order")
-        .arg(order);
-    run(&mut cmd)
+    run(json_check_of(snap).arg("--order").arg(order))
 }
 
 #[test]

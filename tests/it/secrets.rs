@@ -11,7 +11,9 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::cli_live::run_async;
-use crate::cli_support::{Run, assert_one_line, bin, live_json_check};
+use crate::cli_support::{
+    Run, SNAPSHOT_2002, assert_one_line, bin, json_check_of, live_json_check,
+};
 use crate::fault_server::{FaultPlan, FaultServer};
 use crate::faults::{order, refresh_token_in, write_token_file};
 
@@ -415,14 +417,8 @@ async fn a_recorded_snapshot_holds_no_echoed_token() {
     cmd.env("ION_BASE_URL", server.uri())
         .env("ION_ACCESS_TOKEN", access)
         .env("RUST_LOG", "trace")
-        .args([
-            "snapshot",
-            "--account",
-            "1001",
-            "--customer",
-            "2002",
-            "--out",
-        ])
+        .args(SNAPSHOT_2002)
+        .arg("--out")
         .arg(&out);
     let r = run_async(cmd).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -438,19 +434,7 @@ async fn a_recorded_snapshot_holds_no_echoed_token() {
         files += 1;
     }
     assert_eq!(files, 2);
-    let mut cmd = bin();
-    cmd.args([
-        "check",
-        "--account",
-        "1001",
-        "--customer",
-        "2002",
-        "--format",
-        "json",
-        "--data",
-    ])
-    .arg(&out);
-    let r = run_async(cmd).await;
+    let r = run_async(json_check_of(&out)).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_no_secret(&r, &[access.to_owned()], "replay");
 }
