@@ -72,16 +72,38 @@ pub enum Root {
     /// `products`: catalog product details by product id
     /// (GET .../products/{productId}) for the order's products.
     Products,
+    /// `newCustomer`: the customer body about to be POSTed
+    /// (`POST .../customers`), in a new-customer check.
+    NewCustomer,
+    /// `customersWithEmail`: the account's customers (ACTIVE and INACTIVE)
+    /// whose `customerEmail` equals the new customer's, ignoring case.
+    CustomersWithEmail,
+    /// `customersWithOrganization`: the account's customers (ACTIVE and
+    /// INACTIVE) whose `customerOrganization` equals the new customer's,
+    /// ignoring case and surrounding blanks.
+    CustomersWithOrganization,
+    /// `countries`: ISO 3166-1 countries by alpha-2 code, each with its
+    /// ISO 3166-2 subdivisions ([`crate::reference`]); never fetched.
+    Countries,
+    /// `payloadList`: where the new customer stands in a list of payloads
+    /// checked together (`{line, sameEmailLines}`); missing for a payload
+    /// checked on its own.
+    PayloadList,
 }
 
 impl Root {
     /// Every root, in a stable order.
-    pub const ALL: [Root; 5] = [
+    pub const ALL: [Root; 10] = [
         Root::Request,
         Root::Customer,
         Root::CloudProfiles,
         Root::Order,
         Root::Products,
+        Root::NewCustomer,
+        Root::CustomersWithEmail,
+        Root::CustomersWithOrganization,
+        Root::Countries,
+        Root::PayloadList,
     ];
 
     /// The root's name as written in rule paths.
@@ -92,6 +114,11 @@ impl Root {
             Root::CloudProfiles => "cloudProfiles",
             Root::Order => "order",
             Root::Products => "products",
+            Root::NewCustomer => "newCustomer",
+            Root::CustomersWithEmail => "customersWithEmail",
+            Root::CustomersWithOrganization => "customersWithOrganization",
+            Root::Countries => "countries",
+            Root::PayloadList => "payloadList",
         }
     }
 
@@ -118,6 +145,12 @@ pub struct Needs {
     pub products: bool,
     /// The order itself (not fetched: supplied by the caller).
     pub order: bool,
+    /// The new customer's payload (not fetched: supplied by the caller).
+    pub new_customer: bool,
+    /// The account's customers with the new customer's email.
+    pub customers_with_email: bool,
+    /// The account's customers with the new customer's organization name.
+    pub customers_with_organization: bool,
 }
 
 impl Needs {
@@ -129,6 +162,10 @@ impl Needs {
             Root::CloudProfiles => self.cloud_profiles = true,
             Root::Order => self.order = true,
             Root::Products => self.products = true,
+            Root::NewCustomer => self.new_customer = true,
+            Root::CustomersWithEmail => self.customers_with_email = true,
+            Root::CustomersWithOrganization => self.customers_with_organization = true,
+            Root::Countries | Root::PayloadList => {}
         }
     }
 }
@@ -152,6 +189,18 @@ pub struct Context {
     pub order: Option<Arc<Value>>,
     /// Product details by product id.
     pub products: BTreeMap<String, Fetched>,
+    /// The new customer's payload, in a new-customer check (shared with the
+    /// [`NewCustomerRequest`](crate::NewCustomerRequest) it came from).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_customer: Option<Arc<Value>>,
+    /// The account's customers with the new customer's email (a JSON array
+    /// of listed customers when present).
+    pub customers_with_email: Fetched,
+    /// The account's customers with the new customer's organization name.
+    pub customers_with_organization: Fetched,
+    /// The `payloadList` root, when the payload is one of a list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload_list: Option<Value>,
     /// The `request` root, built from the ids.
     #[serde(skip)]
     request: Value,
@@ -170,8 +219,50 @@ impl Context {
             cloud_profiles: Fetched::unavailable("the cloud profiles were not fetched"),
             order: None,
             products: BTreeMap::new(),
+            new_customer: None,
+            customers_with_email: Fetched::unavailable(
+                "the customers with this email were not looked up",
+            ),
+            customers_with_organization: Fetched::unavailable(
+                "the customers with this organization name were not looked up",
+            ),
+            payload_list: None,
             request: request_value(account_id, customer_id),
         }
+    }
+
+    /// A context for a new customer of `account_id` at time `now`: the
+    /// payload is set, the customer id is 0 (there is none yet, and the
+    /// `request` root has no `customerId`), and the lookups start
+    /// unavailable like every fetched resource.
+    pub fn for_new_customer(account_id: u64, payload: Arc<Value>, now: jiff::Timestamp) -> Self {
+        let mut ctx = Context::new(account_id, 0, now);
+        ctx.new_customer = Some(payload);
+        ctx
+    }
+
+    /// Sets the new customer's payload.
+    pub fn with_new_customer(mut self, payload: Option<Value>) -> Self {
+        self.new_customer = payload.map(Arc::new);
+        self
+    }
+
+    /// Sets the customers found with the new customer's email.
+    pub fn with_customers_with_email(mut self, customers: Fetched) -> Self {
+        self.customers_with_email = customers;
+        self
+    }
+
+    /// Sets the customers found with the new customer's organization name.
+    pub fn with_customers_with_organization(mut self, customers: Fetched) -> Self {
+        self.customers_with_organization = customers;
+        self
+    }
+
+    /// Sets the `payloadList` root.
+    pub fn with_payload_list(mut self, list: Option<Value>) -> Self {
+        self.payload_list = list;
+        self
     }
 
     /// Sets the customer.

@@ -7,6 +7,10 @@
 //! rule set evaluates into a [`report::Report`] with a verdict and the
 //! evidence behind every result.
 //!
+//! The same engine checks a new customer's payload before
+//! `POST .../customers` ([`NewCustomerRequest`],
+//! [`Preflight::check_new_customer`], the `builtin:new-customer` rule set).
+//!
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -14,8 +18,9 @@ pub mod cli;
 pub mod context;
 pub mod ion;
 pub mod preflight;
+pub mod reference;
 pub mod report;
 pub mod rules;
 pub mod source;
 
-pub use preflight::{CheckRequest, Preflight};
+pub use preflight::{CheckRequest, ListPosition, NewCustomerRequest, Preflight};

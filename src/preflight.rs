@@ -22,7 +22,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::report::Report;
+use crate::report::{NewCustomerSubject, Report};
 use crate::rules::{EvalOptions, RuleSet};
 use crate::source::Source;
 
@@ -73,6 +73,93 @@ impl CheckRequest {
         self.now = Some(now);
         self
     }
+}
+
+/// What to check before `POST /api/v3/accounts/{accountId}/customers`: the
+/// CreateCustomerRequest body about to be sent for an account, checked with
+/// [`Preflight::check_new_customer`] (normally against
+/// [`RuleSet::builtin_new_customer`]).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use ion_preflight::{NewCustomerRequest, Preflight, ion::IonClient, rules::RuleSet};
+/// let payload = serde_json::json!({"customerOrganization": "Acme Corp", "customerEmail": "john.doe@acme.com"});
+/// let preflight = Preflight::new(IonClient::from_env()?, RuleSet::builtin_new_customer());
+/// let report = preflight.check_new_customer(NewCustomerRequest::new(1001, payload)).await;
+/// if !report.verdict().is_ready() {
+///     // do not POST the customer
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewCustomerRequest {
+    /// The reseller account id.
+    pub account_id: u64,
+    /// The body about to be POSTed (any JSON: a check judges what it gets).
+    pub payload: Arc<Value>,
+    /// Where the payload stands in a list checked together, if it does.
+    pub list: Option<ListPosition>,
+    /// The time the check is evaluated as of; the current time when `None`.
+    pub now: Option<jiff::Timestamp>,
+}
+
+/// A payload's place in a list of payloads checked together (the
+/// `payloadList` root).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListPosition {
+    /// The payload's 1-based line.
+    pub line: u64,
+    /// The lines of earlier payloads with the same email, ignoring case.
+    pub same_email_lines: Vec<u64>,
+}
+
+impl NewCustomerRequest {
+    /// A check of `payload` for a new customer of account `account_id`.
+    pub fn new(account_id: u64, payload: Value) -> Self {
+        Self::shared(account_id, Arc::new(payload))
+    }
+
+    /// Like [`NewCustomerRequest::new`] with a payload shared, not copied.
+    pub fn shared(account_id: u64, payload: Arc<Value>) -> Self {
+        NewCustomerRequest {
+            account_id,
+            payload,
+            list: None,
+            now: None,
+        }
+    }
+
+    /// As one payload of a list, at `position`.
+    pub fn in_list(mut self, position: ListPosition) -> Self {
+        self.list = Some(position);
+        self
+    }
+
+    /// Evaluated as of `now` instead of the current time.
+    pub fn at(mut self, now: jiff::Timestamp) -> Self {
+        self.now = Some(now);
+        self
+    }
+
+    /// The payload's `customerEmail`, trimmed, when it is a non-empty
+    /// string.
+    pub fn email(&self) -> Option<&str> {
+        payload_str(&self.payload, "customerEmail")
+    }
+
+    /// The payload's `customerOrganization`, trimmed, when it is a
+    /// non-empty string.
+    pub fn organization(&self) -> Option<&str> {
+        payload_str(&self.payload, "customerOrganization")
+    }
+}
+
+fn payload_str<'a>(payload: &'a Value, field: &str) -> Option<&'a str> {
+    payload
+        .get(field)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 /// Runs checks: a data source and a rule set. Cheap to clone; share one
@@ -144,6 +231,48 @@ impl Preflight {
             span.record("verdict", report.verdict().as_str());
             span.record("duration_ms", started.elapsed().as_millis() as u64);
             tracing::debug!("check finished");
+            report
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+impl Preflight {
+    /// Checks a new customer's payload before `POST .../customers`: looks up
+    /// what the rules read (the account's customers with the payload's email
+    /// and with its organization name, each for status ACTIVE and INACTIVE,
+    /// all concurrently), evaluates every rule, returns the report. Never
+    /// fails, like [`Preflight::check`]: a lookup that could not be made
+    /// makes the rules that need it `error` and the verdict
+    /// `indeterminate`.
+    ///
+    /// The report has no customer id (`customer_id` is 0 and left out of
+    /// the JSON); its `new_customer` says which payload it is about.
+    pub async fn check_new_customer(&self, req: NewCustomerRequest) -> Report {
+        let span = tracing::info_span!(
+            "check_new_customer",
+            account = req.account_id,
+            line = req.list.as_ref().map(|l| l.line),
+            verdict = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        async {
+            let started = Instant::now();
+            let ctx = self
+                .source
+                .fetch_new_customer(&req, self.rules.needs(), self.check_timeout)
+                .await;
+            let mut report = self.rules.evaluate_with(&ctx, &self.options);
+            report.new_customer = Some(NewCustomerSubject {
+                organization: req.organization().map(str::to_owned),
+                email: req.email().map(str::to_owned),
+                line: req.list.as_ref().map(|l| l.line),
+            });
+            let span = tracing::Span::current();
+            span.record("verdict", report.verdict().as_str());
+            span.record("duration_ms", started.elapsed().as_millis() as u64);
+            tracing::debug!("new-customer check finished");
             report
         }
         .instrument(span)

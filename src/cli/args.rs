@@ -70,6 +70,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Check many customers, with bounded concurrency.
     Batch(BatchArgs),
+    /// Check a new customer's payload (or a list of them) before
+    /// `POST .../customers`.
+    CheckNewCustomer(NewCustomerArgs),
     /// Work with rule files: lint, list, explain, test.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -224,6 +227,83 @@ pub struct BatchArgs {
     pub ion: IonArgs,
 }
 
+/// Output formats of `check-new-customer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NewCustomerFormat {
+    /// For a person (the default for --payload).
+    Text,
+    /// Pretty JSON: the report (--payload) or an array of reports
+    /// (--payloads).
+    Json,
+    /// One compact JSON report per line, written as each check finishes
+    /// (the default for --payloads).
+    Ndjson,
+    /// JUnit XML: one test suite per payload, one test case per rule.
+    Junit,
+}
+
+/// `check-new-customer` arguments.
+#[derive(Debug, Args)]
+#[command(after_help = NEW_CUSTOMER_HELP)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["payload", "payloads"]))]
+pub struct NewCustomerArgs {
+    /// Reseller account id.
+    #[arg(long, env = "ION_ACCOUNT_ID", value_name = "ID", value_parser = parse_id)]
+    pub account: u64,
+    /// The exact JSON body you are about to POST to ION's customers
+    /// endpoint (`-` reads stdin).
+    #[arg(long, value_name = "FILE", value_parser = InputPath::parse)]
+    pub payload: Option<InputPath>,
+    /// A list to onboard: one JSON body a line (ndjson; `-` reads stdin;
+    /// blank lines are skipped). Reports are written as checks finish;
+    /// payloads sharing an email with an earlier line are flagged.
+    #[arg(long, value_name = "FILE", value_parser = InputPath::parse)]
+    pub payloads: Option<InputPath>,
+    /// How many checks of --payloads run at the same time.
+    #[arg(long, value_name = "N", default_value_t = 8, requires = "payloads",
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+    /// Output format [default: text for --payload, ndjson for --payloads].
+    #[arg(long, value_enum)]
+    pub format: Option<NewCustomerFormat>,
+    /// The lowest severity whose failure blocks.
+    #[arg(long, value_enum, default_value_t)]
+    pub fail_on: FailOn,
+    /// Adds a rule file on top of the built-in new-customer set
+    /// (`builtin:new-customer`; repeatable).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// Leaves the built-in new-customer rule set out.
+    #[arg(long)]
+    pub no_default_rules: bool,
+    /// Read a snapshot directory (see `snapshot --payload`) instead of the
+    /// network.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// No progress bar and no summary on stderr (--payloads).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Where ION is.
+    #[command(flatten)]
+    pub ion: IonArgs,
+}
+
+const NEW_CUSTOMER_HELP: &str = "\
+Examples:
+  ion-preflight check-new-customer --data fixtures/demo --account 1001 \\
+      --payload fixtures/new-customers/acme.json
+  cat customer.json | ion-preflight check-new-customer --account 1001 --payload - --format json
+  ion-preflight check-new-customer --account 1001 --payloads onboarding.ndjson > reports.ndjson
+
+Checks what ION would refuse: a missing field (400 INVALID_REQUEST), an email
+already in use (412 CUS-CR-001; looked up in this account only), an invalid
+language code (412 CUS-CR-002), non-ISO country and state codes; warns about a
+phone not in international form and an organization already a customer.
+
+Exit codes: 0 ready (every payload ready), 1 blocked (any blocked, none
+indeterminate), 2 usage/config/rule-file/payload-file error, 3 indeterminate
+(a lookup could not be made), 130 --payloads interrupted.";
+
 /// `rules` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
@@ -295,11 +375,16 @@ pub struct SnapshotArgs {
     #[arg(long, env = "ION_ACCOUNT_ID", value_name = "ID", value_parser = parse_id)]
     pub account: u64,
     /// Customer id.
-    #[arg(long, value_name = "ID", value_parser = parse_id)]
-    pub customer: u64,
+    #[arg(long, value_name = "ID", value_parser = parse_id,
+          required_unless_present = "payload", conflicts_with = "payload")]
+    pub customer: Option<u64>,
     /// The order body (decides which product details are recorded).
     #[arg(long, value_name = "FILE", value_parser = InputPath::parse)]
     pub order: Option<InputPath>,
+    /// Record the lookups a new-customer check of this payload makes
+    /// (`check-new-customer --payload`) instead of a customer's data.
+    #[arg(long, value_name = "FILE", value_parser = InputPath::parse, conflicts_with = "order")]
+    pub payload: Option<InputPath>,
     /// Rule selection (decides which resources are recorded).
     #[command(flatten)]
     pub rules: RuleArgs,
@@ -350,5 +435,8 @@ Examples:
       --order order.json --out support/case-4711
   ion-preflight check --data support/case-4711 --account 1001 --customer 2002 \\
       --order order.json
+
+  ion-preflight snapshot --account 1001 --payload customer.json --out case-4712
+  ion-preflight check-new-customer --data case-4712 --account 1001 --payload customer.json
 
 Exit codes: 0 recorded, 2 usage/config error, 3 ION data could not be fetched.";

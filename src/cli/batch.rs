@@ -126,7 +126,7 @@ pub struct BatchRun<E> {
 /// ones in flight finish and be written; a second one drops them. An error
 /// from `ids` stops launching too (checks in flight still finish). Reports
 /// are written whole: nothing is cancelled in the middle of a write.
-pub async fn run<Ids, E, F, Fut, I>(
+pub async fn run<T, Ids, E, F, Fut, I>(
     ids: Ids,
     concurrency: usize,
     check: F,
@@ -135,8 +135,8 @@ pub async fn run<Ids, E, F, Fut, I>(
     interrupts: I,
 ) -> BatchRun<E>
 where
-    Ids: Stream<Item = Result<u64, E>>,
-    F: Fn(u64) -> Fut,
+    Ids: Stream<Item = Result<T, E>>,
+    F: Fn(T) -> Fut,
     Fut: Future<Output = Report>,
     I: Stream<Item = ()>,
 {

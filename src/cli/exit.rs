@@ -7,6 +7,7 @@ use crate::rules::RuleLoadError;
 use crate::rules::testing::RuleTestError;
 
 use super::input::{CustomersFileError, OrderFileError};
+use super::payload::PayloadFileError;
 
 /// The process exit codes, documented in `--help` and the README.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +66,7 @@ Exit codes:
   0    ready (batch: every check ready; rules test: every case passed)
   1    blocked: a rule at or above --fail-on failed (batch: at least one
        blocked, none indeterminate; rules test: a case failed)
-  2    usage, configuration, rule-file, order-file or customers-file error
+  2    usage, configuration, rule-file, order-, payload- or customers-file error
   3    indeterminate: data needed by a blocking rule could not be fetched
        (batch: at least one indeterminate, or listing customers failed)
   130  batch interrupted by Ctrl-C (finished reports were written whole)"
@@ -83,6 +84,9 @@ pub enum CliError {
     /// The customers file could not be read or parsed.
     #[error(transparent)]
     Customers(#[from] CustomersFileError),
+    /// A new-customer payload could not be read or parsed.
+    #[error(transparent)]
+    Payload(#[from] PayloadFileError),
     /// Rule files could not be loaded (rendered with miette).
     #[error(transparent)]
     Rules(#[from] RuleLoadError),

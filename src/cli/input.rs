@@ -45,7 +45,7 @@ impl InputPath {
         }
     }
 
-    fn read(&self) -> std::io::Result<String> {
+    pub(crate) fn read(&self) -> std::io::Result<String> {
         match self {
             InputPath::Stdin => {
                 let mut s = String::new();

@@ -12,6 +12,7 @@ mod commands;
 mod exit;
 mod input;
 mod logging;
+mod payload;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

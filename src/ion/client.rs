@@ -458,14 +458,31 @@ impl IonClient {
         page_size: u32,
         page_token: Option<&str>,
     ) -> Result<CustomerPage, IonError> {
+        Ok(self
+            .customer_page_json(account, page_size, page_token, &[])
+            .await?
+            .0)
+    }
+
+    /// One page of the account's customers matching `filters`
+    /// (`("filter.customerEmail", …)`, `("filter.customerStatus", …)`: ION
+    /// wants a status with every other filter), typed and as ION sent it.
+    pub async fn customer_page_json(
+        &self,
+        account: u64,
+        page_size: u32,
+        page_token: Option<&str>,
+        filters: &[(&str, String)],
+    ) -> Result<(CustomerPage, Value), IonError> {
         let a = account.to_string();
         let mut query = vec![("pageSize", page_size.max(1).to_string())];
         if let Some(t) = page_token {
             query.push(("pageToken", t.to_owned()));
         }
+        query.extend(filters.iter().map(|(k, v)| (*k, v.clone())));
         let segments = ["api", "v3", "accounts", &a, "customers"];
         match self.get_typed::<CustomerPage>(&segments, &query).await? {
-            Some((page, _)) => Ok(page),
+            Some(page) => Ok(page),
             None => Err(IonError::NotFound {
                 endpoint: Endpoint {
                     method: "GET",

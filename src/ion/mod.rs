@@ -14,6 +14,7 @@
 pub mod auth;
 mod client;
 mod error;
+pub mod new_customer;
 pub mod order;
 pub mod token_file;
 pub mod types;
@@ -24,6 +25,7 @@ pub use auth::{
 };
 pub use client::{DEFAULT_BASE_URL, IonClient, IonClientBuilder, validate_base_url};
 pub use error::{Endpoint, IonError};
+pub use new_customer::CreateCustomerRequest;
 pub use order::{AddOn, Attribute, OrderItem, OrderRequest};
 pub use token_file::{StoredTokens, TokenFile};
 pub use types::{

@@ -201,13 +201,33 @@ pub struct RuleResult {
     pub checked_items: Option<usize>,
 }
 
+/// Which payload a new-customer check was about (it has no customer id
+/// yet).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewCustomerSubject {
+    /// The payload's `customerOrganization`, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    /// The payload's `customerEmail`, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The payload's 1-based line, when it was one of a list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+}
+
 /// The outcome of one check.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// The reseller account.
     pub account_id: u64,
-    /// The customer checked.
+    /// The customer checked; 0 (and left out of the JSON) for a new
+    /// customer, which has no id yet.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub customer_id: u64,
+    /// For a new-customer check: which payload it was about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_customer: Option<NewCustomerSubject>,
     /// The verdict.
     pub verdict: Verdict,
     /// The lowest severity that blocks (`error`, or `warning` when warnings
@@ -240,6 +260,7 @@ impl Report {
         Report {
             account_id,
             customer_id,
+            new_customer: None,
             verdict,
             fail_on,
             checked_at: checked_at.to_string(),
@@ -263,10 +284,39 @@ impl Report {
             .filter(move |r| r.outcome == Outcome::Fail && r.severity >= self.fail_on)
     }
 
+    /// Who the report is about, for headlines: `customer 2002 (account
+    /// 1001)`, or for a new customer `new customer "Acme Corp"
+    /// <john.doe@acme.com> (account 1001)` (with `line 3,` for one of a
+    /// list).
+    pub fn subject(&self) -> String {
+        let Some(n) = &self.new_customer else {
+            return format!(
+                "customer {} (account {})",
+                self.customer_id, self.account_id
+            );
+        };
+        let mut s = String::from("new customer");
+        if let Some(line) = n.line {
+            s.push_str(&format!(" on line {line}"));
+        }
+        if let Some(org) = &n.organization {
+            s.push_str(&format!(" {org:?}"));
+        }
+        if let Some(email) = &n.email {
+            s.push_str(&format!(" <{email}>"));
+        }
+        s.push_str(&format!(" (account {})", self.account_id));
+        s
+    }
+
     /// The result for rule `id`, if the rule set has it.
     pub fn result(&self, id: &str) -> Option<&RuleResult> {
         self.results.iter().find(|r| r.rule == id)
     }
+}
+
+fn is_zero(id: &u64) -> bool {
+    *id == 0
 }
 
 fn summarize(results: &[RuleResult], fail_on: Severity) -> Summary {

@@ -18,7 +18,7 @@ use super::template::{self, Part, RawPart, Template};
 use super::typecheck::{self, Problem};
 use super::yaml::{Key, Node, NodeValue, Pos};
 use super::{
-    BUILTIN_DEFAULT, BUILTIN_NAME, ForEach, Inner, Origin, Rule, RuleLoadError, UncheckedPath, eval,
+    Builtin, ForEach, Inner, Origin, Rule, RuleLoadError, UncheckedPath, eval,
 };
 use crate::context::{Needs, Root};
 use crate::report::Severity;
@@ -85,7 +85,7 @@ const MAX_PATTERN_BYTES: usize = 16 * 1024;
 /// One unit of rule text to load.
 #[derive(Clone, Debug)]
 pub(crate) enum Unit {
-    Builtin,
+    Builtin(Builtin),
     File(PathBuf),
     Text { name: String, text: String },
 }
@@ -182,10 +182,10 @@ fn load_on_this_thread(units: &[Unit]) -> Result<Inner, RuleLoadError> {
     };
     for unit in units {
         let (key, name, text, base) = match unit {
-            Unit::Builtin => (
-                BUILTIN_NAME.to_owned(),
-                BUILTIN_NAME.to_owned(),
-                BUILTIN_DEFAULT.to_owned(),
+            Unit::Builtin(set) => (
+                set.name().to_owned(),
+                set.name().to_owned(),
+                set.source().to_owned(),
                 None,
             ),
             Unit::File(path) => {
@@ -427,26 +427,22 @@ impl Loader {
     }
 
     fn extend(&mut self, file: &Arc<SourceFile>, pos: Pos, target: &str, base: Option<&FsPath>) {
-        if target == BUILTIN_NAME {
-            if self.stack.iter().any(|k| k == BUILTIN_NAME) {
+        if let Some(set) = Builtin::from_name(target) {
+            let name = set.name();
+            if self.stack.iter().any(|k| k == name) {
                 self.diag(
                     file,
                     pos,
                     "extends-cycle",
                     format!("`{target}` extends itself"),
                 );
-            } else if !self.loaded.contains(BUILTIN_NAME) {
-                self.load_unit(
-                    BUILTIN_NAME.to_owned(),
-                    BUILTIN_NAME,
-                    BUILTIN_DEFAULT.to_owned(),
-                    None,
-                );
+            } else if !self.loaded.contains(name) {
+                self.load_unit(name.to_owned(), name, set.source().to_owned(), None);
             }
             return;
         }
         if let Some(rest) = target.strip_prefix("builtin:") {
-            let help = did_you_mean(target, [BUILTIN_NAME]);
+            let help = did_you_mean(target, Builtin::ALL.map(Builtin::name));
             let d = Diagnostic::at(
                 file,
                 pos,

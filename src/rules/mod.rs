@@ -30,6 +30,52 @@ pub const BUILTIN_DEFAULT: &str = include_str!("../../rules/default.yaml");
 /// The name the built-in rule set goes by in `extends` and diagnostics.
 pub const BUILTIN_NAME: &str = "builtin:default";
 
+/// The built-in rule set for new customers' payloads, embedded at build
+/// time.
+pub const BUILTIN_NEW_CUSTOMER: &str = include_str!("../../rules/new-customer.yaml");
+
+/// The name the new-customer rule set goes by in `extends` and
+/// diagnostics.
+pub const BUILTIN_NEW_CUSTOMER_NAME: &str = "builtin:new-customer";
+
+/// A rule set shipped inside the binary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Builtin {
+    /// `builtin:default` (`rules/default.yaml`): the order checks.
+    Default,
+    /// `builtin:new-customer` (`rules/new-customer.yaml`): the checks of a
+    /// customer payload before `POST .../customers`. Order checks do not
+    /// load it.
+    NewCustomer,
+}
+
+impl Builtin {
+    /// Every built-in set.
+    pub const ALL: [Builtin; 2] = [Builtin::Default, Builtin::NewCustomer];
+
+    /// The name in `extends`, rule tests and diagnostics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Builtin::Default => BUILTIN_NAME,
+            Builtin::NewCustomer => BUILTIN_NEW_CUSTOMER_NAME,
+        }
+    }
+
+    /// The YAML source.
+    pub fn source(self) -> &'static str {
+        match self {
+            Builtin::Default => BUILTIN_DEFAULT,
+            Builtin::NewCustomer => BUILTIN_NEW_CUSTOMER,
+        }
+    }
+
+    /// The set named `name` (`builtin:…`), if any.
+    pub fn from_name(name: &str) -> Option<Builtin> {
+        Builtin::ALL.into_iter().find(|b| b.name() == name)
+    }
+}
+
 /// `for_each: PATH as NAME`.
 #[derive(Clone, Debug)]
 pub(crate) struct ForEach {
@@ -216,13 +262,37 @@ pub(crate) struct Inner {
     pub(crate) named_conditions: usize,
 }
 
-static BUILTIN: LazyLock<Result<RuleSet, String>> = LazyLock::new(|| {
-    compile::load(&[compile::Unit::Builtin])
+static BUILTIN: LazyLock<Result<RuleSet, String>> =
+    LazyLock::new(|| load_builtin(Builtin::Default));
+
+static BUILTIN_NEW: LazyLock<Result<RuleSet, String>> =
+    LazyLock::new(|| load_builtin(Builtin::NewCustomer));
+
+fn load_builtin(set: Builtin) -> Result<RuleSet, String> {
+    compile::load(&[compile::Unit::Builtin(set)])
         .map(|inner| RuleSet {
             inner: Arc::new(inner),
         })
         .map_err(|e| e.to_string())
-});
+}
+
+/// The compiled set, or an empty one (whose checks are all
+/// `indeterminate`) if the embedded file ever failed to load.
+fn builtin_or_empty(set: &Result<RuleSet, String>) -> RuleSet {
+    match set {
+        Ok(set) => set.clone(),
+        Err(_) => RuleSet {
+            inner: Arc::new(Inner {
+                rules: Vec::new(),
+                plan: Vec::new(),
+                needs: Needs::default(),
+                unchecked: Vec::new(),
+                fields: rows::FieldTable::default(),
+                named_conditions: 0,
+            }),
+        },
+    }
+}
 
 impl RuleSet {
     /// The built-in rule set (`rules/default.yaml`), compiled once per
@@ -230,19 +300,14 @@ impl RuleSet {
     /// cannot fail in a released build; if it ever did, the result is an
     /// empty set whose checks are all `indeterminate` rather than a panic.
     pub fn builtin() -> RuleSet {
-        match &*BUILTIN {
-            Ok(set) => set.clone(),
-            Err(_) => RuleSet {
-                inner: Arc::new(Inner {
-                    rules: Vec::new(),
-                    plan: Vec::new(),
-                    needs: Needs::default(),
-                    unchecked: Vec::new(),
-                    fields: rows::FieldTable::default(),
-                    named_conditions: 0,
-                }),
-            },
-        }
+        builtin_or_empty(&BUILTIN)
+    }
+
+    /// The built-in new-customer rule set (`rules/new-customer.yaml`,
+    /// `builtin:new-customer`), compiled once per process, with the same
+    /// guarantee as [`RuleSet::builtin`].
+    pub fn builtin_new_customer() -> RuleSet {
+        builtin_or_empty(&BUILTIN_NEW)
     }
 
     /// Loads the built-in set and reports its problems; for tests and
@@ -303,7 +368,7 @@ impl RuleSet {
 /// Builds a [`RuleSet`] from the built-in set and rule files.
 #[derive(Clone, Debug)]
 pub struct RuleSetLoader {
-    builtin: bool,
+    builtin: Option<Builtin>,
     sources: Vec<(String, Option<String>)>,
 }
 
@@ -316,14 +381,19 @@ impl Default for RuleSetLoader {
 impl RuleSetLoader {
     /// A loader that starts from the built-in set.
     pub fn new() -> Self {
+        Self::starting_from(Builtin::Default)
+    }
+    /// A loader that starts from the built-in set `set` (e.g.
+    /// [`Builtin::NewCustomer`] for new-customer checks).
+    pub fn starting_from(set: Builtin) -> Self {
         RuleSetLoader {
-            builtin: true,
+            builtin: Some(set),
             sources: Vec::new(),
         }
     }
     /// Leaves the built-in set out.
     pub fn without_builtin(mut self) -> Self {
-        self.builtin = false;
+        self.builtin = None;
         self
     }
     /// Adds a rule file, read from disk at [`RuleSetLoader::load`].
@@ -340,8 +410,8 @@ impl RuleSetLoader {
     /// file is reported, not only the first.
     pub fn load(&self) -> Result<RuleSet, RuleLoadError> {
         let mut units = Vec::new();
-        if self.builtin {
-            units.push(compile::Unit::Builtin);
+        if let Some(set) = self.builtin {
+            units.push(compile::Unit::Builtin(set));
         }
         for (name, text) in &self.sources {
             units.push(match text {

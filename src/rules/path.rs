@@ -267,6 +267,30 @@ impl Path {
                         Some(v) => v,
                         None => return Lookup::Missing,
                     },
+                    Root::NewCustomer => match &ctx.new_customer {
+                        Some(v) => v,
+                        None => return Lookup::Missing,
+                    },
+                    Root::CustomersWithEmail => {
+                        match fetched(&ctx.customers_with_email, "customers with this email") {
+                            Ok(Some(v)) => v,
+                            Ok(None) => return Lookup::Missing,
+                            Err(e) => return Lookup::Unknown(e),
+                        }
+                    }
+                    Root::CustomersWithOrganization => match fetched(
+                        &ctx.customers_with_organization,
+                        "customers with this organization name",
+                    ) {
+                        Ok(Some(v)) => v,
+                        Ok(None) => return Lookup::Missing,
+                        Err(e) => return Lookup::Unknown(e),
+                    },
+                    Root::Countries => crate::reference::countries_value(),
+                    Root::PayloadList => match &ctx.payload_list {
+                        Some(v) => v,
+                        None => return Lookup::Missing,
+                    },
                     Root::Products => {
                         let Some(first) = segs.next() else {
                             return Lookup::Unknown(Cow::Borrowed(

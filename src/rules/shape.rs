@@ -16,8 +16,9 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::ion::new_customer::CreateCustomerRequest;
 use crate::ion::order::OrderRequest;
-use crate::ion::types::{CloudProfile, Customer, Product};
+use crate::ion::types::{CloudProfile, Customer, ListedCustomer, Product};
 
 /// The `request` root: the ids the check was asked about.
 #[derive(Clone, Copy, Debug, Serialize, JsonSchema)]
@@ -26,8 +27,28 @@ use crate::ion::types::{CloudProfile, Customer, Product};
 pub(crate) struct RequestRoot {
     /// The reseller account.
     pub(crate) account_id: u64,
-    /// The customer being checked.
+    /// The customer being checked (left out for a new customer, which has
+    /// no id yet: ids start at 1).
+    #[serde(skip_serializing_if = "is_zero")]
     pub(crate) customer_id: u64,
+}
+
+fn is_zero(id: &u64) -> bool {
+    *id == 0
+}
+
+/// The `payloadList` root: where a payload stands in a list checked
+/// together.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "PayloadList")]
+pub(crate) struct PayloadListRoot {
+    /// The payload's 1-based line in the list.
+    pub(crate) line: u64,
+    /// The lines of earlier payloads of the list with the same email
+    /// (ignoring case): once the first is created, ION refuses the others
+    /// with `CUS-CR-001`.
+    pub(crate) same_email_lines: Vec<u64>,
 }
 
 /// Every root a rule path can start from, with the type it holds.
@@ -35,7 +56,7 @@ pub(crate) struct RequestRoot {
 #[serde(rename_all = "camelCase")]
 #[schemars(
     title = "ion-preflight check context",
-    description = "What rule paths read: the request, ION's customer, its cloud profiles, the order body and product details by product id."
+    description = "What rule paths read: the request, ION's customer, its cloud profiles, the order body, product details by product id, a new customer's payload with the customers sharing its email or organization, ISO 3166 countries and the payload's place in a list."
 )]
 #[allow(dead_code)] // only its schema is used
 struct ContextRoots {
@@ -49,6 +70,16 @@ struct ContextRoots {
     order: OrderRequest,
     /// Catalog product details by product id.
     products: BTreeMap<String, Product>,
+    /// The new customer's payload.
+    new_customer: CreateCustomerRequest,
+    /// The account's customers with the new customer's email.
+    customers_with_email: Vec<ListedCustomer>,
+    /// The account's customers with the new customer's organization name.
+    customers_with_organization: Vec<ListedCustomer>,
+    /// ISO 3166 countries by alpha-2 code.
+    countries: BTreeMap<String, crate::reference::Country>,
+    /// Where the payload stands in a list of payloads.
+    payload_list: PayloadListRoot,
 }
 
 /// The JSON Schema (draft 2020-12) of the check's context, as derived from

@@ -36,7 +36,7 @@ use crate::context::{Context, Fetched};
 use crate::report::{Outcome, Report, RuleResult, Severity, Verdict};
 use crate::rules::condition::json_kind;
 use crate::rules::yaml::{Node, NodeValue};
-use crate::rules::{EvalOptions, RuleLoadError, RuleSet, RuleSetLoader};
+use crate::rules::{Builtin, EvalOptions, RuleLoadError, RuleSet, RuleSetLoader};
 
 /// The name under which a rule-test file refers to the built-in rule set.
 pub const BUILTIN: &str = "builtin:default";
@@ -305,6 +305,14 @@ struct RawGiven {
     order: Option<Node>,
     #[serde(default)]
     products: Option<BTreeMap<String, Node>>,
+    #[serde(default)]
+    new_customer: Option<Node>,
+    #[serde(default)]
+    customers_with_email: Option<Node>,
+    #[serde(default)]
+    customers_with_organization: Option<Node>,
+    #[serde(default)]
+    payload_list: Option<Node>,
 }
 
 #[derive(Deserialize)]
@@ -514,19 +522,22 @@ impl Loader<'_> {
     fn rule_set(&self, rules: Option<&[Spanned<String>]>) -> Result<RuleSet, RuleTestError> {
         let mut loader = RuleSetLoader::new();
         if let Some(rules) = rules {
-            if !rules.iter().any(|r| r.value == BUILTIN) {
-                loader = loader.without_builtin();
-            }
-            for r in rules.iter().filter(|r| r.value != BUILTIN) {
-                if r.value.starts_with("builtin:") {
+            loader = loader.without_builtin();
+            for r in rules.iter().filter(|r| r.value.starts_with("builtin:")) {
+                let Some(set) = Builtin::from_name(&r.value) else {
+                    let known: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
                     return Err(self.invalid_spanned(
                         r,
                         format!(
-                            "unknown built-in rule set `{}`: the only one is `{BUILTIN}`",
-                            r.value
+                            "unknown built-in rule set `{}`: the built-in sets are {}",
+                            r.value,
+                            known.join(", ")
                         ),
                     ));
-                }
+                };
+                loader = loader.source(set.name(), set.source());
+            }
+            for r in rules.iter().filter(|r| !r.value.starts_with("builtin:")) {
                 let path = self.base.join(&r.value);
                 if !path.is_file() {
                     return Err(self.invalid_spanned(
@@ -622,6 +633,37 @@ impl Loader<'_> {
             for (id, node) in products {
                 ctx = ctx.with_product(id.clone(), self.resource(node, "product")?);
             }
+        }
+        for (node, what) in [
+            (&given.new_customer, "new_customer"),
+            (&given.payload_list, "payload_list"),
+        ] {
+            let Some(node) = node else { continue };
+            let value = match self.resource(node, what)? {
+                Fetched::Present { value } => Some(value),
+                Fetched::Absent => None,
+                Fetched::Unavailable { .. } => {
+                    return Err(self.invalid_at(
+                        node,
+                        format!(
+                            "the {what} cannot be `unavailable` (it is not fetched): give it, or write `{what}: absent`"
+                        ),
+                    ));
+                }
+            };
+            ctx = if what == "new_customer" {
+                ctx.with_new_customer(value)
+            } else {
+                ctx.with_payload_list(value)
+            };
+        }
+        if let Some(node) = &given.customers_with_email {
+            ctx = ctx.with_customers_with_email(self.resource(node, "customers_with_email")?);
+        }
+        if let Some(node) = &given.customers_with_organization {
+            ctx = ctx.with_customers_with_organization(
+                self.resource(node, "customers_with_organization")?,
+            );
         }
         Ok(ctx)
     }
@@ -817,6 +859,22 @@ fn merge(file: &RawGiven, case: Option<&RawGiven>) -> RawGiven {
             .or_else(|| file.cloud_profiles.clone()),
         order: case.order.clone().or_else(|| file.order.clone()),
         products,
+        new_customer: case
+            .new_customer
+            .clone()
+            .or_else(|| file.new_customer.clone()),
+        customers_with_email: case
+            .customers_with_email
+            .clone()
+            .or_else(|| file.customers_with_email.clone()),
+        customers_with_organization: case
+            .customers_with_organization
+            .clone()
+            .or_else(|| file.customers_with_organization.clone()),
+        payload_list: case
+            .payload_list
+            .clone()
+            .or_else(|| file.payload_list.clone()),
     }
 }
 

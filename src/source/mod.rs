@@ -9,6 +9,7 @@
 //! reason, and a resource ION says does not exist becomes
 //! [`Fetched::Absent`].
 
+mod new_customer;
 pub mod snapshot;
 
 use std::future::Future;
@@ -23,6 +24,7 @@ use crate::context::{Context, Fetched, Needs, order_product_ids};
 use crate::ion::{IonClient, IonError, ListedCustomer};
 use crate::preflight::CheckRequest;
 
+pub use new_customer::{CustomerLookup, LOOKUP_STATUSES, record_new_customer};
 pub use snapshot::{SnapshotError, SnapshotSource};
 
 /// How many product-detail requests of one check run at once.

@@ -123,7 +123,7 @@ impl SnapshotSource {
     }
 }
 
-fn account_dir(root: &Path, account: u64) -> PathBuf {
+pub(crate) fn account_dir(root: &Path, account: u64) -> PathBuf {
     root.join("accounts").join(account.to_string())
 }
 
@@ -156,7 +156,7 @@ pub fn listing_path(root: &Path, account: u64) -> PathBuf {
     account_dir(root, account).join("customers.json")
 }
 
-fn file_name_for(id: &str) -> String {
+pub(crate) fn file_name_for(id: &str) -> String {
     let mut out = String::with_capacity(id.len());
     for (i, b) in id.bytes().enumerate() {
         let keep = b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (b == b'.' && i > 0);
@@ -173,7 +173,7 @@ fn file_name_for(id: &str) -> String {
 }
 
 /// Reads a recorded resource: `Ok(None)` when the file does not exist.
-async fn read_resource<T: DeserializeOwned>(
+pub(crate) async fn read_resource<T: DeserializeOwned>(
     path: &Path,
 ) -> Result<Option<(T, Value)>, SnapshotError> {
     let text = match tokio::fs::read_to_string(path).await {
@@ -299,7 +299,7 @@ pub async fn record(
     Ok(written)
 }
 
-async fn write_json(path: &Path, body: &Value) -> Result<(), SnapshotError> {
+pub(crate) async fn write_json(path: &Path, body: &Value) -> Result<(), SnapshotError> {
     let err = |source| SnapshotError::Write {
         path: path.to_owned(),
         source,

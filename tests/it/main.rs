@@ -19,6 +19,7 @@ mod ion_client;
 mod ion_fetch_plan;
 mod ion_logging;
 mod ion_support;
+mod new_customer;
 mod render_formats;
 mod rule_schema;
 mod rule_tests;

@@ -39,7 +39,7 @@ fn every_rule_test_file_passes() {
     assert!(failed.is_empty(), "\n{}", failed.join("\n\n"));
 }
 
-/// Every rule of the built-in set has at least one case where it passes and
+/// Every rule of the built-in sets (orders and new customers) has at least one case where it passes and
 /// one where it fails, across the files in `rules/tests/`.
 #[test]
 fn every_default_rule_has_a_passing_and_a_failing_case() {
@@ -47,12 +47,14 @@ fn every_default_rule_has_a_passing_and_a_failing_case() {
     use ion_preflight::rules::RuleSet;
     use std::collections::BTreeMap;
 
-    let builtin = RuleSet::builtin();
-    let mut seen: BTreeMap<String, (bool, bool)> = builtin
+    let (orders, new_customers) = (RuleSet::builtin(), RuleSet::builtin_new_customer());
+    let mut seen: BTreeMap<String, (bool, bool)> = orders
         .rules()
         .iter()
+        .chain(new_customers.rules())
         .map(|r| (r.id().to_owned(), (false, false)))
         .collect();
+    assert!(seen.contains_key("new-customer-email-not-in-use"));
     for path in test_files() {
         let file = RuleTestFile::load(&path).expect("loads");
         let expected = file.expected_outcomes();

@@ -147,7 +147,7 @@ where
     }
 }
 
-fn progress_bar(quiet: bool, total: Option<u64>) -> ProgressBar {
+pub(super) fn progress_bar(quiet: bool, total: Option<u64>) -> ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -168,7 +168,7 @@ fn progress_bar(quiet: bool, total: Option<u64>) -> ProgressBar {
 }
 
 /// Ctrl-C presses, as a stream.
-fn interrupts() -> impl Stream<Item = ()> {
+pub(super) fn interrupts() -> impl Stream<Item = ()> {
     futures::stream::unfold((), |()| async {
         tokio::signal::ctrl_c().await.ok().map(|()| ((), ()))
     })

@@ -2,6 +2,7 @@
 
 mod batch;
 mod check;
+mod new_customer;
 mod rules;
 mod snapshot;
 
@@ -36,6 +37,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit, CliError> {
         }
         Command::Check(args) => check::run(args),
         Command::Batch(args) => batch::run(args),
+        Command::CheckNewCustomer(args) => new_customer::run(args),
         Command::Snapshot(args) => snapshot::run(args),
         Command::Auth(cmd) => crate::cli::auth::run(cmd),
     }

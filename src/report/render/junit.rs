@@ -91,15 +91,29 @@ fn suite(report: &Report, x: &mut String) {
         .iter()
         .filter(|r| r.outcome == Outcome::Skip)
         .count();
-    let classname = format!(
-        "ion-preflight.account-{}.customer-{}",
-        report.account_id, report.customer_id
-    );
+    let (classname, suite) = match &report.new_customer {
+        None => (
+            format!(
+                "ion-preflight.account-{}.customer-{}",
+                report.account_id, report.customer_id
+            ),
+            format!("account {} customer {}", report.account_id, report.customer_id),
+        ),
+        Some(n) => (
+            match n.line {
+                Some(line) => format!(
+                    "ion-preflight.account-{}.new-customer-line-{line}",
+                    report.account_id
+                ),
+                None => format!("ion-preflight.account-{}.new-customer", report.account_id),
+            },
+            report.subject(),
+        ),
+    };
     let _ = writeln!(
         x,
-        "  <testsuite name=\"account {} customer {}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" timestamp=\"{}\">",
-        report.account_id,
-        report.customer_id,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" timestamp=\"{}\">",
+        escape(&suite),
         report.results.len(),
         escape(&report.checked_at)
     );

@@ -67,10 +67,7 @@ pub fn text(report: &Report, out: &mut dyn Write, options: TextOptions) -> io::R
         })
         .collect();
 
-    let who = format!(
-        "customer {} (account {})",
-        report.customer_id, report.account_id
-    );
+    let who = report.subject();
     let headline = match report.verdict {
         Verdict::Ready => format!(
             "{}: no blocking rule failed for {who}",
