@@ -124,6 +124,7 @@ async fn no_token_appears_in_trace_logs() {
                 cloud_profiles: true,
                 products: true,
                 order: true,
+                ..Needs::default()
             },
         )
         .await;

@@ -222,6 +222,7 @@ pub fn all_needs() -> Needs {
         cloud_profiles: true,
         products: true,
         order: true,
+        ..Needs::default()
     }
 }
 

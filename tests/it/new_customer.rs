@@ -40,6 +40,18 @@ async fn mount_lookup(
     status: &str,
     customers: Vec<Value>,
 ) {
+    mount_lookup_times(server, filter, value, status, customers, 1).await;
+}
+
+/// [`mount_lookup`] expecting `times` requests.
+async fn mount_lookup_times(
+    server: &MockServer,
+    filter: &str,
+    value: &str,
+    status: &str,
+    customers: Vec<Value>,
+    times: u64,
+) {
     Mock::given(method("GET"))
         .and(path(LIST))
         .and(query_param(filter, value))
@@ -47,7 +59,7 @@ async fn mount_lookup(
         .and(query_param("pageSize", "100"))
         .and(header("authorization", "Bearer tok-nc"))
         .respond_with(ok_json(json!({ "customers": customers })))
-        .expect(1)
+        .expect(times)
         .mount(server)
         .await;
 }
@@ -426,18 +438,21 @@ fn cli_payloads_stop_at_a_malformed_line_with_its_line_number() {
 fn cli_live_snapshot_then_replay_gives_the_same_verdict() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let server = rt.block_on(MockServer::start());
+    // Each lookup twice: once recorded, once by the live check.
     rt.block_on(async {
-        mount_lookup(
+        mount_lookup_times(
             &server,
             "filter.customerEmail",
             "john.doe@acme.com",
             "ACTIVE",
             vec![listed(2002, "Contoso Ltd", "john.doe@acme.com", "ACTIVE")],
+            2,
         )
         .await;
-        mount_lookup(&server, "filter.customerEmail", "john.doe@acme.com", "INACTIVE", vec![]).await;
+        let (email, name) = ("filter.customerEmail", "filter.customerName");
+        mount_lookup_times(&server, email, "john.doe@acme.com", "INACTIVE", vec![], 2).await;
         for status in ["ACTIVE", "INACTIVE"] {
-            mount_lookup(&server, "filter.customerName", "Acme Corp", status, vec![]).await;
+            mount_lookup_times(&server, name, "Acme Corp", status, vec![], 2).await;
         }
     });
     let dir = tempfile::tempdir().expect("temp dir");
