@@ -70,8 +70,7 @@ pub enum Command {
     Check(CheckArgs),
     /// Check many customers, with bounded concurrency.
     Batch(BatchArgs),
-    /// Check a new customer's payload (or a list of them) before
-    /// `POST .../customers`.
+    /// Check a new customer's payload (or a list) before creating it.
     CheckNewCustomer(NewCustomerArgs),
     /// Work with rule files: lint, list, explain, test.
     #[command(subcommand)]

@@ -58,11 +58,7 @@ pub enum PayloadFileError {
 
 /// Parses one payload read from `path`; `first_line` is the file line the
 /// text starts on (1 for a whole file).
-pub fn parse_payload(
-    path: &str,
-    text: &str,
-    first_line: usize,
-) -> Result<Value, PayloadFileError> {
+pub fn parse_payload(path: &str, text: &str, first_line: usize) -> Result<Value, PayloadFileError> {
     let value: Value = serde_json::from_str(text).map_err(|e| {
         let full = e.to_string();
         // serde_json appends " at line L column C"; we say it ourselves.

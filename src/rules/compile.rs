@@ -17,9 +17,7 @@ use super::shape::Ty;
 use super::template::{self, Part, RawPart, Template};
 use super::typecheck::{self, Problem};
 use super::yaml::{Key, Node, NodeValue, Pos};
-use super::{
-    Builtin, ForEach, Inner, Origin, Rule, RuleLoadError, UncheckedPath, eval,
-};
+use super::{Builtin, ForEach, Inner, Origin, Rule, RuleLoadError, UncheckedPath, eval};
 use crate::context::{Needs, Root};
 use crate::report::Severity;
 

@@ -273,8 +273,8 @@ async fn fetch<B: LookupBackend>(
         })
         .unwrap_or(Value::Null)
     });
-    let ctx = Context::for_new_customer(account, Arc::clone(&req.payload), now)
-        .with_payload_list(list);
+    let ctx =
+        Context::for_new_customer(account, Arc::clone(&req.payload), now).with_payload_list(list);
     let lookup = |which: CustomerLookup, needed: bool| async move {
         if needed {
             Some(

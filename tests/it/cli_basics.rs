@@ -12,6 +12,7 @@ fn help_lists_commands_examples_environment_and_exit_codes() {
     for needle in [
         "check",
         "batch",
+        "check-new-customer",
         "rules",
         "snapshot",
         "completions",
@@ -30,6 +31,7 @@ fn every_command_has_help_with_examples() {
     for cmd in [
         &["check"][..],
         &["batch"],
+        &["check-new-customer"],
         &["snapshot"],
         &["completions"],
         &["rules", "lint"],

@@ -88,8 +88,14 @@ async fn a_fresh_payload_is_ready_after_asking_for_both_statuses_of_both_lookups
     mount_nobody(&server, "john.doe@acme.com", "Acme Corp").await;
     let report = check(&server, NewCustomerRequest::new(ACCOUNT, acme())).await;
     assert_eq!(report.verdict, Verdict::Ready, "{report:#?}");
-    assert_eq!(outcome(&report, "new-customer-email-not-in-use"), Outcome::Pass);
-    assert_eq!(outcome(&report, "new-customer-organization-not-in-use"), Outcome::Pass);
+    assert_eq!(
+        outcome(&report, "new-customer-email-not-in-use"),
+        Outcome::Pass
+    );
+    assert_eq!(
+        outcome(&report, "new-customer-organization-not-in-use"),
+        Outcome::Pass
+    );
     assert_eq!(report.customer_id, 0);
     let subject = report.new_customer.as_ref().expect("subject");
     assert_eq!(subject.email.as_deref(), Some("john.doe@acme.com"));
@@ -126,7 +132,9 @@ async fn an_inactive_customer_with_the_email_in_another_case_is_cus_cr_001() {
     }
     let report = check(&server, NewCustomerRequest::new(ACCOUNT, payload)).await;
     assert_eq!(report.verdict, Verdict::Blocked);
-    let r = report.result("new-customer-email-not-in-use").expect("rule");
+    let r = report
+        .result("new-customer-email-not-in-use")
+        .expect("rule");
     assert_eq!(r.outcome, Outcome::Fail);
     assert_eq!(r.preempts.as_deref(), Some("CUS-CR-001"));
     let message = r.message.as_deref().expect("message");
@@ -134,7 +142,10 @@ async fn an_inactive_customer_with_the_email_in_another_case_is_cus_cr_001() {
         message.contains("customer accounts/1001/customers/2003 (Acme Old, INACTIVE)"),
         "{message}"
     );
-    assert!(!message.contains("2010"), "never the other address: {message}");
+    assert!(
+        !message.contains("2010"),
+        "never the other address: {message}"
+    );
     assert!(r.title.contains("cannot see"), "{}", r.title);
 }
 
@@ -149,12 +160,22 @@ async fn only_the_looser_filters_hit_is_no_duplicate() {
         vec![listed(2010, "Acme Pty", "john.doe@acme.com.au", "ACTIVE")],
     )
     .await;
-    mount_lookup(&server, "filter.customerEmail", "john.doe@acme.com", "INACTIVE", vec![]).await;
+    mount_lookup(
+        &server,
+        "filter.customerEmail",
+        "john.doe@acme.com",
+        "INACTIVE",
+        vec![],
+    )
+    .await;
     for status in ["ACTIVE", "INACTIVE"] {
         mount_lookup(&server, "filter.customerName", "Acme Corp", status, vec![]).await;
     }
     let report = check(&server, NewCustomerRequest::new(ACCOUNT, acme())).await;
-    assert_eq!(outcome(&report, "new-customer-email-not-in-use"), Outcome::Pass);
+    assert_eq!(
+        outcome(&report, "new-customer-email-not-in-use"),
+        Outcome::Pass
+    );
 }
 
 #[tokio::test]
@@ -184,14 +205,29 @@ async fn a_lookup_follows_every_page() {
         .expect(1)
         .mount(&server)
         .await;
-    mount_lookup(&server, "filter.customerEmail", "john.doe@acme.com", "INACTIVE", vec![]).await;
+    mount_lookup(
+        &server,
+        "filter.customerEmail",
+        "john.doe@acme.com",
+        "INACTIVE",
+        vec![],
+    )
+    .await;
     for status in ["ACTIVE", "INACTIVE"] {
         mount_lookup(&server, "filter.customerName", "Acme Corp", status, vec![]).await;
     }
     let report = check(&server, NewCustomerRequest::new(ACCOUNT, acme())).await;
-    let r = report.result("new-customer-email-not-in-use").expect("rule");
+    let r = report
+        .result("new-customer-email-not-in-use")
+        .expect("rule");
     assert_eq!(r.outcome, Outcome::Fail);
-    assert!(r.message.as_deref().unwrap_or("").contains("customers/2012"), "{r:?}");
+    assert!(
+        r.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("customers/2012"),
+        "{r:?}"
+    );
 }
 
 #[tokio::test]
@@ -201,7 +237,11 @@ async fn a_failed_lookup_is_indeterminate_never_ready() {
         .and(path(LIST))
         .and(query_param("filter.customerStatus", "INACTIVE"))
         .and(query_param("filter.customerEmail", "john.doe@acme.com"))
-        .respond_with(ion_error(403, "PERMISSION_DENIED", "permission denied to access accounts/1001"))
+        .respond_with(ion_error(
+            403,
+            "PERMISSION_DENIED",
+            "permission denied to access accounts/1001",
+        ))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -211,12 +251,23 @@ async fn a_failed_lookup_is_indeterminate_never_ready() {
         .await;
     let report = check(&server, NewCustomerRequest::new(ACCOUNT, acme())).await;
     assert_eq!(report.verdict, Verdict::Indeterminate);
-    let r = report.result("new-customer-email-not-in-use").expect("rule");
+    let r = report
+        .result("new-customer-email-not-in-use")
+        .expect("rule");
     assert_eq!(r.outcome, Outcome::Error);
     let message = r.message.as_deref().unwrap_or("");
-    assert!(message.contains("customers with this email could not be listed"), "{message}");
-    assert!(!message.contains("tok-nc"), "no token in messages: {message}");
-    assert_eq!(outcome(&report, "new-customer-organization-not-in-use"), Outcome::Pass);
+    assert!(
+        message.contains("customers with this email could not be listed"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("tok-nc"),
+        "no token in messages: {message}"
+    );
+    assert_eq!(
+        outcome(&report, "new-customer-organization-not-in-use"),
+        Outcome::Pass
+    );
 }
 
 #[tokio::test]
@@ -230,14 +281,25 @@ async fn nothing_is_looked_up_for_a_payload_without_email_or_organization() {
     let payload = json!({"customerName": "J", "languageCode": "EN"});
     let report = check(&server, NewCustomerRequest::new(ACCOUNT, payload)).await;
     assert_eq!(report.verdict, Verdict::Blocked);
-    assert_eq!(outcome(&report, "new-customer-required-fields"), Outcome::Fail);
-    assert_eq!(outcome(&report, "new-customer-email-not-in-use"), Outcome::Skip);
+    assert_eq!(
+        outcome(&report, "new-customer-required-fields"),
+        Outcome::Fail
+    );
+    assert_eq!(
+        outcome(&report, "new-customer-email-not-in-use"),
+        Outcome::Skip
+    );
 }
 
 #[tokio::test]
 async fn order_checks_do_not_load_the_new_customer_rules() {
     let order = RuleSet::builtin();
-    assert!(order.rules().iter().all(|r| !r.id().starts_with("new-customer")));
+    assert!(
+        order
+            .rules()
+            .iter()
+            .all(|r| !r.id().starts_with("new-customer"))
+    );
     assert!(!order.needs().customers_with_email);
     let new = RuleSet::builtin_new_customer();
     assert!(new.rule("new-customer-email-not-in-use").is_some());
@@ -245,14 +307,20 @@ async fn order_checks_do_not_load_the_new_customer_rules() {
     let needs = new.needs();
     assert!(needs.customers_with_email && needs.customers_with_organization);
     assert!(!needs.customer && !needs.cloud_profiles && !needs.products);
-    assert!(new.unchecked_paths().is_empty(), "{:?}", new.unchecked_paths());
+    assert!(
+        new.unchecked_paths().is_empty(),
+        "{:?}",
+        new.unchecked_paths()
+    );
 }
 
 #[tokio::test]
 async fn a_snapshot_replays_the_recorded_lookups_and_a_missing_one_is_unavailable() {
     let snap = SnapshotSource::open(fixture("demo")).expect("demo snapshot");
     let pf = Preflight::new(snap, RuleSet::builtin_new_customer());
-    let report = pf.check_new_customer(NewCustomerRequest::new(ACCOUNT, acme())).await;
+    let report = pf
+        .check_new_customer(NewCustomerRequest::new(ACCOUNT, acme()))
+        .await;
     assert_eq!(report.verdict, Verdict::Ready, "{report:#?}");
     let mut unknown = acme();
     unknown["customerEmail"] = json!("nobody@nowhere.example");
@@ -260,9 +328,14 @@ async fn a_snapshot_replays_the_recorded_lookups_and_a_missing_one_is_unavailabl
         .check_new_customer(NewCustomerRequest::new(ACCOUNT, unknown))
         .await;
     assert_eq!(report.verdict, Verdict::Indeterminate);
-    let r = report.result("new-customer-email-not-in-use").expect("rule");
+    let r = report
+        .result("new-customer-email-not-in-use")
+        .expect("rule");
     assert!(
-        r.message.as_deref().unwrap_or("").contains("no recorded answer to filter.customerEmail"),
+        r.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("no recorded answer to filter.customerEmail"),
         "{r:?}"
     );
 }
@@ -276,7 +349,9 @@ async fn a_payload_of_a_list_knows_its_earlier_duplicates() {
         same_email_lines: vec![1],
     });
     let report = pf.check_new_customer(req).await;
-    let r = report.result("new-customer-email-unique-in-list").expect("rule");
+    let r = report
+        .result("new-customer-email-unique-in-list")
+        .expect("rule");
     assert_eq!(r.outcome, Outcome::Fail);
     assert_eq!(report.new_customer.as_ref().and_then(|n| n.line), Some(4));
 }
@@ -286,14 +361,23 @@ async fn a_payload_of_a_list_knows_its_earlier_duplicates() {
 
 fn demo(args: &[&str]) -> assert_cmd::Command {
     let mut cmd = bin();
-    cmd.args(["check-new-customer", "--data", "fixtures/demo", "--account", "1001"]);
+    cmd.args([
+        "check-new-customer",
+        "--data",
+        "fixtures/demo",
+        "--account",
+        "1001",
+    ]);
     cmd.args(args);
     cmd
 }
 
 #[test]
 fn cli_ready_payload_exits_0_with_a_text_report() {
-    let r = run(&mut demo(&["--payload", "fixtures/new-customers/acme.json"]));
+    let r = run(&mut demo(&[
+        "--payload",
+        "fixtures/new-customers/acme.json",
+    ]));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stdout.starts_with(
@@ -306,7 +390,10 @@ fn cli_ready_payload_exits_0_with_a_text_report() {
 
 #[test]
 fn cli_blocked_payload_exits_1_and_names_every_fault() {
-    let r = run(&mut demo(&["--payload", "fixtures/new-customers/contoso-again.json"]));
+    let r = run(&mut demo(&[
+        "--payload",
+        "fixtures/new-customers/contoso-again.json",
+    ]));
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     for needle in [
         "new-customer-email-not-in-use",
@@ -318,13 +405,18 @@ fn cli_blocked_payload_exits_1_and_names_every_fault() {
         "new-customer-phone-international",
         "new-customer-organization-not-in-use",
     ] {
-        assert!(r.stdout.contains(needle), "missing {needle:?} in:\n{}", r.stdout);
+        assert!(
+            r.stdout.contains(needle),
+            "missing {needle:?} in:\n{}",
+            r.stdout
+        );
     }
 }
 
 #[test]
 fn cli_json_and_junit_formats_and_stdin() {
-    let payload = std::fs::read_to_string(fixture("new-customers/contoso-again.json")).expect("fixture");
+    let payload =
+        std::fs::read_to_string(fixture("new-customers/contoso-again.json")).expect("fixture");
     let r = run(demo(&["--payload", "-", "--format", "json"]).write_stdin(payload));
     assert_eq!(r.code, 1);
     let v: Value = serde_json::from_str(&r.stdout).expect("JSON report");
@@ -337,7 +429,12 @@ fn cli_json_and_junit_formats_and_stdin() {
         "junit",
     ]));
     assert_eq!(r.code, 0);
-    assert!(r.stdout.contains("classname=\"ion-preflight.account-1001.new-customer\""), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("classname=\"ion-preflight.account-1001.new-customer\""),
+        "{}",
+        r.stdout
+    );
     let r = run(&mut demo(&[
         "--payload",
         "fixtures/new-customers/contoso-again.json",
@@ -353,7 +450,11 @@ fn cli_json_and_junit_formats_and_stdin() {
 #[test]
 fn cli_malformed_payload_names_file_line_and_column_and_exits_2() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let p = write(dir.path(), "bad.json", "{\n  \"customerName\": \"J\",\n  \"customerEmail\" \"x\"\n}\n");
+    let p = write(
+        dir.path(),
+        "bad.json",
+        "{\n  \"customerName\": \"J\",\n  \"customerEmail\" \"x\"\n}\n",
+    );
     let r = run(demo(&["--payload"]).arg(&p));
     assert_eq!(r.code, 2);
     assert_eq!(
@@ -396,8 +497,14 @@ fn cli_payloads_stream_one_report_a_line_and_flag_duplicate_emails() {
         .map(|l| serde_json::from_str(l).expect("one JSON report a line"))
         .collect();
     reports.sort_by_key(|v| v["new_customer"]["line"].as_u64());
-    let verdicts: Vec<&str> = reports.iter().map(|v| v["verdict"].as_str().unwrap_or("")).collect();
-    assert_eq!(verdicts, ["ready", "blocked", "blocked", "blocked", "ready"]);
+    let verdicts: Vec<&str> = reports
+        .iter()
+        .map(|v| v["verdict"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        verdicts,
+        ["ready", "blocked", "blocked", "blocked", "ready"]
+    );
     let rule = |v: &Value, id: &str| {
         v["results"]
             .as_array()
@@ -407,12 +514,24 @@ fn cli_payloads_stream_one_report_a_line_and_flag_duplicate_emails() {
     let dup = rule(&reports[3], "new-customer-email-unique-in-list");
     assert_eq!(dup["outcome"], "fail");
     assert!(
-        dup["message"].as_str().unwrap_or("").contains("on line 1 of this list"),
+        dup["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("on line 1 of this list"),
         "{dup}"
     );
-    assert_eq!(rule(&reports[0], "new-customer-email-unique-in-list")["outcome"], "pass");
-    assert_eq!(rule(&reports[1], "new-customer-email-not-in-use")["outcome"], "fail");
-    assert_eq!(rule(&reports[2], "new-customer-required-fields")["outcome"], "fail");
+    assert_eq!(
+        rule(&reports[0], "new-customer-email-unique-in-list")["outcome"],
+        "pass"
+    );
+    assert_eq!(
+        rule(&reports[1], "new-customer-email-not-in-use")["outcome"],
+        "fail"
+    );
+    assert_eq!(
+        rule(&reports[2], "new-customer-required-fields")["outcome"],
+        "fail"
+    );
 }
 
 #[test]
@@ -421,7 +540,11 @@ fn cli_payloads_stop_at_a_malformed_line_with_its_line_number() {
     let good = std::fs::read_to_string(fixture("new-customers/acme.json"))
         .expect("fixture")
         .replace('\n', "");
-    let p = write(dir.path(), "list.ndjson", &format!("{good}\n\n[1, 2]\n{good}\n"));
+    let p = write(
+        dir.path(),
+        "list.ndjson",
+        &format!("{good}\n\n[1, 2]\n{good}\n"),
+    );
     let r = run(demo(&["--payloads"]).arg(&p).arg("--quiet"));
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(
@@ -460,7 +583,14 @@ fn cli_live_snapshot_then_replay_gives_the_same_verdict() {
     let r = run(bin()
         .env("ION_BASE_URL", server.uri())
         .env("ION_ACCESS_TOKEN", "tok-nc")
-        .args(["snapshot", "--account", "1001", "--payload", "fixtures/new-customers/acme.json", "--out"])
+        .args([
+            "snapshot",
+            "--account",
+            "1001",
+            "--payload",
+            "fixtures/new-customers/acme.json",
+            "--out",
+        ])
         .arg(&out));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(r.stdout.lines().count(), 4, "{}", r.stdout);
@@ -470,10 +600,27 @@ fn cli_live_snapshot_then_replay_gives_the_same_verdict() {
     let live = run(bin()
         .env("ION_BASE_URL", server.uri())
         .env("ION_ACCESS_TOKEN", "tok-nc")
-        .args(["check-new-customer", "--account", "1001", "--payload", "fixtures/new-customers/acme.json", "--format", "json"]));
+        .args([
+            "check-new-customer",
+            "--account",
+            "1001",
+            "--payload",
+            "fixtures/new-customers/acme.json",
+            "--format",
+            "json",
+        ]));
     assert_eq!(live.code, 1, "{}{}", live.stdout, live.stderr);
     let replay = run(bin()
-        .args(["check-new-customer", "--account", "1001", "--payload", "fixtures/new-customers/acme.json", "--format", "json", "--data"])
+        .args([
+            "check-new-customer",
+            "--account",
+            "1001",
+            "--payload",
+            "fixtures/new-customers/acme.json",
+            "--format",
+            "json",
+            "--data",
+        ])
         .arg(&out));
     assert_eq!(replay.code, 1, "{}{}", replay.stdout, replay.stderr);
     let strip = |s: &str| {
@@ -486,7 +633,11 @@ fn cli_live_snapshot_then_replay_gives_the_same_verdict() {
         assert!(!text.contains("tok-nc"), "no token anywhere");
     }
     let files: Vec<_> = walk(&out);
-    assert!(files.iter().all(|f| !std::fs::read_to_string(f).unwrap_or_default().contains("tok-nc")));
+    assert!(files.iter().all(|f| {
+        !std::fs::read_to_string(f)
+            .unwrap_or_default()
+            .contains("tok-nc")
+    }));
     drop(server);
 }
 

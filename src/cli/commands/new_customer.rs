@@ -13,8 +13,8 @@ use crate::cli::input::InputPath;
 use crate::cli::logging;
 use crate::cli::payload::{ListedPayload, payload_lines, read_payload};
 use crate::preflight::{NewCustomerRequest, Preflight};
-use crate::report::render::{self, JsonArrayStream, JunitStream, NdjsonStream, ReportStream};
 use crate::report::Verdict;
+use crate::report::render::{self, JsonArrayStream, JunitStream, NdjsonStream, ReportStream};
 use crate::rules::{Builtin, EvalOptions, RuleSet, RuleSetLoader};
 
 /// Runs `check-new-customer`.
@@ -47,11 +47,7 @@ pub fn load_rules(args: &NewCustomerArgs) -> Result<RuleSet, CliError> {
     Ok(loader.load()?)
 }
 
-fn one(
-    args: &NewCustomerArgs,
-    preflight: &Preflight,
-    input: &InputPath,
-) -> Result<Exit, CliError> {
+fn one(args: &NewCustomerArgs, preflight: &Preflight, input: &InputPath) -> Result<Exit, CliError> {
     let payload = read_payload(input)?;
     let req = NewCustomerRequest::new(args.account, payload);
     let report = runtime()?.block_on(preflight.check_new_customer(req));

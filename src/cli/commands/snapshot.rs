@@ -43,7 +43,9 @@ pub fn run(args: SnapshotArgs) -> Result<Exit, CliError> {
 /// `snapshot --payload`: the lookups of a new-customer check.
 fn run_new_customer(args: &SnapshotArgs) -> Result<Exit, CliError> {
     let Some(input) = &args.payload else {
-        return Err(CliError::Usage("give --customer ID or --payload FILE".into()));
+        return Err(CliError::Usage(
+            "give --customer ID or --payload FILE".into(),
+        ));
     };
     let mut loader = RuleSetLoader::starting_from(Builtin::NewCustomer);
     if args.rules.no_default_rules {

@@ -97,7 +97,10 @@ fn suite(report: &Report, x: &mut String) {
                 "ion-preflight.account-{}.customer-{}",
                 report.account_id, report.customer_id
             ),
-            format!("account {} customer {}", report.account_id, report.customer_id),
+            format!(
+                "account {} customer {}",
+                report.account_id, report.customer_id
+            ),
         ),
         Some(n) => (
             match n.line {
