@@ -89,7 +89,7 @@ pub enum Command {
 #[derive(Debug, Args, Clone, Default)]
 pub struct RuleArgs {
     /// Adds a rule file on top of the built-in set (repeatable; later files
-    /// override earlier ones).
+    /// override earlier ones); `builtin:new-customer` adds that built-in set.
     #[arg(long = "rules", value_name = "FILE")]
     pub rules: Vec<PathBuf>,
     /// Leaves the built-in rule set out (use only the --rules files).

@@ -368,7 +368,7 @@ impl RuleSet {
 /// Builds a [`RuleSet`] from the built-in set and rule files.
 #[derive(Clone, Debug)]
 pub struct RuleSetLoader {
-    builtin: Option<Builtin>,
+    builtins: Vec<Builtin>,
     sources: Vec<(String, Option<String>)>,
 }
 
@@ -387,13 +387,21 @@ impl RuleSetLoader {
     /// [`Builtin::NewCustomer`] for new-customer checks).
     pub fn starting_from(set: Builtin) -> Self {
         RuleSetLoader {
-            builtin: Some(set),
+            builtins: vec![set],
             sources: Vec::new(),
         }
     }
-    /// Leaves the built-in set out.
+    /// Leaves the built-in sets out.
     pub fn without_builtin(mut self) -> Self {
-        self.builtin = None;
+        self.builtins.clear();
+        self
+    }
+    /// Adds the built-in set `set` (loaded before every file, once however
+    /// often it is added or extended).
+    pub fn with_builtin(mut self, set: Builtin) -> Self {
+        if !self.builtins.contains(&set) {
+            self.builtins.push(set);
+        }
         self
     }
     /// Adds a rule file, read from disk at [`RuleSetLoader::load`].
@@ -410,7 +418,7 @@ impl RuleSetLoader {
     /// file is reported, not only the first.
     pub fn load(&self) -> Result<RuleSet, RuleLoadError> {
         let mut units = Vec::new();
-        if let Some(set) = self.builtin {
+        for &set in &self.builtins {
             units.push(compile::Unit::Builtin(set));
         }
         for (name, text) in &self.sources {

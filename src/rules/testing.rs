@@ -535,7 +535,7 @@ impl Loader<'_> {
                         ),
                     ));
                 };
-                loader = loader.source(set.name(), set.source());
+                loader = loader.with_builtin(set);
             }
             for r in rules.iter().filter(|r| !r.value.starts_with("builtin:")) {
                 let path = self.base.join(&r.value);

@@ -660,3 +660,64 @@ fn cli_needs_payload_or_payloads() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--payload"), "{}", r.stderr);
 }
+
+#[test]
+fn cli_rules_commands_take_the_new_customer_set_by_name() {
+    let r = run(bin().args(["rules", "lint", "builtin:new-customer"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = run(bin().args([
+        "rules",
+        "explain",
+        "new-customer-email-not-in-use",
+        "--rules",
+        "builtin:new-customer",
+    ]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("pre-empts: CUS-CR-001"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("defined:   builtin:new-customer:"),
+        "{}",
+        r.stdout
+    );
+    let r = run(bin().args([
+        "rules",
+        "list",
+        "--rules",
+        "builtin:new-customer",
+        "--no-default-rules",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let list: Value = serde_json::from_str(&r.stdout).expect("JSON list");
+    assert_eq!(list.as_array().map(Vec::len), Some(10), "{list}");
+}
+
+#[test]
+fn a_file_extending_the_new_customer_set_loads_it_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = write(
+        dir.path(),
+        "mine.yaml",
+        "extends: [builtin:new-customer]\nconditions:\n  valid-language-code: { path: newCustomer.languageCode, one_of: [EN], ignore_case: true }\n",
+    );
+    let set = ion_preflight::rules::RuleSetLoader::starting_from(
+        ion_preflight::rules::Builtin::NewCustomer,
+    )
+    .file(&rules)
+    .load()
+    .expect("loads without duplicate ids");
+    assert_eq!(
+        set.rules().len(),
+        RuleSet::builtin_new_customer().rules().len()
+    );
+    let tests = write(
+        dir.path(),
+        "t.yaml",
+        "rules: [builtin:new-customer, mine.yaml]\nnow: 2026-03-01\ngiven:\n  new_customer: { customerOrganization: A, customerName: B, customerEmail: c@d.com, languageCode: en-US }\ncases:\n  - name: en-US is no longer accepted\n    expect:\n      rules: { new-customer-language-code-valid: fail }\n",
+    );
+    let report = ion_preflight::rules::testing::RuleTestFile::load(&tests)
+        .expect("loads")
+        .run();
+    assert!(report.passed(), "{report}");
+}

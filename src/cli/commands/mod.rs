@@ -17,7 +17,7 @@ use secrecy::SecretString;
 use super::args::{Cli, Command, RuleArgs};
 use super::exit::{CliError, Exit};
 use crate::ion::{FileTokenStore, IonClient, IonClientBuilder};
-use crate::rules::{RuleSet, RuleSetLoader};
+use crate::rules::{Builtin, RuleSet, RuleSetLoader};
 use crate::source::{SnapshotSource, Source};
 
 /// The longest a single check may spend fetching data; what is not obtained
@@ -50,9 +50,18 @@ pub fn load_rules(args: &RuleArgs) -> Result<RuleSet, CliError> {
         loader = loader.without_builtin();
     }
     for f in &args.rules {
-        loader = loader.file(f);
+        loader = add_rules(loader, f);
     }
     Ok(loader.load()?)
+}
+
+/// Adds one `--rules` value to `loader`: a rule file, or a built-in set by
+/// name (`--rules builtin:new-customer`).
+pub fn add_rules(loader: RuleSetLoader, f: &Path) -> RuleSetLoader {
+    match f.to_str().and_then(Builtin::from_name) {
+        Some(set) => loader.with_builtin(set),
+        None => loader.file(f),
+    }
 }
 
 /// Writes all of `bytes` to stdout and flushes. A closed pipe (`| head`) is

@@ -42,7 +42,7 @@ pub fn load_rules(args: &NewCustomerArgs) -> Result<RuleSet, CliError> {
         loader = loader.without_builtin();
     }
     for f in &args.rules {
-        loader = loader.file(f);
+        loader = super::add_rules(loader, f);
     }
     Ok(loader.load()?)
 }

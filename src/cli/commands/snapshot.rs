@@ -52,7 +52,7 @@ fn run_new_customer(args: &SnapshotArgs) -> Result<Exit, CliError> {
         loader = loader.without_builtin();
     }
     for f in &args.rules.rules {
-        loader = loader.file(f);
+        loader = super::add_rules(loader, f);
     }
     let rules = loader.load()?;
     let payload = read_payload(input)?;
