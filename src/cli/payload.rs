@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use super::input::InputPath;
-use crate::preflight::ListPosition;
+use crate::context::ListPosition;
 
 /// Why a payload could not be used.
 #[derive(Debug, thiserror::Error)]

@@ -32,10 +32,10 @@ use tokio::time::Instant;
 
 use super::snapshot::{account_dir, file_name_for, read_resource, write_json};
 use super::{Source, bounded};
+use crate::context::NewCustomerRequest;
+use crate::context::shape::PayloadListRoot;
 use crate::context::{Context, Fetched, Needs};
 use crate::ion::{CustomerPage, Endpoint, IonClient, IonError};
-use crate::preflight::NewCustomerRequest;
-use crate::rules::shape::PayloadListRoot;
 use crate::source::{SnapshotError, SnapshotSource};
 
 /// The statuses every lookup asks for, concurrently: ION answers a filter
@@ -150,6 +150,26 @@ impl LookupBackend for SnapshotSource {
             )),
             Err(e) => Err(e.to_string()),
         }
+    }
+}
+
+/// A caller's own [`DataSource`](super::DataSource) answers no customer
+/// lookups (the trait has no method for them yet): every lookup is
+/// unavailable, so the rules that need one are `error`, never `pass`.
+struct NoLookups;
+
+impl LookupBackend for NoLookups {
+    async fn listed(
+        &self,
+        _account: u64,
+        lookup: CustomerLookup,
+        _value: &str,
+        _status: &'static str,
+    ) -> Result<Vec<Value>, String> {
+        Err(format!(
+            "a custom data source cannot list customers by filter.{}",
+            lookup.parameter()
+        ))
     }
 }
 
@@ -321,6 +341,7 @@ impl Source {
         match self {
             Source::Live(client) => fetch(client, req, needs, deadline).await,
             Source::Snapshot(snapshot) => fetch(snapshot, req, needs, deadline).await,
+            Source::Custom(_) => fetch(&NoLookups, req, needs, deadline).await,
         }
     }
 }

@@ -19,12 +19,11 @@ use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{Backend, profiles_array};
-use crate::context::{Fetched, Needs, order_product_ids};
+use super::{DataSource, profiles_array};
+use crate::context::{CheckRequest, Fetched, Needs, order_product_ids};
 use crate::ion::{
     Customer, CustomerCloudProfiles, CustomerPage, IonClient, IonError, ListedCustomer, Product,
 };
-use crate::preflight::CheckRequest;
 
 /// A snapshot directory opened for reading.
 #[derive(Clone, Debug)]
@@ -128,14 +127,14 @@ pub(crate) fn account_dir(root: &Path, account: u64) -> PathBuf {
 }
 
 /// `DIR/accounts/{a}/customers/{c}.json`.
-pub fn customer_path(root: &Path, account: u64, customer: u64) -> PathBuf {
+pub(crate) fn customer_path(root: &Path, account: u64, customer: u64) -> PathBuf {
     account_dir(root, account)
         .join("customers")
         .join(format!("{customer}.json"))
 }
 
 /// `DIR/accounts/{a}/customers/{c}/cloudProfiles.json`.
-pub fn cloud_profiles_path(root: &Path, account: u64, customer: u64) -> PathBuf {
+pub(crate) fn cloud_profiles_path(root: &Path, account: u64, customer: u64) -> PathBuf {
     account_dir(root, account)
         .join("customers")
         .join(customer.to_string())
@@ -145,14 +144,14 @@ pub fn cloud_profiles_path(root: &Path, account: u64, customer: u64) -> PathBuf 
 /// `DIR/accounts/{a}/products/{productId}.json`, with the product id made
 /// safe as a file name: every byte outside `A-Z a-z 0-9 - _ .` is
 /// percent-encoded, and so is a leading dot.
-pub fn product_path(root: &Path, account: u64, product_id: &str) -> PathBuf {
+pub(crate) fn product_path(root: &Path, account: u64, product_id: &str) -> PathBuf {
     account_dir(root, account)
         .join("products")
         .join(format!("{}.json", file_name_for(product_id)))
 }
 
 /// `DIR/accounts/{a}/customers.json`.
-pub fn listing_path(root: &Path, account: u64) -> PathBuf {
+pub(crate) fn listing_path(root: &Path, account: u64) -> PathBuf {
     account_dir(root, account).join("customers.json")
 }
 
@@ -216,7 +215,7 @@ fn snapshot_fetched(
     }
 }
 
-impl Backend for SnapshotSource {
+impl DataSource for SnapshotSource {
     async fn customer(&self, account: u64, customer: u64) -> Fetched {
         let path = customer_path(&self.root, account, customer);
         snapshot_fetched(read_resource::<Customer>(&path).await, |v| v)
@@ -233,6 +232,20 @@ impl Backend for SnapshotSource {
     async fn product(&self, account: u64, product_id: &str) -> Fetched {
         let path = product_path(&self.root, account, product_id);
         snapshot_fetched(read_resource::<Product>(&path).await, |v| v)
+    }
+
+    fn list_customers(
+        &self,
+        account: u64,
+        _page_size: u32,
+    ) -> futures::stream::BoxStream<'static, Result<ListedCustomer, super::SourceError>> {
+        self.customers(account)
+            .map(|r| r.map_err(super::SourceError::from))
+            .boxed()
+    }
+
+    fn name(&self) -> &str {
+        "snapshot"
     }
 }
 
@@ -309,9 +322,13 @@ pub(crate) async fn write_json(path: &Path, body: &Value) -> Result<(), Snapshot
     }
     let mut text = serde_json::to_string_pretty(body).map_err(|e| err(std::io::Error::other(e)))?;
     text.push('\n');
-    let tmp = path.with_extension("json.tmp");
-    tokio::fs::write(&tmp, text).await.map_err(err)?;
-    tokio::fs::rename(&tmp, path).await.map_err(err)
+    let target = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        crate::atomic_write::write_atomically(&target, text.as_bytes(), false)
+    })
+    .await
+    .map_err(|e| err(std::io::Error::other(e)))?
+    .map_err(err)
 }
 
 #[cfg(test)]

@@ -3,19 +3,19 @@
 
 use std::io::BufWriter;
 
-use super::batch::{interrupts, progress_bar};
+use super::batch::{interrupted, streamed};
 use super::check::{emit, indeterminate_reason};
 use super::{CHECK_TIMEOUT, runtime, source};
+use crate::batch::Stop;
 use crate::cli::args::{CheckFormat, NewCustomerArgs, NewCustomerFormat};
-use crate::cli::batch::{self, Stop};
 use crate::cli::exit::{CliError, Exit};
 use crate::cli::input::InputPath;
 use crate::cli::logging;
 use crate::cli::payload::{ListedPayload, payload_lines, read_payload};
-use crate::preflight::{NewCustomerRequest, Preflight};
 use crate::report::Verdict;
 use crate::report::render::{self, JsonArrayStream, JunitStream, NdjsonStream, ReportStream};
 use crate::rules::{Builtin, EvalOptions, RuleSet, RuleSetLoader};
+use crate::{NewCustomerRequest, Preflight};
 
 /// Runs `check-new-customer`.
 pub fn run(args: NewCustomerArgs) -> Result<Exit, CliError> {
@@ -91,36 +91,19 @@ fn list(
             NewCustomerFormat::Junit => Box::new(JunitStream::new(stdout)),
             NewCustomerFormat::Text => Box::new(TextStream(stdout)),
         };
-        let progress = progress_bar(args.quiet, None);
-        if !progress.is_hidden() {
-            logging::set_progress(Some(progress.clone()));
-        }
-        let run = batch::run(
-            payloads,
-            usize::from(args.concurrency),
-            check,
+        let run = streamed(
             out.as_mut(),
-            &progress,
-            interrupts(),
+            args.quiet,
+            args.concurrency,
+            None,
+            payloads,
+            check,
         )
         .await;
-        logging::set_progress(None);
-        progress.finish_and_clear();
-        if !args.quiet {
-            eprintln!("{}", run.stats.summary());
-        }
         match run.stop {
-            None => Ok(run.stats.exit()),
+            None => Ok(Exit::from_verdict(run.stats.verdict())),
             Some(Stop::Interrupted { aborted }) => {
-                eprintln!(
-                    "interrupted: {} reports written{}; payloads not started were not checked",
-                    run.stats.total(),
-                    if aborted {
-                        ", checks in flight dropped"
-                    } else {
-                        ""
-                    }
-                );
+                interrupted(run.stats.total(), aborted, "payloads");
                 Ok(Exit::Interrupted)
             }
             Some(Stop::Ids(e)) => {
@@ -133,7 +116,7 @@ fn list(
                 Err(CliError::from(e))
             }
             Some(Stop::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                Ok(run.stats.exit())
+                Ok(Exit::from_verdict(run.stats.verdict()))
             }
             Some(Stop::Output(e)) => Err(CliError::stdout(e)),
         }

@@ -1,14 +1,14 @@
 //! `snapshot`: record the live ION responses a check reads.
 
 use super::{client, load_rules, runtime, write_stdout};
+use crate::CheckRequest;
 use crate::cli::args::SnapshotArgs;
 use crate::cli::exit::{CliError, Exit};
 use crate::cli::input::read_order;
 use crate::cli::payload::read_payload;
-use crate::preflight::{CheckRequest, NewCustomerRequest};
+use crate::context::NewCustomerRequest;
 use crate::rules::{Builtin, RuleSetLoader};
-use crate::source::snapshot::record;
-use crate::source::{SnapshotError, record_new_customer};
+use crate::source::{record_new_customer, record_snapshot};
 
 /// Runs `snapshot`.
 pub fn run(args: SnapshotArgs) -> Result<Exit, CliError> {
@@ -22,12 +22,7 @@ pub fn run(args: SnapshotArgs) -> Result<Exit, CliError> {
     if let Some(order) = order {
         req = req.with_order(order);
     }
-    let written = runtime()?
-        .block_on(record(&client, &req, rules.needs(), &args.out))
-        .map_err(|e| match e {
-            SnapshotError::Ion(_) => CliError::Data(e.to_string()),
-            _ => CliError::Config(e.to_string()),
-        })?;
+    let written = runtime()?.block_on(record_snapshot(&client, &req, rules.needs(), &args.out))?;
     report_written(&written)?;
     eprintln!(
         "recorded {} file(s) into {}; replay with: ion-preflight check --data {} --account {} --customer {}",
@@ -58,12 +53,8 @@ fn run_new_customer(args: &SnapshotArgs) -> Result<Exit, CliError> {
     let payload = read_payload(input)?;
     let client = client(args.ion.base_url.as_deref())?;
     let req = NewCustomerRequest::new(args.account, payload);
-    let written = runtime()?
-        .block_on(record_new_customer(&client, &req, rules.needs(), &args.out))
-        .map_err(|e| match e {
-            SnapshotError::Ion(_) => CliError::Data(e.to_string()),
-            _ => CliError::Config(e.to_string()),
-        })?;
+    let written =
+        runtime()?.block_on(record_new_customer(&client, &req, rules.needs(), &args.out))?;
     report_written(&written)?;
     eprintln!(
         "recorded {} file(s) into {}; replay with: ion-preflight check-new-customer --data {} --account {} --payload {}",
