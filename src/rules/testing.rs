@@ -38,8 +38,6 @@ use crate::rules::condition::json_kind;
 use crate::rules::yaml::{Node, NodeValue};
 use crate::rules::{Builtin, EvalOptions, RuleLoadError, RuleSet, RuleSetLoader};
 
-/// How a rule-test file names the built-in rule set.
-
 /// Why a rule-test file could not be loaded.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[non_exhaustive]
