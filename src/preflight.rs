@@ -1,19 +1,5 @@
 //! The library call that ties it together: fetch what the rules need, then
 //! evaluate them.
-//!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use ion_preflight::{CheckRequest, Preflight, ion::IonClient, rules::RuleSet};
-//! let order: serde_json::Value = serde_json::from_str(r#"{"orderItems": []}"#)?;
-//! let preflight = Preflight::new(IonClient::from_env()?, RuleSet::builtin());
-//! let report = preflight
-//!     .check(CheckRequest::new(1001, 2002).with_order(order))
-//!     .await;
-//! if !report.verdict().is_ready() {
-//!     // do not POST the order
-//! }
-//! # Ok(()) }
-//! ```
 
 use std::time::Duration;
 
@@ -27,6 +13,20 @@ use crate::source::Source;
 
 /// Runs checks: a data source and a rule set. Cheap to clone; share one
 /// across tasks.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use ion_preflight::{CheckRequest, IonClient, Preflight, RuleSet};
+/// let order: serde_json::Value = serde_json::from_str(r#"{"orderItems": []}"#)?;
+/// let preflight = Preflight::new(IonClient::from_env()?, RuleSet::builtin());
+/// let report = preflight
+///     .check(CheckRequest::new(1001, 2002).with_order(order))
+///     .await;
+/// if !report.verdict().is_ready() {
+///     // do not POST the order
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Preflight {
     source: Source,

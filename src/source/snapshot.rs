@@ -85,6 +85,16 @@ pub enum SnapshotError {
 
 impl SnapshotSource {
     /// Opens the snapshot directory `dir` (nothing is read until a fetch).
+    ///
+    /// ```
+    /// use ion_preflight::{CheckRequest, Preflight, RuleSet, SnapshotSource, Verdict};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let preflight = Preflight::new(SnapshotSource::open("fixtures/demo")?, RuleSet::builtin());
+    /// let report = preflight.check(CheckRequest::new(1001, 2003)).await;
+    /// assert_eq!(report.verdict(), Verdict::Blocked); // customer 2003 is inactive
+    /// assert!(SnapshotSource::open("no/such/dir").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+    /// ```
     pub fn open(dir: impl Into<PathBuf>) -> Result<SnapshotSource, SnapshotError> {
         let root = dir.into();
         if !root.is_dir() {
@@ -254,6 +264,16 @@ impl DataSource for SnapshotSource {
 /// Returns the files written. A resource ION says does not exist has its
 /// file removed (absent file = 404); any other failure aborts the recording,
 /// because a missing file would later read as "does not exist".
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use ion_preflight::{CheckRequest, IonClient, RuleSet, source::record_snapshot};
+/// let client = IonClient::from_env()?;
+/// let req = CheckRequest::new(1001, 2002);
+/// let written = record_snapshot(&client, &req, RuleSet::builtin().needs(), "case-4711").await?;
+/// println!("{} files recorded", written.len());
+/// # Ok(()) }
+/// ```
 pub async fn record(
     client: &IonClient,
     req: &CheckRequest,
