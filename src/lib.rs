@@ -16,6 +16,8 @@ pub mod ion;
 pub mod preflight;
 pub mod report;
 pub mod rules;
+#[cfg(feature = "serve")]
+pub mod service;
 pub mod source;
 
 pub use preflight::{CheckRequest, Preflight};

@@ -22,7 +22,9 @@ pub use auth::{
     ACCESS_TOKEN_MARGIN, FileTokenStore, MemoryTokenStore, REFRESH_EXPIRY_WARNING, RefreshLock,
     TokenStore, TokenStoreError,
 };
-pub use client::{DEFAULT_BASE_URL, IonClient, IonClientBuilder, validate_base_url};
+pub use client::{
+    DEFAULT_BASE_URL, IonClient, IonClientBuilder, RequestObserver, validate_base_url,
+};
 pub use error::{Endpoint, IonError};
 pub use order::{AddOn, Attribute, OrderItem, OrderRequest};
 pub use token_file::{StoredTokens, TokenFile};

@@ -3,6 +3,8 @@
 mod batch;
 mod check;
 mod rules;
+#[cfg(feature = "serve")]
+pub(super) mod serve;
 mod snapshot;
 
 use std::io::Write;
@@ -38,6 +40,10 @@ pub fn dispatch(cli: Cli) -> Result<Exit, CliError> {
         Command::Batch(args) => batch::run(args),
         Command::Snapshot(args) => snapshot::run(args),
         Command::Auth(cmd) => crate::cli::auth::run(cmd),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run_serve(args),
+        #[cfg(feature = "serve")]
+        Command::Proxy(args) => serve::run_proxy(args),
     }
 }
 
@@ -68,22 +74,49 @@ pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
 /// the base URL from `--base-url` (which clap falls back to `ION_BASE_URL`
 /// for) or the client's default.
 pub fn client(base_url: Option<&str>) -> Result<IonClient, CliError> {
+    client_builder(base_url)?
+        .builder
+        .build()
+        .map_err(|e| CliError::Config(e.to_string()))
+}
+
+/// A client builder configured as for [`client`], and which credentials it
+/// was given.
+pub struct Configured {
+    /// The builder.
+    pub builder: IonClientBuilder,
+    /// Whether any token variable was set.
+    pub credentials: bool,
+    /// `ION_TOKEN_FILE`, when set.
+    pub token_file: Option<std::path::PathBuf>,
+}
+
+/// The builder behind [`client`].
+pub fn client_builder(base_url: Option<&str>) -> Result<Configured, CliError> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let mut builder = IonClient::builder();
     if let Some(url) = base_url.map(str::trim).filter(|u| !u.is_empty()) {
         builder = builder.base_url(url);
     }
+    let mut credentials = false;
     if let Some(t) = var("ION_ACCESS_TOKEN") {
         builder = builder.access_token(SecretString::from(t.trim().to_owned()));
+        credentials = true;
     }
     if let Some(t) = var("ION_REFRESH_TOKEN") {
         builder = builder.refresh_token(SecretString::from(t.trim().to_owned()));
+        credentials = true;
     }
-    if let Some(path) = var("ION_TOKEN_FILE") {
+    let token_file = var("ION_TOKEN_FILE").map(std::path::PathBuf::from);
+    if let Some(path) = &token_file {
         builder = builder.token_store(Arc::new(FileTokenStore::new(path)));
+        credentials = true;
     }
-    builder = tuning(builder, var)?;
-    builder.build().map_err(|e| CliError::Config(e.to_string()))
+    Ok(Configured {
+        builder: tuning(builder, var)?,
+        credentials,
+        token_file,
+    })
 }
 
 /// Applies the request-tuning variables: `ION_REQUEST_TIMEOUT` (one HTTP
@@ -121,7 +154,7 @@ fn tuning(
 
 /// A positive duration such as `30s`, `250ms` or `1m` (jiff's friendly
 /// format); `name` is the variable it came from, for the message.
-fn parse_duration(name: &str, text: &str) -> Result<Duration, CliError> {
+pub(super) fn parse_duration(name: &str, text: &str) -> Result<Duration, CliError> {
     let bad = || {
         CliError::Config(format!(
             "{name} must be a positive duration such as 30s or 250ms, not {:?}",
