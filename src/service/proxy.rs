@@ -294,20 +294,22 @@ impl Shared {
 
     async fn send(&self, req: reqwest::Request) -> Result<reqwest::Response, Response> {
         let target = req.url().path().to_owned();
+        let timed_out = || {
+            tracing::warn!(path = %target, timeout_ms = self.upstream_timeout.as_millis() as u64, "upstream timeout");
+            failure(
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream-timeout",
+                "DEADLINE_EXCEEDED",
+                &format!(
+                    "ion-preflight proxy: ION did not answer within {} s; the request may have reached it (look an order up before placing it again)",
+                    self.upstream_timeout.as_secs_f64()
+                ),
+            )
+        };
         match tokio::time::timeout(self.upstream_timeout, self.http.execute(req)).await {
             Ok(Ok(r)) => Ok(r),
-            Err(_) => {
-                tracing::warn!(path = %target, timeout_ms = self.upstream_timeout.as_millis() as u64, "upstream timeout");
-                Err(failure(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "upstream-timeout",
-                    "DEADLINE_EXCEEDED",
-                    &format!(
-                        "ion-preflight proxy: ION did not answer within {} s; the request may have reached it (look an order up before placing it again)",
-                        self.upstream_timeout.as_secs_f64()
-                    ),
-                ))
-            }
+            Err(_) => Err(timed_out()),
+            Ok(Err(e)) if e.is_timeout() => Err(timed_out()),
             Ok(Err(e)) => {
                 tracing::warn!(path = %target, error = %e, "upstream request failed");
                 Err(failure(

@@ -19,9 +19,15 @@ mod ion_client;
 mod ion_fetch_plan;
 mod ion_logging;
 mod ion_support;
+#[cfg(feature = "serve")]
+mod proxy_gate;
 mod render_formats;
 mod rule_schema;
 mod rule_tests;
 mod rule_types;
 mod secrets;
+#[cfg(feature = "serve")]
+mod serve_api;
+#[cfg(feature = "serve")]
+mod service_support;
 mod snapshot_source;
