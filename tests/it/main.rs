@@ -29,5 +29,7 @@ mod secrets;
 #[cfg(feature = "serve")]
 mod serve_api;
 #[cfg(feature = "serve")]
+mod serve_openapi;
+#[cfg(feature = "serve")]
 mod service_support;
 mod snapshot_source;
