@@ -49,11 +49,13 @@ async fn upstream() -> String {
     }
     async fn profiles(Path((_a, c)): Path<(u64, u64)>) -> axum::Json<serde_json::Value> {
         tokio::time::sleep(LATENCY).await;
-        axum::Json(json!({"customerId": c.to_string(), "customerCloudProfiles": [{
-            "providerId": "3", "shortName": "MICROSOFT", "enabled": true,
-            "customerTenantId": "3f2b8c1e-5d4a-4e7b-9c6f-0a1b2c3d4e5f",
-            "allowDelegatedAccess": true, "gdapStatus": "ACTIVE", "agreementStatus": "ACCEPTED"
-        }]}))
+        axum::Json(
+            json!({"customerId": c.to_string(), "customerCloudProfiles": [{
+                "providerId": "3", "shortName": "MICROSOFT", "enabled": true,
+                "customerTenantId": "3f2b8c1e-5d4a-4e7b-9c6f-0a1b2c3d4e5f",
+                "allowDelegatedAccess": true, "gdapStatus": "ACTIVE", "agreementStatus": "ACCEPTED"
+            }]}),
+        )
     }
     async fn ping() -> &'static str {
         tokio::time::sleep(LATENCY).await;
@@ -61,9 +63,14 @@ async fn upstream() -> String {
     }
     let app = Router::new()
         .route("/api/v3/accounts/{a}/customers/{c}", get(customer))
-        .route("/api/v3/accounts/{a}/customers/{c}/cloudProfiles", get(profiles))
+        .route(
+            "/api/v3/accounts/{a}/customers/{c}/cloudProfiles",
+            get(profiles),
+        )
         .route("/api/v3/ping", get(ping));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}")
@@ -129,7 +136,8 @@ async fn load(client: &reqwest::Client, url: &str, clients: usize, secs: u64) ->
     let done = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (client, url, stop, done) = (client.clone(), url.to_owned(), stop.clone(), done.clone());
+        let (client, url, stop, done) =
+            (client.clone(), url.to_owned(), stop.clone(), done.clone());
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let ok = client

@@ -41,9 +41,9 @@ use super::path::{self, Route};
 use super::reload::{LiveRules, RuleSpec};
 use super::{BodyError, ServiceError, bearer, decision_id, read_body};
 use crate::ion::{IonClient, validate_base_url};
-use crate::preflight::{CheckRequest, Preflight};
 use crate::report::{Report, Verdict};
 use crate::rules::EvalOptions;
+use crate::{CheckRequest, Preflight};
 
 /// The header on every response the proxy made itself (not ION's): what it
 /// answered for (`blocked`, `indeterminate`, `refused`, `unauthenticated`,
@@ -432,8 +432,11 @@ async fn checked_order(
 ) -> Response {
     let (parts, body) = req.into_parts();
     let id = decision_id();
+    // Audit mode forwards what it cannot check (no token, a body that is
+    // not JSON) and logs nothing for it; enforce mode refuses it.
     let token = match bearer(&parts.headers) {
-        Ok(Some(t)) => t,
+        Ok(Some(t)) => Some(t),
+        Ok(None) | Err(_) if p.mode == Mode::Audit => None,
         Ok(None) => {
             return failure(
                 StatusCode::UNAUTHORIZED,
@@ -491,15 +494,15 @@ async fn checked_order(
     // checked only after that.
     let _serialized = p.locks.lock((account, customer, reference)).await;
     let revision = p.rules.current();
-    let report = match &order {
-        Some(order) => {
+    let report = match (&order, token) {
+        (Some(order), Some(token)) => {
             let preflight = Preflight::new(p.ion.with_access_token(token), revision.rules.clone())
                 .with_options(p.options)
                 .with_check_timeout(p.check_timeout);
             let check = CheckRequest::new(account, customer).with_order(order.clone());
             Some(preflight.check(check).await)
         }
-        None => None,
+        _ => None,
     };
     if p.mode == Mode::Enforce
         && let Some(report) = &report

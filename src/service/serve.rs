@@ -32,10 +32,10 @@ use super::metrics::Metrics;
 use super::reload::{LiveRules, RuleSpec};
 use super::{BodyError, ServiceError, bearer, decision_id, read_body};
 use crate::ion::{IonClient, IonClientBuilder, TokenFile};
-use crate::preflight::{CheckRequest, Preflight};
 use crate::report::Report;
 use crate::rules::EvalOptions;
 use crate::source::{SnapshotSource, Source};
+use crate::{CheckRequest, Preflight};
 
 /// The response header naming the rule-set revision that decided.
 pub const REVISION_HEADER: &str = "x-ion-preflight-rules-revision";

@@ -18,9 +18,15 @@ fn document() -> Value {
 /// with `status`.
 fn assert_documented(doc: &Value, method: &str, path: &str, status: u16, body: &Value) {
     let response = &doc["paths"][path][method]["responses"][status.to_string()];
-    assert!(response.is_object(), "{method} {path} answering {status} is not documented");
+    assert!(
+        response.is_object(),
+        "{method} {path} answering {status} is not documented"
+    );
     let schema = &response["content"]["application/json"]["schema"];
-    assert!(schema.is_object(), "{method} {path} {status}: no JSON schema documented");
+    assert!(
+        schema.is_object(),
+        "{method} {path} {status}: no JSON schema documented"
+    );
     let mut root = schema.clone();
     root["components"] = doc["components"].clone();
     let validator = jsonschema::draft202012::new(&root).expect("a valid schema");
@@ -28,7 +34,10 @@ fn assert_documented(doc: &Value, method: &str, path: &str, status: u16, body: &
         .iter_errors(body)
         .map(|e| format!("{e} at {}", e.instance_path()))
         .collect();
-    assert!(errors.is_empty(), "{method} {path} {status}: {errors:?}\n{body}");
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {status}: {errors:?}\n{body}"
+    );
 }
 
 async fn call(base: &str, method: &str, path: &str, body: Option<String>) -> (u16, Value) {
@@ -55,12 +64,47 @@ async fn real_responses_match_the_openapi_document() {
     broken["orderItems"][0]["quantity"] = json!(0);
     broken["orderItems"][0]["action"] = json!("UPDATE");
     let cases: Vec<(&str, &str, Option<String>, u16)> = vec![
-        ("post", "/v1/check", Some(json!({"account_id": 1001, "customer_id": 2002, "order": nce_order()}).to_string()), 200),
-        ("post", "/v1/check", Some(json!({"account_id": 1001, "customer_id": 2002, "order": broken}).to_string()), 200),
-        ("post", "/v1/check", Some(r#"{"account_id": 1001, "customer_id": 2003}"#.into()), 200),
-        ("post", "/v1/check", Some(r#"{"account_id": 1001, "customer_id": 9999}"#.into()), 200),
-        ("post", "/v1/check", Some(r#"{"account_id": 1001, "customer_id": "2002"}"#.into()), 400),
-        ("post", "/v1/check", Some(json!({"account_id": 1, "customer_id": 2, "order": {"x": "y".repeat(9000)}}).to_string()), 413),
+        (
+            "post",
+            "/v1/check",
+            Some(
+                json!({"account_id": 1001, "customer_id": 2002, "order": nce_order()}).to_string(),
+            ),
+            200,
+        ),
+        (
+            "post",
+            "/v1/check",
+            Some(json!({"account_id": 1001, "customer_id": 2002, "order": broken}).to_string()),
+            200,
+        ),
+        (
+            "post",
+            "/v1/check",
+            Some(r#"{"account_id": 1001, "customer_id": 2003}"#.into()),
+            200,
+        ),
+        (
+            "post",
+            "/v1/check",
+            Some(r#"{"account_id": 1001, "customer_id": 9999}"#.into()),
+            200,
+        ),
+        (
+            "post",
+            "/v1/check",
+            Some(r#"{"account_id": 1001, "customer_id": "2002"}"#.into()),
+            400,
+        ),
+        (
+            "post",
+            "/v1/check",
+            Some(
+                json!({"account_id": 1, "customer_id": 2, "order": {"x": "y".repeat(9000)}})
+                    .to_string(),
+            ),
+            413,
+        ),
         ("post", "/v1/check-new-customer", Some("{}".into()), 501),
         ("get", "/healthz", None, 200),
         ("get", "/readyz", None, 200),
@@ -73,7 +117,13 @@ async fn real_responses_match_the_openapi_document() {
     // The blocked report really has items and evidence to validate.
     let (_, got) = call(&base, "post", "/v1/check", Some(json!({"account_id": 1001, "customer_id": 2002, "order": {"orderItems": [{"action": "UPDATE", "quantity": 0}]}}).to_string())).await;
     assert_eq!(got["verdict"], "blocked");
-    assert!(got["results"].as_array().expect("results").iter().any(|r| r["items"].is_array()));
+    assert!(
+        got["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .any(|r| r["items"].is_array())
+    );
     assert_documented(&doc, "post", "/v1/check", 200, &got);
 }
 
@@ -83,12 +133,18 @@ fn every_documented_path_is_served_and_the_schemas_are_strict() {
     let paths: Vec<&String> = doc["paths"].as_object().expect("paths").keys().collect();
     assert_eq!(
         paths,
-        ["/healthz", "/metrics", "/readyz", "/v1/check", "/v1/check-new-customer"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-            .iter()
-            .collect::<Vec<_>>()
+        [
+            "/healthz",
+            "/metrics",
+            "/readyz",
+            "/v1/check",
+            "/v1/check-new-customer"
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .iter()
+        .collect::<Vec<_>>()
     );
     // A report field the schema does not know fails validation: the
     // schemas cannot drift silently from the real shape.

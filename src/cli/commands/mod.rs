@@ -75,48 +75,27 @@ pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
 /// for) or the client's default.
 pub fn client(base_url: Option<&str>) -> Result<IonClient, CliError> {
     client_builder(base_url)?
-        .builder
         .build()
         .map_err(|e| CliError::Config(e.to_string()))
 }
 
-/// A client builder configured as for [`client`], and which credentials it
-/// was given.
-pub struct Configured {
-    /// The builder.
-    pub builder: IonClientBuilder,
-    /// Whether any token variable was set.
-    pub credentials: bool,
-    /// `ION_TOKEN_FILE`, when set.
-    pub token_file: Option<std::path::PathBuf>,
-}
-
 /// The builder behind [`client`].
-pub fn client_builder(base_url: Option<&str>) -> Result<Configured, CliError> {
+pub fn client_builder(base_url: Option<&str>) -> Result<IonClientBuilder, CliError> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let mut builder = IonClient::builder();
     if let Some(url) = base_url.map(str::trim).filter(|u| !u.is_empty()) {
         builder = builder.base_url(url);
     }
-    let mut credentials = false;
     if let Some(t) = var("ION_ACCESS_TOKEN") {
         builder = builder.access_token(SecretString::from(t.trim().to_owned()));
-        credentials = true;
     }
     if let Some(t) = var("ION_REFRESH_TOKEN") {
         builder = builder.refresh_token(SecretString::from(t.trim().to_owned()));
-        credentials = true;
     }
-    let token_file = var("ION_TOKEN_FILE").map(std::path::PathBuf::from);
-    if let Some(path) = &token_file {
+    if let Some(path) = var("ION_TOKEN_FILE") {
         builder = builder.token_store(Arc::new(FileTokenStore::new(path)));
-        credentials = true;
     }
-    Ok(Configured {
-        builder: tuning(builder, var)?,
-        credentials,
-        token_file,
-    })
+    tuning(builder, var)
 }
 
 /// Applies the request-tuning variables: `ION_REQUEST_TIMEOUT` (one HTTP

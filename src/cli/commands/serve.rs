@@ -161,15 +161,16 @@ pub fn run_serve(args: ServeArgs) -> Result<Exit, CliError> {
     let data = match &args.data {
         Some(dir) => DataSource::Snapshot(dir.clone()),
         None => {
-            let configured = client_builder(args.ion.base_url.as_deref())?;
+            let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+            let own_credentials = ["ION_ACCESS_TOKEN", "ION_REFRESH_TOKEN", "ION_TOKEN_FILE"]
+                .iter()
+                .any(|name| var(name).is_some());
             DataSource::Live {
-                builder: if configured.credentials {
-                    configured.builder
-                } else {
-                    configured.builder.allow_no_credentials()
-                },
-                own_credentials: configured.credentials,
-                token_file: configured.token_file,
+                // Callers may bring their own tokens: no credentials of the
+                // service's own is not an error here.
+                builder: client_builder(args.ion.base_url.as_deref())?.allow_no_credentials(),
+                own_credentials,
+                token_file: var("ION_TOKEN_FILE").map(PathBuf::from),
             }
         }
     };
