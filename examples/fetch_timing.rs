@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant};
 
 use ion_preflight::CheckRequest;
-use ion_preflight::context::order_product_ids;
+use ion_preflight::context::Context;
 use ion_preflight::ion::IonClient;
 use ion_preflight::rules::RuleSet;
 use ion_preflight::source::Source;
@@ -37,7 +37,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let source = Source::Live(client.clone());
     let needs = RuleSet::builtin().needs();
     let products = if needs.products {
-        order_product_ids(Some(&order))
+        Context::new(1001, 2002, jiff::Timestamp::now())
+            .with_order(Some(order.clone()))
+            .order_product_ids()
     } else {
         Vec::new()
     };

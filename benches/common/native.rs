@@ -583,11 +583,9 @@ fn parse_date(s: &str) -> Option<jiff::Timestamp> {
 fn builtin_countries() -> Vec<String> {
     // Through the crate's positioned YAML tree: its keys are always text
     // (`null: true` has a key that serde_json could not hold).
-    let doc = serde_saphyr::from_str::<ion_preflight::rules::yaml::Node>(include_str!(
-        "../../rules/default.yaml"
-    ))
-    .expect("the built-in rule file parses")
-    .to_json();
+    let doc =
+        ion_preflight::rules::schema::rule_file_instance(include_str!("../../rules/default.yaml"))
+            .expect("the built-in rule file parses");
     let rule = doc["rules"]
         .as_array()
         .expect("rules")

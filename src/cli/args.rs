@@ -10,8 +10,7 @@ use super::exit::exit_codes_help;
 use super::input::{InputPath, parse_id};
 use crate::report::Severity;
 
-const MAIN_HELP: &str = concat!(
-    "\
+const MAIN_HELP: &str = "\
 Examples:
   # Check an order against recorded data (no network, no credentials):
   ion-preflight check --data fixtures/demo --account 1001 --customer 2002 \\
@@ -39,9 +38,13 @@ Environment:
   RUST_LOG           log filter for stderr (default warn), e.g. ion_preflight=debug
   NO_COLOR           disables colour in text output
 
-",
-    exit_codes_help!()
-);
+";
+
+/// The text after `--help`'s options: examples, the environment, and the
+/// exit-code table.
+fn main_help() -> String {
+    format!("{MAIN_HELP}{}", exit_codes_help())
+}
 
 /// Pre-flight checks for TD SYNNEX StreamOne ION v3 orders.
 ///
@@ -55,7 +58,7 @@ Environment:
     version,
     propagate_version = true,
     arg_required_else_help = true,
-    after_help = MAIN_HELP
+    after_help = main_help()
 )]
 pub struct Cli {
     /// What to do.
@@ -80,7 +83,7 @@ pub enum Command {
     /// The token file: store a refresh token, show how long the tokens
     /// last, force a refresh.
     #[command(subcommand)]
-    Auth(super::auth::AuthCommand),
+    Auth(AuthCommand),
     /// Serve the pre-flight as an HTTP API (POST /v1/check, /healthz,
     /// /readyz, /metrics).
     #[cfg(feature = "serve")]
@@ -360,3 +363,77 @@ Examples:
       --order order.json
 
 Exit codes: 0 recorded, 2 usage/config error, 3 ION data could not be fetched.";
+
+const AUTH_HELP: &str = "\
+Examples:
+  export ION_TOKEN_FILE=~/.config/ion-preflight/token.json
+  ion-preflight auth login          # paste the refresh token from the ION portal
+  ion-preflight auth status         # what is cached and how long it lasts
+  ion-preflight auth refresh        # one refresh now
+
+  # From a secret store, without a terminal:
+  secret-tool lookup service ion | ion-preflight auth login --token-file token.json
+
+The token file is shared safely by every process naming it: a valid access
+token is reused between runs, and a refresh holds a lock on <file>.lock so
+overlapping runs never present the same refresh token twice.
+
+Exit codes:
+  0  done
+  2  usage or configuration error (no token file, malformed file, bad input)
+  3  ION could not be reached or refused the credentials";
+
+/// `auth` subcommands.
+#[derive(Debug, Subcommand)]
+#[command(after_help = AUTH_HELP)]
+pub enum AuthCommand {
+    /// Store a refresh token from the ION portal in the token file, read from
+    /// stdin or a hidden prompt (never from an argument).
+    #[command(after_help = AUTH_HELP)]
+    Login(LoginArgs),
+    /// Show whether an access token is cached and how long it and the
+    /// refresh token remain valid; asks ION when a cached access token can
+    /// be checked. Never prints a token.
+    #[command(after_help = AUTH_HELP)]
+    Status(StatusArgs),
+    /// Refresh now: one POST /oauth/token under the file's lock, the new
+    /// tokens written to the file.
+    #[command(after_help = AUTH_HELP)]
+    Refresh(RefreshArgs),
+}
+
+/// The token file.
+#[derive(Debug, Args, Clone)]
+pub struct TokenFileArg {
+    /// The token file.
+    #[arg(long, env = "ION_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// `auth login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub file: TokenFileArg,
+}
+
+/// `auth status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub file: TokenFileArg,
+    #[command(flatten)]
+    pub ion: IonArgs,
+    /// Do not contact ION; show only what the file says.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// `auth refresh`.
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    #[command(flatten)]
+    pub file: TokenFileArg,
+    #[command(flatten)]
+    pub ion: IonArgs,
+}

@@ -1,14 +1,23 @@
-//! Exit codes and the errors a user can cause, each mapped to one.
+//! Exit codes, the errors a user can cause, and the one function that maps
+//! every error to its exit code ([`exit_code`]).
+//!
+//! Errors stay typed up to here (the library's own error types inside
+//! [`CliError`]); the exit-code table [`EXIT_CODES`] is the one description
+//! of the codes: `--help` is generated from it, and a test checks that the
+//! README and docs/cli.md show its Markdown rendering.
 
+use std::fmt::Write as _;
 use std::process::ExitCode;
 
+use crate::ion::{IonError, TokenStoreError};
 use crate::report::Verdict;
 use crate::rules::RuleLoadError;
 use crate::rules::testing::RuleTestError;
+use crate::source::{SnapshotError, SourceError};
 
 use super::input::{CustomersFileError, OrderFileError};
 
-/// The process exit codes, documented in `--help` and the README.
+/// The process exit codes, documented in [`EXIT_CODES`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Exit {
@@ -27,7 +36,8 @@ pub enum Exit {
 }
 
 impl Exit {
-    /// The exit code for one check's verdict.
+    /// The exit code for a verdict (of one check, or of a batch:
+    /// [`crate::batch::BatchStats::verdict`]).
     pub fn from_verdict(verdict: Verdict) -> Exit {
         match verdict {
             Verdict::Ready => Exit::Ready,
@@ -36,44 +46,114 @@ impl Exit {
         }
     }
 
-    /// The exit code of a batch: 3 if any check is indeterminate, else 1 if
-    /// any is blocked, else 0.
-    pub fn for_batch(ready: usize, blocked: usize, indeterminate: usize) -> Exit {
-        let _ = ready;
-        if indeterminate > 0 {
-            Exit::Indeterminate
-        } else if blocked > 0 {
-            Exit::Blocked
-        } else {
-            Exit::Ready
-        }
+    /// The numeric code.
+    pub fn code(self) -> u8 {
+        self as u8
     }
 }
 
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> ExitCode {
-        ExitCode::from(e as u8)
+        ExitCode::from(e.code())
     }
 }
 
-/// The exit-code table shown at the end of `--help` (a macro so that
-/// `concat!` can use it).
-macro_rules! exit_codes_help {
-    () => {
-        "\
-Exit codes:
-  0    ready (batch: every check ready; rules test: every case passed)
-  1    blocked: a rule at or above --fail-on failed (batch: at least one
-       blocked, none indeterminate; rules test: a case failed)
-  2    usage, configuration, rule-file, order-file or customers-file error
-  3    indeterminate: data needed by a blocking rule could not be fetched
-       (batch: at least one indeterminate, or listing customers failed)
-  130  batch interrupted by Ctrl-C (finished reports were written whole)"
-    };
+/// One row of the exit-code table.
+#[derive(Clone, Copy, Debug)]
+pub struct ExitCodeDoc {
+    /// The code.
+    pub exit: Exit,
+    /// What it means, as `--help` words it (lines of at most 72 columns).
+    pub help: &'static str,
+    /// What it means for `check` (Markdown).
+    pub check: &'static str,
+    /// What it means for `batch` (Markdown).
+    pub batch: &'static str,
+    /// What it means for the other commands (Markdown).
+    pub other: &'static str,
 }
-pub(crate) use exit_codes_help;
 
-/// An error that ends the command, with one readable message.
+/// Every exit code and what it means: the one table `--help`, the README
+/// and docs/cli.md show.
+pub const EXIT_CODES: [ExitCodeDoc; 5] = [
+    ExitCodeDoc {
+        exit: Exit::Ready,
+        help: "ready (batch: every check ready; rules test: every case passed)",
+        check: "ready",
+        batch: "every check ready",
+        other: "success; `rules test`: every case passed",
+    },
+    ExitCodeDoc {
+        exit: Exit::Blocked,
+        help: "blocked: a rule at or above --fail-on failed (batch: at least one\n\
+               blocked, none indeterminate; rules test: a case failed)",
+        check: "blocked: a rule at or above `--fail-on` failed",
+        batch: "at least one blocked, none indeterminate",
+        other: "`rules test`: a case failed",
+    },
+    ExitCodeDoc {
+        exit: Exit::Usage,
+        help: "usage, configuration, rule-file, order-file or customers-file error",
+        check: "usage, configuration, rule-file or order-file error",
+        batch: "same, or a bad customers file",
+        other: "same (`rules lint`: an invalid rule file; `auth`: no or an unusable token file; `snapshot`: a directory that cannot be written)",
+    },
+    ExitCodeDoc {
+        exit: Exit::Indeterminate,
+        help: "indeterminate: data needed by a blocking rule could not be fetched\n\
+               (batch: at least one indeterminate, or listing customers failed)",
+        check: "indeterminate: data a blocking rule needs could not be fetched",
+        batch: "at least one indeterminate, or listing customers failed",
+        other: "`snapshot`, `auth`: ION could not be reached, refused the credentials or failed",
+    },
+    ExitCodeDoc {
+        exit: Exit::Interrupted,
+        help: "batch interrupted by Ctrl-C (finished reports were written whole)",
+        check: "—",
+        batch: "interrupted by Ctrl-C",
+        other: "—",
+    },
+];
+
+/// The exit-code table as it ends `--help`.
+pub fn exit_codes_help() -> String {
+    let mut s = String::from("Exit codes:");
+    for row in EXIT_CODES {
+        let mut lines = row.help.lines();
+        let _ = write!(
+            s,
+            "\n  {:<4} {}",
+            row.exit.code(),
+            lines.next().unwrap_or_default()
+        );
+        for line in lines {
+            let _ = write!(s, "\n       {}", line.trim_start());
+        }
+    }
+    s
+}
+
+/// The exit-code table in Markdown, as the README and docs/cli.md show it.
+pub fn exit_codes_markdown() -> String {
+    let mut s = String::from("| code | `check` | `batch` | other commands |\n|---|---|---|---|\n");
+    for row in EXIT_CODES {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            row.exit.code(),
+            row.check,
+            row.batch,
+            row.other
+        );
+    }
+    s
+}
+
+/// What to do when no credentials were given: the one place this is said.
+pub const NO_CREDENTIALS: &str = "no ION credentials: set ION_ACCESS_TOKEN, or ION_REFRESH_TOKEN / ION_TOKEN_FILE for a refresh token";
+
+/// An error that ends the command, with one readable message. The library's
+/// errors are kept as they are; [`exit_code`] decides the code.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CliError {
@@ -89,15 +169,37 @@ pub enum CliError {
     /// A rule-test file could not be loaded (rendered with miette).
     #[error(transparent)]
     RuleTest(#[from] RuleTestError),
-    /// A configuration problem (missing credentials, bad base URL, …).
+    /// The ION client failed (building it, or a request outside a check).
+    #[error(transparent)]
+    Ion(IonError),
+    /// No credentials were given (see [`NO_CREDENTIALS`]).
+    #[error("{NO_CREDENTIALS}")]
+    NoCredentials,
+    /// The token file could not be read, written or locked.
+    #[error(transparent)]
+    TokenStore(#[from] TokenStoreError),
+    /// A snapshot directory could not be opened or recorded.
+    #[error(transparent)]
+    Snapshot(SnapshotError),
+    /// Listing the customers of a batch failed.
+    #[error(
+        "cannot list the customers of account {account}: {source} ({written} reports written before the listing failed)"
+    )]
+    Listing {
+        /// The account.
+        account: u64,
+        /// Reports written before it failed.
+        written: usize,
+        /// Why.
+        source: SourceError,
+    },
+    /// A configuration problem the command line itself finds (a bad
+    /// environment variable, no token file named, …).
     #[error("{0}")]
     Config(String),
-    /// A rule id that the rule set does not have.
+    /// A usage problem (a rule id the rule set does not have, …).
     #[error("{0}")]
     Usage(String),
-    /// ION data could not be fetched (listing, snapshot recording).
-    #[error("{0}")]
-    Data(String),
     /// The output could not be written.
     #[error("cannot write to {what}: {source}")]
     Output {
@@ -108,13 +210,29 @@ pub enum CliError {
     },
 }
 
-impl CliError {
-    /// The exit code for this error.
-    pub fn exit(&self) -> Exit {
-        match self {
-            CliError::Data(_) => Exit::Indeterminate,
-            _ => Exit::Usage,
+impl From<IonError> for CliError {
+    fn from(e: IonError) -> Self {
+        match e {
+            IonError::NoCredentials => CliError::NoCredentials,
+            IonError::TokenStore(e) => CliError::TokenStore(e),
+            e => CliError::Ion(e),
         }
+    }
+}
+
+impl From<SnapshotError> for CliError {
+    fn from(e: SnapshotError) -> Self {
+        match e {
+            SnapshotError::Ion(e) => CliError::from(e),
+            e => CliError::Snapshot(e),
+        }
+    }
+}
+
+impl CliError {
+    /// The exit code for this error ([`exit_code`]).
+    pub fn exit(&self) -> Exit {
+        exit_code(self)
     }
 
     /// A write error on stdout.
@@ -126,29 +244,161 @@ impl CliError {
     }
 }
 
+/// The exit code of every error: 2 for what the user gives or configures
+/// (arguments, files, credentials, the token file, the base URL), 3 for what
+/// ION or a data source did (unreachable, refused, failing, malformed).
+///
+/// A new error variant gets its code here (the match has no catch-all, so
+/// the compiler asks).
+pub fn exit_code(e: &CliError) -> Exit {
+    match e {
+        CliError::Order(_)
+        | CliError::Customers(_)
+        | CliError::Rules(_)
+        | CliError::RuleTest(_)
+        | CliError::NoCredentials
+        | CliError::TokenStore(_)
+        | CliError::Snapshot(_)
+        | CliError::Config(_)
+        | CliError::Usage(_)
+        | CliError::Output { .. } => Exit::Usage,
+        CliError::Ion(e) => ion_exit(e),
+        CliError::Listing { source, .. } => match source {
+            SourceError::Ion(e) => ion_exit(e),
+            _ => Exit::Indeterminate,
+        },
+    }
+}
+
+fn ion_exit(e: &IonError) -> Exit {
+    match e {
+        IonError::Config(_)
+        | IonError::NoCredentials
+        | IonError::NoRefreshToken
+        | IonError::InvalidBaseUrl { .. }
+        | IonError::TokenStore(_) => Exit::Usage,
+        _ => Exit::Indeterminate,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     #[test]
     fn verdicts_map_to_documented_codes() {
-        assert_eq!(Exit::from_verdict(Verdict::Ready) as u8, 0);
-        assert_eq!(Exit::from_verdict(Verdict::Blocked) as u8, 1);
-        assert_eq!(Exit::from_verdict(Verdict::Indeterminate) as u8, 3);
+        assert_eq!(Exit::from_verdict(Verdict::Ready).code(), 0);
+        assert_eq!(Exit::from_verdict(Verdict::Blocked).code(), 1);
+        assert_eq!(Exit::from_verdict(Verdict::Indeterminate).code(), 3);
+    }
+
+    fn store_error() -> TokenStoreError {
+        TokenStoreError::Malformed {
+            path: PathBuf::from("t.json"),
+            reason: "not JSON".into(),
+        }
     }
 
     #[test]
-    fn batch_indeterminate_beats_blocked_beats_ready() {
-        assert_eq!(Exit::for_batch(5, 0, 0), Exit::Ready);
-        assert_eq!(Exit::for_batch(0, 0, 0), Exit::Ready);
-        assert_eq!(Exit::for_batch(5, 1, 0), Exit::Blocked);
-        assert_eq!(Exit::for_batch(5, 1, 1), Exit::Indeterminate);
-        assert_eq!(Exit::for_batch(0, 0, 1), Exit::Indeterminate);
+    fn a_token_store_error_exits_2_wherever_it_comes_from() {
+        // Through the client (`auth refresh`), recording a snapshot, or as is.
+        let via_ion = CliError::from(IonError::TokenStore(store_error()));
+        let via_snapshot = CliError::from(SnapshotError::Ion(IonError::TokenStore(store_error())));
+        let direct = CliError::from(store_error());
+        for e in [via_ion, via_snapshot, direct] {
+            assert_eq!(exit_code(&e), Exit::Usage, "{e:?}");
+        }
     }
 
     #[test]
-    fn errors_map_to_codes() {
-        assert_eq!(CliError::Config("x".into()).exit(), Exit::Usage);
-        assert_eq!(CliError::Data("x".into()).exit(), Exit::Indeterminate);
+    fn configuration_exits_2_and_ion_failures_exit_3() {
+        assert_eq!(exit_code(&CliError::Config("x".into())), Exit::Usage);
+        assert_eq!(
+            exit_code(&CliError::from(IonError::NoCredentials)),
+            Exit::Usage
+        );
+        let unreachable = IonError::Unreachable {
+            endpoint: crate::ion::Endpoint {
+                method: "GET",
+                path: "/x".into(),
+            },
+            detail: "connection refused".into(),
+            attempts: 1,
+        };
+        let listing = CliError::Listing {
+            account: 1,
+            written: 0,
+            source: SourceError::CannotList,
+        };
+        assert_eq!(exit_code(&listing), Exit::Indeterminate);
+        let recording = CliError::from(SnapshotError::Ion(unreachable));
+        assert_eq!(exit_code(&recording), Exit::Indeterminate);
+    }
+
+    #[test]
+    fn the_no_credentials_text_is_the_clis() {
+        assert_eq!(
+            CliError::from(IonError::NoCredentials).to_string(),
+            NO_CREDENTIALS
+        );
+    }
+
+    /// The README and docs/cli.md show the table as [`exit_codes_markdown`]
+    /// renders it: edit [`EXIT_CODES`], then paste the rendering.
+    #[test]
+    fn the_docs_show_the_exit_code_table() {
+        let table = exit_codes_markdown();
+        for doc in ["README.md", "docs/cli.md"] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(doc);
+            let text = std::fs::read_to_string(&path).expect("doc");
+            assert!(
+                text.contains(&table),
+                "{doc} does not show the exit-code table; it should read:\n{table}"
+            );
+        }
+    }
+
+    #[test]
+    fn subcommand_help_names_only_codes_of_the_table() {
+        use clap::CommandFactory;
+        let mut cli = crate::cli::Cli::command();
+        cli.build();
+        let mut seen = 0;
+        for sub in cli
+            .get_subcommands()
+            .flat_map(|c| std::iter::once(c).chain(c.get_subcommands()))
+        {
+            let Some(help) = sub.get_after_help().map(|h| h.to_string()) else {
+                continue;
+            };
+            let Some(at) = help.find("Exit codes:") else {
+                continue;
+            };
+            seen += 1;
+            // "Exit codes: 0 ready, 1 blocked, …" or one code per line.
+            for word in help[at + "Exit codes:".len()..].split(|c: char| !c.is_ascii_digit()) {
+                let Ok(code) = word.parse::<u8>() else {
+                    continue;
+                };
+                assert!(
+                    EXIT_CODES.iter().any(|r| r.exit.code() == code),
+                    "`{}` help names exit code {code}, which the table does not have",
+                    sub.get_name()
+                );
+            }
+        }
+        assert!(seen >= 5, "{seen} subcommands document exit codes");
+    }
+
+    #[test]
+    fn help_lists_every_code_once() {
+        let help = exit_codes_help();
+        for row in EXIT_CODES {
+            let prefix = format!("\n  {:<4} ", row.exit.code());
+            assert_eq!(help.matches(&prefix).count(), 1, "{help}");
+        }
+        assert!(help.lines().all(|l| l.len() <= 80), "{help}");
     }
 }

@@ -6,8 +6,6 @@
 //! (rule-file diagnostics are rendered with their source snippets).
 
 mod args;
-mod auth;
-mod batch;
 mod commands;
 mod exit;
 mod input;
@@ -19,7 +17,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub use args::Cli;
-pub use exit::{CliError, Exit};
+pub use exit::{
+    CliError, EXIT_CODES, Exit, ExitCodeDoc, NO_CREDENTIALS, exit_code, exit_codes_help,
+    exit_codes_markdown,
+};
 
 /// Runs the command line with the process's arguments and returns its exit
 /// code.

@@ -6,189 +6,18 @@
 //! refreshes are single-flight: however many requests need a token at once,
 //! one refresh happens and everybody waits for it.
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::Mutex as StdMutex;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
-use tracing::Instrument;
 
-use super::error::{Endpoint, IonError, message_from_body};
-pub use super::token_file::StoredTokens;
-use super::types::{AccessValidity, TokenResponse};
-
-/// Where the refresh token (and, for stores that can, the current access
-/// token) is kept between refreshes and between runs.
-///
-/// `save` / `save_tokens` is called with every new refresh token before the
-/// access token that came with it is used: if it fails, the check fails
-/// rather than going on with a token that would be lost at exit.
-///
-/// Only `load` and `save` are required. A store shared by several processes
-/// (like [`TokenFile`](super::TokenFile)) also implements
-/// [`load_tokens`](TokenStore::load_tokens) and
-/// [`save_tokens`](TokenStore::save_tokens) to cache the access token
-/// between runs, and [`lock_for_refresh`](TokenStore::lock_for_refresh) so
-/// that only one process refreshes at a time.
-pub trait TokenStore: Send + Sync + std::fmt::Debug {
-    /// The current refresh token, if the store has one.
-    fn load(&self) -> Result<Option<SecretString>, TokenStoreError>;
-    /// Replaces the refresh token.
-    fn save(&self, refresh_token: &SecretString) -> Result<(), TokenStoreError>;
-
-    /// Everything the store holds. The default wraps
-    /// [`load`](TokenStore::load): no cached access token.
-    fn load_tokens(&self) -> Result<Option<StoredTokens>, TokenStoreError> {
-        Ok(self.load()?.map(StoredTokens::new))
-    }
-
-    /// Replaces everything the store holds. The default keeps only the
-    /// refresh token, through [`save`](TokenStore::save).
-    fn save_tokens(&self, tokens: &StoredTokens) -> Result<(), TokenStoreError> {
-        self.save(&tokens.refresh_token)
-    }
-
-    /// Blocks until this process may refresh, and keeps others from doing
-    /// so until the returned guard is dropped. The client holds it while it
-    /// re-reads the store, refreshes and saves the result. The default locks
-    /// nothing (for a store only this process uses).
-    fn lock_for_refresh(&self) -> Result<RefreshLock, TokenStoreError> {
-        Ok(RefreshLock::none())
-    }
-}
-
-/// Held while a refresh is in progress (see
-/// [`TokenStore::lock_for_refresh`]); dropping it releases the lock.
-#[must_use = "the lock is released when this is dropped"]
-pub struct RefreshLock {
-    _guard: Option<Box<dyn Send>>,
-}
-
-impl RefreshLock {
-    /// A lock that holds nothing.
-    pub fn none() -> Self {
-        RefreshLock { _guard: None }
-    }
-
-    /// A lock released when `guard` is dropped (an open, locked file; a
-    /// lease; …).
-    pub fn holding(guard: impl Send + 'static) -> Self {
-        RefreshLock {
-            _guard: Some(Box::new(guard)),
-        }
-    }
-}
-
-impl std::fmt::Debug for RefreshLock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RefreshLock")
-    }
-}
-
-/// A token store failure.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TokenStoreError {
-    /// The token file could not be read.
-    #[error("cannot read the token file {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The token file could not be written.
-    #[error(
-        "cannot write the new refresh token to {}: {source} (ION has already rotated it: fix the file's directory and run again before the access token expires)",
-        path.display()
-    )]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The token file holds something that is not a token file.
-    #[error("the token file {} cannot be used: {reason}", path.display())]
-    Malformed {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong (never the file's content).
-        reason: String,
-    },
-    /// The lock file next to the token file could not be opened or locked.
-    #[error("cannot lock {}: {source}", path.display())]
-    Lock {
-        /// The lock file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// Another store failed.
-    #[error("token store: {0}")]
-    Other(String),
-}
-
-/// Keeps the tokens in memory only (the library's default).
-#[derive(Default)]
-pub struct MemoryTokenStore {
-    tokens: StdMutex<Option<StoredTokens>>,
-}
-
-impl MemoryTokenStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A store holding `refresh_token`.
-    pub fn with_token(refresh_token: SecretString) -> Self {
-        MemoryTokenStore {
-            tokens: StdMutex::new(Some(StoredTokens::new(refresh_token))),
-        }
-    }
-
-    fn guard(&self) -> Result<std::sync::MutexGuard<'_, Option<StoredTokens>>, TokenStoreError> {
-        self.tokens
-            .lock()
-            .map_err(|_| TokenStoreError::Other("the in-memory token store was poisoned".into()))
-    }
-}
-
-impl std::fmt::Debug for MemoryTokenStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MemoryTokenStore")
-    }
-}
-
-impl TokenStore for MemoryTokenStore {
-    fn load(&self) -> Result<Option<SecretString>, TokenStoreError> {
-        Ok(self.guard()?.as_ref().map(|t| t.refresh_token.clone()))
-    }
-
-    fn save(&self, refresh_token: &SecretString) -> Result<(), TokenStoreError> {
-        *self.guard()? = Some(StoredTokens::new(refresh_token.clone()));
-        Ok(())
-    }
-
-    fn load_tokens(&self) -> Result<Option<StoredTokens>, TokenStoreError> {
-        Ok(self.guard()?.clone())
-    }
-
-    fn save_tokens(&self, tokens: &StoredTokens) -> Result<(), TokenStoreError> {
-        *self.guard()? = Some(tokens.clone());
-        Ok(())
-    }
-}
-
-/// The former name of [`TokenFile`](super::TokenFile), which now also caches
-/// the access token and locks across processes. A file holding just a bare
-/// refresh token is still read, and upgraded on the first write.
-pub type FileTokenStore = super::token_file::TokenFile;
+use super::error::IonError;
+use super::oauth::{self, RefreshTarget};
+use super::store::{StoredTokens, TokenStore, TokenStoreError};
+use super::types::AccessValidity;
 
 /// How long before its expiry an access token stops being used.
 pub const ACCESS_TOKEN_MARGIN: Duration = Duration::from_secs(60);
@@ -241,33 +70,11 @@ impl std::fmt::Debug for Auth {
     }
 }
 
-/// What a refresh needs from the client.
-pub(crate) struct RefreshTarget<'a> {
-    pub(crate) http: &'a reqwest::Client,
-    pub(crate) url: url::Url,
-    pub(crate) validate_url: url::Url,
-    pub(crate) timeout: Duration,
-}
-
 /// A `POST /oauth/validateAccess` owed after a refresh (see
 /// [`Auth::access_token`]); holds the new access token.
 #[must_use = "run it with Auth::finish_validation, alongside the request"]
 pub(crate) struct PendingValidation {
     access: SecretString,
-}
-
-/// What one `POST /oauth/token` returned.
-struct Refreshed {
-    access: SecretString,
-    expires_in: Duration,
-    refresh: Option<SecretString>,
-}
-
-fn no_credentials() -> IonError {
-    IonError::Config(
-        "no ION credentials: set ION_ACCESS_TOKEN, or ION_REFRESH_TOKEN / ION_TOKEN_FILE for a refresh token"
-            .to_owned(),
-    )
 }
 
 fn plus(at: Timestamp, d: Duration) -> Option<Timestamp> {
@@ -363,7 +170,7 @@ impl Auth {
             }
         }
         let Some(store) = self.store.clone() else {
-            return Err(no_credentials());
+            return Err(IonError::NoCredentials);
         };
         // An access token a previous run or another process obtained. The
         // store is read without the lock: writes are atomic replacements.
@@ -401,8 +208,8 @@ impl Auth {
             .as_ref()
             .map(|t| t.refresh_token.clone())
             .or_else(|| self.initial_refresh.clone())
-            .ok_or_else(no_credentials)?;
-        let got = self.refresh(&refresh_token, target).await?;
+            .ok_or(IonError::NoCredentials)?;
+        let got = oauth::refresh(&refresh_token, target).await?;
         let now = Timestamp::now();
         let tokens = StoredTokens {
             refresh_obtained_at: if got.refresh.is_some() {
@@ -445,7 +252,7 @@ impl Auth {
         pending: PendingValidation,
         target: &RefreshTarget<'_>,
     ) {
-        match validate(target, &pending.access).await {
+        match oauth::validate(target, &pending.access).await {
             Ok(validity) => self.record(&pending.access, &validity, false).await,
             Err(e) => {
                 tracing::debug!(error = %e, "could not ask ION how long the refresh token lasts");
@@ -560,94 +367,6 @@ impl Auth {
             None => Ok(()),
         }
     }
-
-    /// One `POST /oauth/token`. Never retried: the refresh token is
-    /// single-use, and a retry after a lost answer would present it twice.
-    async fn refresh(
-        &self,
-        refresh: &SecretString,
-        target: &RefreshTarget<'_>,
-    ) -> Result<Refreshed, IonError> {
-        let endpoint = Endpoint {
-            method: "POST",
-            path: target.url.path().to_owned(),
-        };
-        let span = tracing::debug_span!(
-            "ion.refresh",
-            method = endpoint.method,
-            path = %endpoint.path,
-            status = tracing::field::Empty,
-            duration_ms = tracing::field::Empty,
-        );
-        async {
-            let started = Instant::now();
-            let form = [
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh.expose_secret()),
-            ];
-            let result = target
-                .http
-                .post(target.url.clone())
-                .form(&form)
-                .send()
-                .await;
-            let span = tracing::Span::current();
-            span.record("duration_ms", started.elapsed().as_millis() as u64);
-            let response = result.map_err(|e| super::client::transport_error(&endpoint, &e, target.timeout))?;
-            let status = response.status();
-            span.record("status", status.as_u16());
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| super::client::transport_error(&endpoint, &e, target.timeout))?;
-            if !status.is_success() {
-                let message = message_from_body(&body, true);
-                tracing::debug!(status = status.as_u16(), "ION refused the token refresh");
-                return Err(if status.is_server_error() {
-                    IonError::Server {
-                        endpoint,
-                        status: status.as_u16(),
-                        message,
-                        attempts: 1,
-                    }
-                } else if status.as_u16() == 429 {
-                    IonError::RateLimited {
-                        endpoint,
-                        attempts: 1,
-                        retry_after: None,
-                    }
-                } else {
-                    IonError::TokenRejected { endpoint, message }
-                });
-            }
-            let parsed: TokenResponse =
-                serde_json::from_slice(&body).map_err(|e| IonError::MalformedResponse {
-                    endpoint: endpoint.clone(),
-                    excerpt: format!("the token answer is not valid JSON of the expected shape ({e}); body withheld"),
-                })?;
-            let access = parsed
-                .access_token
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| IonError::MalformedResponse {
-                    endpoint: endpoint.clone(),
-                    excerpt: "the token answer has no access_token".to_owned(),
-                })?;
-            let expires_in = Duration::from_secs(parsed.expires_in.unwrap_or(7200));
-            let new_refresh = parsed.refresh_token.filter(|t| !t.is_empty());
-            if new_refresh.is_none() {
-                tracing::warn!("ION's token answer carries no new refresh token; keeping the current one");
-            }
-            tracing::debug!(expires_in_s = expires_in.as_secs(), "obtained a new access token");
-            Ok(Refreshed {
-                access: SecretString::from(access),
-                expires_in,
-                refresh: new_refresh.map(SecretString::from),
-            })
-        }
-        .instrument(span)
-        .await
-        .map_err(|e| e.redact(refresh.expose_secret()))
-    }
 }
 
 /// Warns (once, through `flag`) when ION said the refresh token expires in
@@ -667,95 +386,21 @@ fn warn_if_expiring(flag: &mut bool, expires_at: Option<Timestamp>, now: Timesta
     if left.is_negative() {
         tracing::warn!(
             expired_at = %at,
-            "the ION refresh token has expired; request new API credentials in the ION portal and store them with `ion-preflight auth login`"
+            "the ION refresh token has expired; new API credentials come from the ION portal"
         );
     } else {
         let days = left.as_secs() / 86_400;
         let hours = (left.as_secs() % 86_400) / 3600;
         tracing::warn!(
             expires_at = %at,
-            "the ION refresh token expires in {days} d {hours} h; request new API credentials in the ION portal before then and store them with `ion-preflight auth login`"
+            "the ION refresh token expires in {days} d {hours} h; request new API credentials in the ION portal before then"
         );
     }
-}
-
-/// `POST /oauth/validateAccess` for `token`: how long it and its refresh
-/// token remain valid.
-pub(crate) async fn validate(
-    target: &RefreshTarget<'_>,
-    token: &SecretString,
-) -> Result<AccessValidity, IonError> {
-    let endpoint = Endpoint {
-        method: "POST",
-        path: target.validate_url.path().to_owned(),
-    };
-    let span = tracing::debug_span!(
-        "ion.request",
-        method = "POST",
-        path = %endpoint.path,
-        attempt = 1u32,
-        status = tracing::field::Empty,
-        duration_ms = tracing::field::Empty,
-    );
-    async {
-        let started = Instant::now();
-        let response = target
-            .http
-            .post(target.validate_url.clone())
-            .form(&[("access_token", token.expose_secret())])
-            .send()
-            .await
-            .map_err(|e| super::client::transport_error(&endpoint, &e, target.timeout))?;
-        let status = response.status();
-        let span = tracing::Span::current();
-        span.record("status", status.as_u16());
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| super::client::transport_error(&endpoint, &e, target.timeout))?;
-        span.record("duration_ms", started.elapsed().as_millis() as u64);
-        if status.is_success() {
-            serde_json::from_slice(&body).map_err(|e| IonError::MalformedResponse {
-                endpoint: endpoint.clone(),
-                excerpt: format!("not the expected JSON ({e}); body withheld"),
-            })
-        } else if status.is_server_error() {
-            Err(IonError::Server {
-                endpoint: endpoint.clone(),
-                status: status.as_u16(),
-                message: message_from_body(&body, true),
-                attempts: 1,
-            })
-        } else {
-            Err(IonError::TokenRejected {
-                endpoint: endpoint.clone(),
-                message: message_from_body(&body, true),
-            })
-        }
-    }
-    .instrument(span)
-    .await
-    .map_err(|e| e.redact(token.expose_secret()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn memory_store_round_trips() {
-        let s = MemoryTokenStore::new();
-        assert!(s.load().expect("load").is_none());
-        s.save(&SecretString::from("r1")).expect("save");
-        assert_eq!(s.load().expect("load").expect("some").expose_secret(), "r1");
-        assert_eq!(format!("{s:?}"), "MemoryTokenStore");
-        let mut t = StoredTokens::new(SecretString::from("r2"));
-        t.access_token = Some(SecretString::from("a2"));
-        s.save_tokens(&t).expect("save");
-        let back = s.load_tokens().expect("load").expect("some");
-        assert_eq!(back.access_token.expect("access").expose_secret(), "a2");
-        assert_eq!(s.load().expect("load").expect("some").expose_secret(), "r2");
-    }
 
     #[test]
     fn the_expiry_warning_fires_once_and_only_inside_seven_days() {

@@ -15,8 +15,12 @@ use tokio::time::Instant;
 use tracing::Instrument;
 use url::Url;
 
-use super::auth::{Auth, MemoryTokenStore, RefreshTarget, TokenStore};
-use super::error::{Endpoint, IonError, body_says_token_invalid, excerpt, message_from_body};
+use super::auth::Auth;
+use super::error::{
+    Endpoint, IonError, body_says_token_invalid, excerpt, message_from_body, transport_error,
+};
+use super::oauth::RefreshTarget;
+use super::store::{MemoryTokenStore, TokenStore};
 use super::token_file::TokenFile;
 use super::types::{
     AccessValidity, Customer, CustomerCloudProfiles, CustomerPage, ListedCustomer, Product,
@@ -113,6 +117,65 @@ impl Default for IonClientBuilder {
 }
 
 impl IonClientBuilder {
+    /// A builder configured from the environment, the one place the
+    /// variables are read: `ION_BASE_URL` (optional), `ION_ACCESS_TOKEN`,
+    /// `ION_REFRESH_TOKEN`, `ION_TOKEN_FILE` (a [`TokenFile`]: rotated
+    /// refresh tokens and the current access token are written back to it,
+    /// and a token in it wins over `ION_REFRESH_TOKEN`, which may already
+    /// have been used), and the request tuning: `ION_REQUEST_TIMEOUT` (one
+    /// HTTP request, e.g. `30s`, `500ms`), `ION_MAX_ATTEMPTS` (tries per
+    /// GET, 1–20) and `ION_RETRY_BACKOFF` (the first pause between tries;
+    /// later pauses double, with jitter, up to 25 times it). Empty variables
+    /// count as unset; a bad value is [`IonError::Config`].
+    ///
+    /// ```
+    /// use ion_preflight::ion::IonClientBuilder;
+    /// // Settings given after the environment win over it.
+    /// let builder = IonClientBuilder::from_env()?.base_url("http://127.0.0.1:8080");
+    /// # Ok::<(), ion_preflight::IonError>(())
+    /// ```
+    pub fn from_env() -> Result<IonClientBuilder, IonError> {
+        Self::from_vars(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<IonClientBuilder, IonError> {
+        let mut builder = IonClient::builder();
+        if let Some(url) = var("ION_BASE_URL") {
+            builder = builder.base_url(url.trim());
+        }
+        if let Some(t) = var("ION_ACCESS_TOKEN") {
+            builder = builder.access_token(SecretString::from(t.trim().to_owned()));
+        }
+        if let Some(t) = var("ION_REFRESH_TOKEN") {
+            builder = builder.refresh_token(SecretString::from(t.trim().to_owned()));
+        }
+        if let Some(path) = var("ION_TOKEN_FILE") {
+            builder = builder.token_store(Arc::new(TokenFile::new(PathBuf::from(path))));
+        }
+        if let Some(v) = var("ION_REQUEST_TIMEOUT") {
+            builder = builder.request_timeout(parse_duration("ION_REQUEST_TIMEOUT", &v)?);
+        }
+        if let Some(v) = var("ION_MAX_ATTEMPTS") {
+            let n = v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=20).contains(n))
+                .ok_or_else(|| {
+                    IonError::Config(format!(
+                        "ION_MAX_ATTEMPTS must be a whole number from 1 to 20, not {:?}",
+                        v.trim()
+                    ))
+                })?;
+            builder = builder.max_attempts(n);
+        }
+        if let Some(v) = var("ION_RETRY_BACKOFF") {
+            let min = parse_duration("ION_RETRY_BACKOFF", &v)?;
+            builder = builder.backoff(min, min.saturating_mul(25));
+        }
+        Ok(builder)
+    }
+
     /// The base URL (default [`DEFAULT_BASE_URL`]). Must be `https`, except
     /// for loopback hosts (`127.0.0.0/8`, `::1`, `localhost`).
     pub fn base_url(mut self, url: &str) -> Self {
@@ -190,10 +253,7 @@ impl IonClientBuilder {
             && self.token_store.is_none()
             && !self.allow_no_credentials
         {
-            return Err(IonError::Config(
-                "no ION credentials: set ION_ACCESS_TOKEN, or ION_REFRESH_TOKEN / ION_TOKEN_FILE for a refresh token"
-                    .to_owned(),
-            ));
+            return Err(IonError::NoCredentials);
         }
         let store: Option<Arc<dyn TokenStore>> = match (self.token_store, &self.refresh_token) {
             (Some(s), _) => Some(s),
@@ -221,6 +281,22 @@ impl IonClientBuilder {
             }),
         })
     }
+}
+
+/// A positive duration of at most a day such as `30s`, `250ms` or `1m`
+/// (jiff's friendly format); `name` is the variable it came from.
+pub(crate) fn parse_duration(name: &str, text: &str) -> Result<Duration, IonError> {
+    let bad = || {
+        IonError::Config(format!(
+            "{name} must be a positive duration such as 30s or 250ms, not {:?}",
+            text.trim()
+        ))
+    };
+    let d: jiff::SignedDuration = text.trim().parse().map_err(|_| bad())?;
+    Duration::try_from(d)
+        .ok()
+        .filter(|d| !d.is_zero() && *d <= Duration::from_secs(24 * 3600))
+        .ok_or_else(bad)
 }
 
 /// Checks a base URL: `https`, or `http` on a loopback host; no
@@ -299,49 +375,6 @@ impl Failure {
     }
 }
 
-/// Maps a transport-level error (connect, timeout, body read).
-pub(crate) fn transport_error(
-    endpoint: &Endpoint,
-    e: &reqwest::Error,
-    timeout: Duration,
-) -> IonError {
-    if e.is_timeout() {
-        return IonError::Timeout {
-            endpoint: endpoint.clone(),
-            timeout,
-            attempts: 1,
-        };
-    }
-    // The chain of causes without reqwest's own text (which repeats the
-    // URL): "connection refused", "connection reset", …
-    let mut detail = Vec::new();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !detail.contains(&text) {
-            detail.push(text);
-        }
-        source = s.source();
-    }
-    let kind = if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "the answer was cut off"
-    } else {
-        "the request failed"
-    };
-    let detail = if detail.is_empty() {
-        kind.to_owned()
-    } else {
-        format!("{kind}: {}", detail.join(": "))
-    };
-    IonError::Unreachable {
-        endpoint: endpoint.clone(),
-        detail,
-        attempts: 1,
-    }
-}
-
 fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
     let text = value?.to_str().ok()?.trim();
     if let Ok(secs) = text.parse::<u64>() {
@@ -359,28 +392,16 @@ impl IonClient {
         IonClientBuilder::default()
     }
 
-    /// A client configured from the environment: `ION_BASE_URL` (optional),
-    /// `ION_ACCESS_TOKEN`, `ION_REFRESH_TOKEN`, `ION_TOKEN_FILE` (a
-    /// [`TokenFile`]: rotated refresh tokens and the current access token
-    /// are written back to it, and a token in it wins over
-    /// `ION_REFRESH_TOKEN`, which may already have been used). Empty
-    /// variables count as unset.
+    /// A client configured from the environment (see
+    /// [`IonClientBuilder::from_env`]).
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), ion_preflight::IonError> {
+    /// let client = ion_preflight::IonClient::from_env()?;
+    /// # Ok(()) }
+    /// ```
     pub fn from_env() -> Result<IonClient, IonError> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let mut builder = IonClient::builder();
-        if let Some(url) = var("ION_BASE_URL") {
-            builder = builder.base_url(&url);
-        }
-        if let Some(t) = var("ION_ACCESS_TOKEN") {
-            builder = builder.access_token(SecretString::from(t.trim().to_owned()));
-        }
-        if let Some(t) = var("ION_REFRESH_TOKEN") {
-            builder = builder.refresh_token(SecretString::from(t.trim().to_owned()));
-        }
-        if let Some(path) = var("ION_TOKEN_FILE") {
-            builder = builder.token_store(Arc::new(TokenFile::new(PathBuf::from(path))));
-        }
-        builder.build()
+        IonClientBuilder::from_env()?.build()
     }
 
     /// The base URL.
@@ -596,7 +617,7 @@ impl IonClient {
         let target = self.refresh_target();
         // A validation a refresh left to do would ask the same question.
         let (token, _owed) = self.inner.auth.access_token(&target).await?;
-        let validity = super::auth::validate(&target, &token).await?;
+        let validity = super::oauth::validate(&target, &token).await?;
         self.inner.auth.record_validity(&token, &validity).await;
         Ok(validity)
     }
@@ -606,10 +627,7 @@ impl IonClient {
     /// under the token store's lock, the rotated refresh token saved.
     pub async fn refresh_now(&self) -> Result<(), IonError> {
         if !self.inner.auth.can_refresh() {
-            return Err(IonError::Config(
-                "no refresh token to refresh with: set ION_TOKEN_FILE or ION_REFRESH_TOKEN"
-                    .to_owned(),
-            ));
+            return Err(IonError::NoRefreshToken);
         }
         self.inner.auth.force_refresh(&self.refresh_target()).await
     }
@@ -952,7 +970,7 @@ mod tests {
     #[test]
     fn builder_needs_credentials_and_debug_hides_them() {
         let e = IonClient::builder().build().expect_err("no credentials");
-        assert!(matches!(e, IonError::Config(_)));
+        assert!(matches!(e, IonError::NoCredentials));
         let b = IonClient::builder().access_token(SecretString::from("very-secret"));
         assert!(!format!("{b:?}").contains("very-secret"));
         let c = b.build().expect("client");

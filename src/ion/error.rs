@@ -7,7 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::auth::TokenStoreError;
+use super::store::TokenStoreError;
 use super::types::ErrorEnvelope;
 
 /// An ION endpoint as shown in messages: `GET /api/v3/accounts/1/customers/2`.
@@ -51,7 +51,7 @@ pub enum IonError {
     },
     /// ION rejected the access or refresh token (expired, revoked, invalid).
     #[error(
-        "ION rejected the credentials at {endpoint}: {message} (obtain a new refresh token in the ION portal and set ION_REFRESH_TOKEN or ION_TOKEN_FILE)"
+        "ION rejected the credentials at {endpoint}: {message} (new API credentials come from the ION portal)"
     )]
     TokenRejected {
         /// The endpoint.
@@ -136,6 +136,14 @@ pub enum IonError {
         /// Why.
         reason: String,
     },
+    /// The client was given no credentials at all: no access token, no
+    /// refresh token, no token store (or the store is empty).
+    #[error("no ION credentials: no access token, refresh token or stored token was given")]
+    NoCredentials,
+    /// A refresh was asked for, but the client has no refresh token and no
+    /// token store to refresh with.
+    #[error("no refresh token to refresh with: the client has only an access token")]
+    NoRefreshToken,
     /// The client is not configured well enough to call ION.
     #[error("{0}")]
     Config(String),
@@ -162,7 +170,11 @@ impl IonError {
     pub fn is_auth(&self) -> bool {
         matches!(
             self,
-            IonError::TokenRejected { .. } | IonError::TokenStore(_) | IonError::Config(_)
+            IonError::TokenRejected { .. }
+                | IonError::TokenStore(_)
+                | IonError::Config(_)
+                | IonError::NoCredentials
+                | IonError::NoRefreshToken
         )
     }
 
@@ -283,6 +295,49 @@ pub(crate) fn body_says_token_invalid(body: &[u8]) -> bool {
         ]
         .iter()
         .any(|w| text.contains(w))
+}
+
+/// Maps a transport-level error (connect, timeout, body read).
+pub(crate) fn transport_error(
+    endpoint: &Endpoint,
+    e: &reqwest::Error,
+    timeout: Duration,
+) -> IonError {
+    if e.is_timeout() {
+        return IonError::Timeout {
+            endpoint: endpoint.clone(),
+            timeout,
+            attempts: 1,
+        };
+    }
+    // The chain of causes without reqwest's own text (which repeats the
+    // URL): "connection refused", "connection reset", …
+    let mut detail = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !detail.contains(&text) {
+            detail.push(text);
+        }
+        source = s.source();
+    }
+    let kind = if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "the answer was cut off"
+    } else {
+        "the request failed"
+    };
+    let detail = if detail.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}: {}", detail.join(": "))
+    };
+    IonError::Unreachable {
+        endpoint: endpoint.clone(),
+        detail,
+        attempts: 1,
+    }
 }
 
 #[cfg(test)]

@@ -11,24 +11,35 @@
 //! # Ok(()) }
 //! ```
 
-pub mod auth;
+//!
+//! Every public item is re-exported here, and this is its one path. Inside,
+//! `store` (token stores), `token_file` (one store), `oauth` (the token
+//! endpoints) and `auth` (the token lifecycle) point one way:
+//! `auth → oauth`, `auth → store ← token_file`.
+
+mod auth;
 mod client;
 mod error;
-pub mod order;
-pub mod token_file;
-pub mod types;
+mod oauth;
+mod order;
+mod store;
+mod token_file;
+mod types;
 
-pub use auth::{
-    ACCESS_TOKEN_MARGIN, FileTokenStore, MemoryTokenStore, REFRESH_EXPIRY_WARNING, RefreshLock,
-    TokenStore, TokenStoreError,
-};
+pub use auth::{ACCESS_TOKEN_MARGIN, REFRESH_EXPIRY_WARNING};
+pub(crate) use client::parse_duration;
 pub use client::{
     DEFAULT_BASE_URL, IonClient, IonClientBuilder, RequestObserver, validate_base_url,
 };
 pub use error::{Endpoint, IonError};
 pub use order::{AddOn, Attribute, OrderItem, OrderRequest};
-pub use token_file::{StoredTokens, TokenFile};
+pub use store::{
+    ASSUMED_REFRESH_LIFETIME, MemoryTokenStore, RefreshLock, StoredTokens, TokenStore,
+    TokenStoreError,
+};
+pub use token_file::{LOCK_WAIT, TOKEN_FILE_VERSION, TokenFile};
 pub use types::{
     AccessValidity, CloudProfile, Customer, CustomerAddress, CustomerCloudProfiles, CustomerPage,
-    ErrorEnvelope, ListedCustomer, Product,
+    ErrorEnvelope, Extra, ListedCustomer, Product, ProductCloudConsumption, ProductDefinition,
+    ProductMarketing, Sku,
 };

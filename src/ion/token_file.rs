@@ -29,7 +29,6 @@
 //! re-reads the file, refreshes and writes the result.
 
 use std::fs::{self, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -38,93 +37,13 @@ use jiff::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::auth::{RefreshLock, TokenStore, TokenStoreError};
+use super::store::{RefreshLock, StoredTokens, TokenStore, TokenStoreError};
 
 /// The token file format's version written by this library.
 pub const TOKEN_FILE_VERSION: u32 = 1;
 
-/// How long a refresh token lasts when ION has not said (the lower bound of
-/// the 30–32 days ION's refresh tokens live); used only for estimates.
-pub const ASSUMED_REFRESH_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
-
 /// How long a refresh waits for another process's lock before giving up.
 pub const LOCK_WAIT: Duration = Duration::from_secs(120);
-
-/// Everything a token store holds: the refresh token and, when known, the
-/// current access token and the times that say how long each stays usable.
-#[derive(Clone)]
-#[non_exhaustive]
-pub struct StoredTokens {
-    /// The refresh token (single-use: each refresh returns a new one).
-    pub refresh_token: SecretString,
-    /// When this refresh token was received (from ION or `auth login`).
-    pub refresh_obtained_at: Option<Timestamp>,
-    /// When the refresh token expires, as ION last reported it
-    /// (`POST /oauth/validateAccess`).
-    pub refresh_expires_at: Option<Timestamp>,
-    /// The current access token.
-    pub access_token: Option<SecretString>,
-    /// When the access token expires.
-    pub access_expires_at: Option<Timestamp>,
-}
-
-impl std::fmt::Debug for StoredTokens {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredTokens")
-            .field("refresh_token", &"[redacted]")
-            .field("refresh_obtained_at", &self.refresh_obtained_at)
-            .field("refresh_expires_at", &self.refresh_expires_at)
-            .field(
-                "access_token",
-                &self.access_token.as_ref().map(|_| "[redacted]"),
-            )
-            .field("access_expires_at", &self.access_expires_at)
-            .finish()
-    }
-}
-
-impl StoredTokens {
-    /// A record holding only `refresh_token`, with nothing known about it.
-    pub fn new(refresh_token: SecretString) -> Self {
-        StoredTokens {
-            refresh_token,
-            refresh_obtained_at: None,
-            refresh_expires_at: None,
-            access_token: None,
-            access_expires_at: None,
-        }
-    }
-
-    /// Sets when the refresh token was received.
-    pub fn obtained_at(mut self, at: Timestamp) -> Self {
-        self.refresh_obtained_at = Some(at);
-        self
-    }
-
-    /// The access token, if it is still usable at `now` with `margin` to
-    /// spare (an access token without a known expiry is not usable).
-    pub fn usable_access_token(&self, now: Timestamp, margin: Duration) -> Option<&SecretString> {
-        let expires = self.access_expires_at?;
-        let margin = jiff::SignedDuration::try_from(margin).ok()?;
-        let until = expires.checked_sub(margin).ok()?;
-        (now < until).then_some(())?;
-        self.access_token
-            .as_ref()
-            .filter(|t| !t.expose_secret().is_empty())
-    }
-
-    /// When the refresh token expires: ION's word when it was recorded
-    /// (`false`), else an estimate from when it was obtained and
-    /// [`ASSUMED_REFRESH_LIFETIME`] (`true`); `None` when neither is known.
-    pub fn refresh_expiry(&self) -> Option<(Timestamp, bool)> {
-        if let Some(at) = self.refresh_expires_at {
-            return Some((at, false));
-        }
-        let obtained = self.refresh_obtained_at?;
-        let life = jiff::SignedDuration::try_from(ASSUMED_REFRESH_LIFETIME).ok()?;
-        Some((obtained.checked_add(life).ok()?, true))
-    }
-}
 
 /// The JSON shape on disk.
 #[derive(Serialize, Deserialize)]
@@ -259,7 +178,7 @@ impl TokenFile {
             source,
         };
         ensure_parent(&self.path).map_err(write_error)?;
-        write_atomically(&self.path, &bytes).map_err(write_error)
+        crate::atomic_write::write_atomically(&self.path, &bytes, true).map_err(write_error)
     }
 
     #[cfg(unix)]
@@ -407,48 +326,6 @@ fn ensure_parent(path: &Path) -> std::io::Result<()> {
         }
         _ => Ok(()),
     }
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same
-/// directory (mode 0600), fsync, rename over `path`, fsync the directory.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "token".to_owned());
-    let tmp = dir.join(format!(
-        ".{file_name}.{}.{}.tmp",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    let result = (|| {
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)?;
-        // Make the rename itself durable (best effort: not every platform
-        // can open a directory).
-        if let Ok(d) = fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]

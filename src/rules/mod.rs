@@ -10,11 +10,11 @@ mod eval;
 mod path;
 mod rows;
 pub mod schema;
-pub(crate) mod shape;
+pub(crate) use crate::context::shape;
 mod template;
 pub mod testing;
 mod typecheck;
-pub mod yaml;
+pub(crate) mod yaml;
 
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
@@ -188,10 +188,25 @@ impl Rule {
 }
 
 /// How a rule set is evaluated.
+///
+/// ```
+/// use ion_preflight::{EvalOptions, report::Severity};
+/// let strict = EvalOptions::default().with_fail_on(Severity::Warning);
+/// assert_eq!(strict.fail_on, Severity::Warning);
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
 pub struct EvalOptions {
     /// The lowest severity whose failure blocks (default `error`).
     pub fail_on: Severity,
+}
+
+impl EvalOptions {
+    /// Failures of `severity` and above block.
+    pub fn with_fail_on(mut self, severity: Severity) -> Self {
+        self.fail_on = severity;
+        self
+    }
 }
 
 /// A loaded, validated, compiled rule set. Immutable, `Send + Sync`, cheap to
@@ -270,6 +285,18 @@ impl RuleSet {
         self.inner.rules.iter().find(|r| r.id == id)
     }
 
+    /// The rule id most like `id`, when one is close enough to be what was
+    /// meant: for "did you mean" messages.
+    ///
+    /// ```
+    /// let set = ion_preflight::RuleSet::builtin();
+    /// assert_eq!(set.closest_id("customer-actve"), Some("customer-active"));
+    /// assert_eq!(set.closest_id("quantity"), None);
+    /// ```
+    pub fn closest_id(&self, id: &str) -> Option<&str> {
+        diagnostics::closest(id, self.inner.rules.iter().map(|r| r.id.as_str()))
+    }
+
     /// The paths written with an unchecked (`~`) segment, with where they
     /// are written, in file and position order. Empty for a set whose every
     /// path was checked against the context's types.
@@ -301,6 +328,21 @@ impl RuleSet {
 }
 
 /// Builds a [`RuleSet`] from the built-in set and rule files.
+///
+/// ```
+/// use ion_preflight::RuleSetLoader;
+/// // The built-in set plus a file of the caller's (later files override).
+/// let rules = RuleSetLoader::new()
+///     .file("rules/tests/rules/acme-nce.yaml")
+///     .load()?;
+/// assert!(rules.rule("customer-active").is_some());
+/// // A broken file is refused, every problem with file, line and column.
+/// let e = RuleSetLoader::new().file("tests/broken-rules/yaml-syntax.yaml").load();
+/// let Err(ion_preflight::RuleLoadError::Invalid { diagnostics }) = e else { panic!() };
+/// assert!(diagnostics[0].file().ends_with("yaml-syntax.yaml"));
+/// assert!(diagnostics[0].line() > 0);
+/// # Ok::<(), ion_preflight::RuleLoadError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct RuleSetLoader {
     builtin: bool,

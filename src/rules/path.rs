@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::rows::Rows;
-use crate::context::{Context, Fetched, Root};
+use crate::context::{Context, Fetched, Root, RootValue};
 
 /// Where a path starts.
 #[derive(Clone, Debug, PartialEq)]
@@ -251,23 +251,15 @@ impl Path {
                 if let Some(r) = resolved.as_deref_mut() {
                     r.push_str(root.name());
                 }
-                match root {
-                    Root::Request => ctx.request(),
-                    Root::Customer => match fetched(&ctx.customer, "customer") {
-                        Ok(Some(v)) => v,
-                        Ok(None) => return Lookup::Missing,
-                        Err(e) => return Lookup::Unknown(e),
-                    },
-                    Root::CloudProfiles => match fetched(&ctx.cloud_profiles, "cloud profiles") {
-                        Ok(Some(v)) => v,
-                        Ok(None) => return Lookup::Missing,
-                        Err(e) => return Lookup::Unknown(e),
-                    },
-                    Root::Order => match &ctx.order {
-                        Some(v) => v,
-                        None => return Lookup::Missing,
-                    },
-                    Root::Products => {
+                match ctx.root(root) {
+                    RootValue::Present(v) => v,
+                    RootValue::Absent => return Lookup::Missing,
+                    RootValue::Unavailable { what, reason } => {
+                        return Lookup::Unknown(Cow::Owned(format!(
+                            "{what} unavailable: {reason}"
+                        )));
+                    }
+                    RootValue::Products(products) => {
                         let Some(first) = segs.next() else {
                             return Lookup::Unknown(Cow::Borrowed(
                                 "`products` must be indexed by a product id",
@@ -287,7 +279,7 @@ impl Path {
                         if let Some(r) = resolved.as_deref_mut() {
                             let _ = write!(r, "[{key:?}]");
                         }
-                        match ctx.products.get(key.as_ref()) {
+                        match products.get(key.as_ref()) {
                             Some(f) => match fetched(f, "product") {
                                 Ok(Some(v)) => v,
                                 Ok(None) => return Lookup::Missing,

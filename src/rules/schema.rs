@@ -81,6 +81,25 @@ pub fn context_schema() -> Value {
     super::shape::context_schema()
 }
 
+/// A rule file's YAML text as the JSON instance [`rule_file_schema`]
+/// describes, read the way the loader reads it: only `true`/`false` are
+/// booleans, and every key is text (a `null:` key is the text "null").
+/// `Err` carries the parser's message when the text is not YAML.
+///
+/// ```
+/// use ion_preflight::rules::schema::rule_file_instance;
+/// let json = rule_file_instance("rules:\n  - id: a\n    assert: {yes: true}\n").unwrap();
+/// assert_eq!(json["rules"][0]["assert"]["yes"], true);
+/// assert!(rule_file_instance("rules: [").is_err());
+/// ```
+pub fn rule_file_instance(text: &str) -> Result<Value, String> {
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    let node: super::yaml::Node =
+        serde_saphyr::from_str_with_options(text, options).map_err(|e| e.to_string())?;
+    Ok(node.to_json())
+}
+
 /// An ion-preflight rule file: named conditions, rules, and how the file
 /// composes with other rule sets. See docs/rules.md.
 #[derive(Deserialize, JsonSchema)]

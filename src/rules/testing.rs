@@ -38,8 +38,8 @@ use crate::rules::condition::json_kind;
 use crate::rules::yaml::{Node, NodeValue};
 use crate::rules::{EvalOptions, RuleLoadError, RuleSet, RuleSetLoader};
 
-/// The name under which a rule-test file refers to the built-in rule set.
-pub const BUILTIN: &str = "builtin:default";
+/// How a rule-test file names the built-in rule set.
+use crate::rules::BUILTIN_NAME as BUILTIN;
 
 /// Why a rule-test file could not be loaded.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -704,8 +704,8 @@ impl Loader<'_> {
             let at =
                 |m: String| self.invalid(u64::from(key.pos.line), u64::from(key.pos.column), m);
             if rule_set.rule(&key.name).is_none() {
-                let ids: Vec<&str> = rule_set.rules().iter().map(|r| r.id()).collect();
-                let hint = closest(&key.name, &ids)
+                let hint = rule_set
+                    .closest_id(&key.name)
                     .map(|c| format!(" (did you mean `{c}`?)"))
                     .unwrap_or_default();
                 return Err(at(format!(
@@ -949,30 +949,6 @@ fn ids_from_name(name: &str) -> (Option<u64>, Option<u64>) {
 /// The first line of a parser message (serde-saphyr appends a snippet).
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or(s).trim().to_owned()
-}
-
-/// The candidate closest to `word` by edit distance, when close enough.
-fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (levenshtein(word, c), *c))
-        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(2))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -1316,8 +1292,8 @@ cases:
 
     #[test]
     fn closest_suggests_near_ids_only() {
-        let ids = ["customer-active", "customer-exists"];
-        assert_eq!(closest("customer-actve", &ids), Some("customer-active"));
-        assert_eq!(closest("quantity", &ids), None);
+        let set = RuleSet::builtin();
+        assert_eq!(set.closest_id("customer-actve"), Some("customer-active"));
+        assert_eq!(set.closest_id("quantity"), None);
     }
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::diagnostics::did_you_mean;
 use super::path::{RawPath, RawSeg};
-use super::shape::{Ty, context_shape};
+use super::shape::{Ty, context_shape, with_article};
 
 /// A problem found while checking a path or an operator.
 #[derive(Debug)]
@@ -387,15 +387,6 @@ pub(crate) fn attributes_of(of: &str, ty: &Ty) -> Result<(), Problem> {
         )
         .help("attribute lookups apply to order items (`of: item` with `for_each: order.orderItems as item`)")),
     }
-}
-
-/// "an OrderItem", "a Customer".
-pub(crate) fn with_article(name: &str) -> String {
-    let vowel = name
-        .chars()
-        .next()
-        .is_some_and(|c| "AEIOUaeiou".contains(c));
-    format!("{} {name}", if vowel { "an" } else { "a" })
 }
 
 /// A path as written (for messages).

@@ -8,33 +8,209 @@
 //! that could not be obtained becomes [`Fetched::Unavailable`] with the
 //! reason, and a resource ION says does not exist becomes
 //! [`Fetched::Absent`].
+//!
+//! A caller plugs in a source of its own (a cache, a store of recorded
+//! answers) by implementing [`DataSource`] and wrapping it with
+//! [`Source::custom`].
 
-pub mod snapshot;
+mod snapshot;
 
+use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::context::{Context, Fetched, Needs, order_product_ids};
+use crate::context::{CheckRequest, Context, Fetched, Needs, order_product_ids};
 use crate::ion::{IonClient, IonError, ListedCustomer};
-use crate::preflight::CheckRequest;
 
-pub use snapshot::{SnapshotError, SnapshotSource};
+pub use snapshot::{SnapshotError, SnapshotSource, record as record_snapshot};
 
 /// How many product-detail requests of one check run at once.
 const PRODUCT_CONCURRENCY: usize = 16;
 
 /// A check's data source.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
+#[non_exhaustive]
 pub enum Source {
     /// The live ION API.
     Live(IonClient),
     /// A directory of recorded ION responses.
     Snapshot(SnapshotSource),
+    /// A caller's own [`DataSource`] (see [`Source::custom`]).
+    Custom(CustomSource),
+}
+
+/// A caller's [`DataSource`], held by [`Source::Custom`].
+#[derive(Clone)]
+pub struct CustomSource(Arc<dyn ErasedSource>);
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Live(c) => f.debug_tuple("Live").field(c).finish(),
+            Source::Snapshot(s) => f.debug_tuple("Snapshot").field(s).finish(),
+            Source::Custom(s) => f.debug_tuple("Custom").field(&s.0.name()).finish(),
+        }
+    }
+}
+
+/// Where a check's ION resources come from, for callers with a source of
+/// their own (a cache in front of ION, a store of recorded answers).
+///
+/// Each method returns the resource as [`Fetched`]: `Present` with the value
+/// in ION's JSON shape, `Absent` when the source knows it does not exist,
+/// `Unavailable` with a reason when it could not be obtained. Methods never
+/// fail: a source that cannot tell must say `Unavailable`, so the rules that
+/// read the resource come out `error` (fail closed), never `pass`.
+///
+/// ```
+/// use ion_preflight::context::{CheckRequest, Fetched};
+/// use ion_preflight::source::{DataSource, Source};
+/// use ion_preflight::{Preflight, RuleSet, Verdict};
+/// use serde_json::json;
+///
+/// /// Knows one active customer and nothing else.
+/// #[derive(Debug)]
+/// struct OneCustomer;
+///
+/// impl DataSource for OneCustomer {
+///     async fn customer(&self, _account: u64, customer: u64) -> Fetched {
+///         if customer == 2002 {
+///             Fetched::present(json!({"id": "2002", "customerStatus": "ACTIVE"}))
+///         } else {
+///             Fetched::Absent
+///         }
+///     }
+///     async fn cloud_profiles(&self, _account: u64, _customer: u64) -> Fetched {
+///         Fetched::unavailable("this source keeps no cloud profiles")
+///     }
+///     async fn product(&self, _account: u64, _product_id: &str) -> Fetched {
+///         Fetched::unavailable("this source keeps no catalog")
+///     }
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let preflight = Preflight::new(Source::custom(OneCustomer), RuleSet::builtin());
+/// let report = preflight.check(CheckRequest::new(1001, 9999)).await;
+/// assert_eq!(report.verdict(), Verdict::Blocked); // ION's word: no such customer
+/// # });
+/// ```
+pub trait DataSource: Send + Sync {
+    /// The customer resource (`GET .../customers/{customer}`).
+    fn customer(&self, account: u64, customer: u64) -> impl Future<Output = Fetched> + Send;
+    /// The `customerCloudProfiles` array of the customer's cloud profiles
+    /// (`GET .../customers/{customer}/cloudProfiles`).
+    fn cloud_profiles(&self, account: u64, customer: u64) -> impl Future<Output = Fetched> + Send;
+    /// One product's catalog details (`GET .../products/{product_id}`).
+    fn product(&self, account: u64, product_id: &str) -> impl Future<Output = Fetched> + Send;
+    /// Every customer of `account` (for batch checks). The default says the
+    /// source cannot list them.
+    fn list_customers(
+        &self,
+        account: u64,
+        page_size: u32,
+    ) -> BoxStream<'static, Result<ListedCustomer, SourceError>> {
+        let _ = (account, page_size);
+        futures::stream::once(async { Err(SourceError::CannotList) }).boxed()
+    }
+    /// A name for logs and `Debug` (the type's name by default).
+    fn name(&self) -> &str {
+        std::any::type_name::<Self>()
+    }
+}
+
+/// [`DataSource`] with boxed futures, so a [`Source`] can hold any of them.
+trait ErasedSource: Send + Sync {
+    fn customer(&self, account: u64, customer: u64) -> BoxFuture<'_, Fetched>;
+    fn cloud_profiles(&self, account: u64, customer: u64) -> BoxFuture<'_, Fetched>;
+    fn product<'a>(&'a self, account: u64, product_id: &'a str) -> BoxFuture<'a, Fetched>;
+    fn list_customers(
+        &self,
+        account: u64,
+        page_size: u32,
+    ) -> BoxStream<'static, Result<ListedCustomer, SourceError>>;
+    fn name(&self) -> &str;
+}
+
+impl<T: DataSource> ErasedSource for T {
+    fn customer(&self, account: u64, customer: u64) -> BoxFuture<'_, Fetched> {
+        DataSource::customer(self, account, customer).boxed()
+    }
+    fn cloud_profiles(&self, account: u64, customer: u64) -> BoxFuture<'_, Fetched> {
+        DataSource::cloud_profiles(self, account, customer).boxed()
+    }
+    fn product<'a>(&'a self, account: u64, product_id: &'a str) -> BoxFuture<'a, Fetched> {
+        DataSource::product(self, account, product_id).boxed()
+    }
+    fn list_customers(
+        &self,
+        account: u64,
+        page_size: u32,
+    ) -> BoxStream<'static, Result<ListedCustomer, SourceError>> {
+        DataSource::list_customers(self, account, page_size)
+    }
+    fn name(&self) -> &str {
+        DataSource::name(self)
+    }
+}
+
+impl Source {
+    /// A source backed by the caller's own [`DataSource`] (see its example).
+    pub fn custom(source: impl DataSource + 'static) -> Self {
+        Source::Custom(CustomSource(Arc::new(source)))
+    }
+}
+
+/// A `Source` is a data source too, so a caller's source can wrap live ION
+/// or a snapshot (a cache in front of either).
+impl DataSource for Source {
+    async fn customer(&self, account: u64, customer: u64) -> Fetched {
+        match self {
+            Source::Live(client) => DataSource::customer(&Live(client), account, customer).await,
+            Source::Snapshot(s) => DataSource::customer(s, account, customer).await,
+            Source::Custom(c) => c.0.customer(account, customer).await,
+        }
+    }
+
+    async fn cloud_profiles(&self, account: u64, customer: u64) -> Fetched {
+        match self {
+            Source::Live(client) => {
+                DataSource::cloud_profiles(&Live(client), account, customer).await
+            }
+            Source::Snapshot(s) => DataSource::cloud_profiles(s, account, customer).await,
+            Source::Custom(c) => c.0.cloud_profiles(account, customer).await,
+        }
+    }
+
+    async fn product(&self, account: u64, product_id: &str) -> Fetched {
+        match self {
+            Source::Live(client) => DataSource::product(&Live(client), account, product_id).await,
+            Source::Snapshot(s) => DataSource::product(s, account, product_id).await,
+            Source::Custom(c) => c.0.product(account, product_id).await,
+        }
+    }
+
+    fn list_customers(
+        &self,
+        account: u64,
+        page_size: u32,
+    ) -> BoxStream<'static, Result<ListedCustomer, SourceError>> {
+        Source::list_customers(self, account, page_size)
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Source::Live(_) => "live ION",
+            Source::Snapshot(_) => "snapshot",
+            Source::Custom(c) => c.0.name(),
+        }
+    }
 }
 
 impl From<IonClient> for Source {
@@ -59,6 +235,12 @@ pub enum SourceError {
     /// From a snapshot directory.
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
+    /// A caller's [`DataSource`] that cannot list customers.
+    #[error("this data source cannot list customers")]
+    CannotList,
+    /// From a caller's [`DataSource`].
+    #[error("{0}")]
+    Other(String),
 }
 
 impl Source {
@@ -82,6 +264,7 @@ impl Source {
         match self {
             Source::Live(client) => fetch_plan(&Live(client), req, needs, deadline).await,
             Source::Snapshot(snapshot) => fetch_plan(snapshot, req, needs, deadline).await,
+            Source::Custom(custom) => fetch_plan(&Erased(&*custom.0), req, needs, deadline).await,
         }
     }
 
@@ -101,21 +284,28 @@ impl Source {
                 .customers(account)
                 .map_err(SourceError::from)
                 .boxed(),
+            Source::Custom(custom) => custom.0.list_customers(account, page_size),
         }
     }
 }
 
-/// One way of obtaining each resource (live or snapshot). Implementations
-/// never fail: errors become [`Fetched::Unavailable`].
-pub(crate) trait Backend: Sync {
-    fn customer(&self, account: u64, customer: u64) -> impl Future<Output = Fetched> + Send;
-    fn cloud_profiles(&self, account: u64, customer: u64) -> impl Future<Output = Fetched> + Send;
-    fn product(&self, account: u64, product_id: &str) -> impl Future<Output = Fetched> + Send;
-}
-
 struct Live<'a>(&'a IonClient);
 
-impl Backend for Live<'_> {
+struct Erased<'a>(&'a dyn ErasedSource);
+
+impl DataSource for Erased<'_> {
+    async fn customer(&self, account: u64, customer: u64) -> Fetched {
+        self.0.customer(account, customer).await
+    }
+    async fn cloud_profiles(&self, account: u64, customer: u64) -> Fetched {
+        self.0.cloud_profiles(account, customer).await
+    }
+    async fn product(&self, account: u64, product_id: &str) -> Fetched {
+        self.0.product(account, product_id).await
+    }
+}
+
+impl DataSource for Live<'_> {
     async fn customer(&self, account: u64, customer: u64) -> Fetched {
         fetched(self.0.customer_json(account, customer).await, |v| v)
     }
@@ -173,7 +363,7 @@ async fn bounded(
 }
 
 /// Fetches for `req`'s ids and time; the context shares `req`'s order body.
-async fn fetch_plan<B: Backend>(
+async fn fetch_plan<B: DataSource>(
     backend: &B,
     req: &CheckRequest,
     needs: Needs,

@@ -19,12 +19,11 @@ use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{Backend, profiles_array};
-use crate::context::{Fetched, Needs, order_product_ids};
+use super::{DataSource, profiles_array};
+use crate::context::{CheckRequest, Fetched, Needs, order_product_ids};
 use crate::ion::{
     Customer, CustomerCloudProfiles, CustomerPage, IonClient, IonError, ListedCustomer, Product,
 };
-use crate::preflight::CheckRequest;
 
 /// A snapshot directory opened for reading.
 #[derive(Clone, Debug)]
@@ -86,6 +85,16 @@ pub enum SnapshotError {
 
 impl SnapshotSource {
     /// Opens the snapshot directory `dir` (nothing is read until a fetch).
+    ///
+    /// ```
+    /// use ion_preflight::{CheckRequest, Preflight, RuleSet, SnapshotSource, Verdict};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let preflight = Preflight::new(SnapshotSource::open("fixtures/demo")?, RuleSet::builtin());
+    /// let report = preflight.check(CheckRequest::new(1001, 2003)).await;
+    /// assert_eq!(report.verdict(), Verdict::Blocked); // customer 2003 is inactive
+    /// assert!(SnapshotSource::open("no/such/dir").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+    /// ```
     pub fn open(dir: impl Into<PathBuf>) -> Result<SnapshotSource, SnapshotError> {
         let root = dir.into();
         if !root.is_dir() {
@@ -128,14 +137,14 @@ fn account_dir(root: &Path, account: u64) -> PathBuf {
 }
 
 /// `DIR/accounts/{a}/customers/{c}.json`.
-pub fn customer_path(root: &Path, account: u64, customer: u64) -> PathBuf {
+pub(crate) fn customer_path(root: &Path, account: u64, customer: u64) -> PathBuf {
     account_dir(root, account)
         .join("customers")
         .join(format!("{customer}.json"))
 }
 
 /// `DIR/accounts/{a}/customers/{c}/cloudProfiles.json`.
-pub fn cloud_profiles_path(root: &Path, account: u64, customer: u64) -> PathBuf {
+pub(crate) fn cloud_profiles_path(root: &Path, account: u64, customer: u64) -> PathBuf {
     account_dir(root, account)
         .join("customers")
         .join(customer.to_string())
@@ -145,14 +154,14 @@ pub fn cloud_profiles_path(root: &Path, account: u64, customer: u64) -> PathBuf 
 /// `DIR/accounts/{a}/products/{productId}.json`, with the product id made
 /// safe as a file name: every byte outside `A-Z a-z 0-9 - _ .` is
 /// percent-encoded, and so is a leading dot.
-pub fn product_path(root: &Path, account: u64, product_id: &str) -> PathBuf {
+pub(crate) fn product_path(root: &Path, account: u64, product_id: &str) -> PathBuf {
     account_dir(root, account)
         .join("products")
         .join(format!("{}.json", file_name_for(product_id)))
 }
 
 /// `DIR/accounts/{a}/customers.json`.
-pub fn listing_path(root: &Path, account: u64) -> PathBuf {
+pub(crate) fn listing_path(root: &Path, account: u64) -> PathBuf {
     account_dir(root, account).join("customers.json")
 }
 
@@ -216,7 +225,7 @@ fn snapshot_fetched(
     }
 }
 
-impl Backend for SnapshotSource {
+impl DataSource for SnapshotSource {
     async fn customer(&self, account: u64, customer: u64) -> Fetched {
         let path = customer_path(&self.root, account, customer);
         snapshot_fetched(read_resource::<Customer>(&path).await, |v| v)
@@ -234,6 +243,20 @@ impl Backend for SnapshotSource {
         let path = product_path(&self.root, account, product_id);
         snapshot_fetched(read_resource::<Product>(&path).await, |v| v)
     }
+
+    fn list_customers(
+        &self,
+        account: u64,
+        _page_size: u32,
+    ) -> futures::stream::BoxStream<'static, Result<ListedCustomer, super::SourceError>> {
+        self.customers(account)
+            .map(|r| r.map_err(super::SourceError::from))
+            .boxed()
+    }
+
+    fn name(&self) -> &str {
+        "snapshot"
+    }
 }
 
 /// Records, from live ION, the responses a check of `req` reads (per
@@ -241,6 +264,16 @@ impl Backend for SnapshotSource {
 /// Returns the files written. A resource ION says does not exist has its
 /// file removed (absent file = 404); any other failure aborts the recording,
 /// because a missing file would later read as "does not exist".
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use ion_preflight::{CheckRequest, IonClient, RuleSet, source::record_snapshot};
+/// let client = IonClient::from_env()?;
+/// let req = CheckRequest::new(1001, 2002);
+/// let written = record_snapshot(&client, &req, RuleSet::builtin().needs(), "case-4711").await?;
+/// println!("{} files recorded", written.len());
+/// # Ok(()) }
+/// ```
 pub async fn record(
     client: &IonClient,
     req: &CheckRequest,
@@ -309,9 +342,13 @@ async fn write_json(path: &Path, body: &Value) -> Result<(), SnapshotError> {
     }
     let mut text = serde_json::to_string_pretty(body).map_err(|e| err(std::io::Error::other(e)))?;
     text.push('\n');
-    let tmp = path.with_extension("json.tmp");
-    tokio::fs::write(&tmp, text).await.map_err(err)?;
-    tokio::fs::rename(&tmp, path).await.map_err(err)
+    let target = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        crate::atomic_write::write_atomically(&target, text.as_bytes(), false)
+    })
+    .await
+    .map_err(|e| err(std::io::Error::other(e)))?
+    .map_err(err)
 }
 
 #[cfg(test)]

@@ -291,7 +291,9 @@ fn a_refresh_token_with_less_than_seven_days_left_is_warned_about() {
         logs.contains("the ION refresh token expires in 3 d 0 h"),
         "{logs}"
     );
-    assert!(logs.contains("auth login"), "{logs}");
+    // The library's advice is the portal's; command names are the CLI's.
+    assert!(logs.contains("ION portal"), "{logs}");
+    assert!(!logs.contains("auth login"), "{logs}");
     assert!(!logs.contains("rt-0") && !logs.contains("at-1"), "{logs}");
 
     // Recorded in the file earlier: warned about on a run that makes no

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use ion_preflight::CheckRequest;
 use ion_preflight::context::{Fetched, Needs};
-use ion_preflight::ion::{FileTokenStore, MemoryTokenStore, TokenStore, TokenStoreError};
+use ion_preflight::ion::{MemoryTokenStore, TokenFile, TokenStore, TokenStoreError};
 use ion_preflight::source::Source;
 use secrecy::{ExposeSecret, SecretString};
 use wiremock::matchers::{any, body_string, header, method, path};
@@ -87,7 +87,7 @@ async fn rotated_refresh_tokens_are_persisted_to_the_token_file() {
     let file = dir.path().join("ion-token");
     std::fs::write(&file, "rt-1\n").expect("seed");
     let client = builder(&server)
-        .token_store(Arc::new(FileTokenStore::new(&file)))
+        .token_store(Arc::new(TokenFile::new(&file)))
         .build()
         .expect("client");
     let source = Source::from(client);
@@ -112,7 +112,7 @@ async fn rotated_refresh_tokens_are_persisted_to_the_token_file() {
 
 /// The refresh token in a token file (JSON since the first write).
 fn stored_refresh(file: &std::path::Path) -> String {
-    FileTokenStore::new(file)
+    TokenFile::new(file)
         .load()
         .expect("load")
         .expect("a token")
@@ -210,6 +210,6 @@ async fn a_rejected_refresh_token_makes_the_data_unavailable_with_ions_message()
     };
     assert_eq!(
         reason,
-        "ION rejected the credentials at POST /oauth/token: cannot validate token [redacted]: redis: nil (obtain a new refresh token in the ION portal and set ION_REFRESH_TOKEN or ION_TOKEN_FILE)"
+        "ION rejected the credentials at POST /oauth/token: cannot validate token [redacted]: redis: nil (new API credentials come from the ION portal)"
     );
 }

@@ -505,7 +505,9 @@ async fn a_static_access_token_rejected_is_reported_without_retry() {
     .await;
     let e = customer_error(&server).await;
     assert!(matches!(e, IonError::TokenRejected { .. }), "{e:?}");
-    assert!(e.to_string().contains("ION_REFRESH_TOKEN"), "{e}");
+    // Advice a library caller can follow: no CLI variable names.
+    assert!(e.to_string().contains("ION portal"), "{e}");
+    assert!(!e.to_string().contains("ION_REFRESH_TOKEN"), "{e}");
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use ion_preflight::context::Needs;
-use ion_preflight::ion::FileTokenStore;
+use ion_preflight::ion::TokenFile;
 use ion_preflight::rules::RuleSet;
 use ion_preflight::source::Source;
 use ion_preflight::{CheckRequest, Preflight};
@@ -111,7 +111,7 @@ async fn no_token_appears_in_trace_logs() {
     }
     let client = builder(&server)
         .access_token(SecretString::from(ACCESS))
-        .token_store(Arc::new(FileTokenStore::new(&token_file)))
+        .token_store(Arc::new(TokenFile::new(&token_file)))
         .build()
         .expect("client");
     let debug = format!("{client:?}");

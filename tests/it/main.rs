@@ -9,6 +9,7 @@ mod cli_interrupt;
 mod cli_live;
 mod cli_rules;
 mod cli_support;
+mod custom_source;
 mod default_rules;
 mod fault_server;
 mod faults;
@@ -19,6 +20,7 @@ mod ion_client;
 mod ion_fetch_plan;
 mod ion_logging;
 mod ion_support;
+mod layering;
 #[cfg(feature = "serve")]
 mod proxy_gate;
 mod render_formats;

@@ -7,8 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ion_preflight::rules::schema::rule_file_schema;
-use ion_preflight::rules::yaml::Node;
+use ion_preflight::rules::schema::{rule_file_instance, rule_file_schema};
 use serde_json::Value;
 
 fn validator() -> jsonschema::Validator {
@@ -34,11 +33,7 @@ fn yaml_files(dir: &str) -> Vec<PathBuf> {
 /// loader reads it (only `true`/`false` are booleans; a `null:` key is the
 /// text "null").
 fn to_instance(text: &str) -> Value {
-    let mut options = serde_saphyr::Options::default();
-    options.strict_booleans = true;
-    let node: Node = serde_saphyr::from_str_with_options(text, options)
-        .unwrap_or_else(|e| panic!("{text}: {e}"));
-    node.to_json()
+    rule_file_instance(text).unwrap_or_else(|e| panic!("{text}: {e}"))
 }
 
 fn instance(path: &Path) -> Value {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use futures::StreamExt;
 use ion_preflight::context::Fetched;
 use ion_preflight::rules::RuleSet;
-use ion_preflight::source::snapshot::record;
+use ion_preflight::source::record_snapshot as record;
 use ion_preflight::source::{SnapshotError, SnapshotSource, Source, SourceError};
 use ion_preflight::{CheckRequest, Preflight};
 use serde_json::{Value, json};

@@ -1,7 +1,5 @@
 //! `batch`: many customers, bounded concurrency, streamed output.
 
-use std::convert::Infallible;
-use std::fmt::Display;
 use std::future::Future;
 use std::io::{BufWriter, IsTerminal};
 use std::sync::Arc;
@@ -11,15 +9,16 @@ use futures::{Stream, StreamExt, future};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{CHECK_TIMEOUT, load_rules, runtime, source};
+use crate::batch::{self, Stop};
 use crate::cli::args::{BatchArgs, BatchFormat};
-use crate::cli::batch::{self, Stop};
 use crate::cli::exit::{CliError, Exit};
 use crate::cli::input::{InputPath, read_customers, read_order};
 use crate::cli::logging;
-use crate::preflight::{CheckRequest, Preflight};
 use crate::report::Report;
 use crate::report::render::{JsonArrayStream, JunitStream, NdjsonStream, ReportStream};
 use crate::rules::EvalOptions;
+use crate::source::SourceError;
+use crate::{CheckRequest, Preflight};
 
 /// Runs `batch`.
 pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
@@ -56,7 +55,7 @@ pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
         match customers {
             Some(ids) => {
                 let total = u64::try_from(ids.len()).ok();
-                let ids = futures::stream::iter(ids.into_iter().map(Ok::<u64, Infallible>));
+                let ids = futures::stream::iter(ids.into_iter().map(Ok::<u64, SourceError>));
                 drive(&args, ids, total, check).await
             }
             None => {
@@ -87,15 +86,14 @@ pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
 /// Runs `check` over `ids`, streaming reports to stdout in the chosen
 /// format, and prints the summary on stderr. `total` is the number of ids
 /// when known (for the progress bar).
-pub async fn drive<Ids, E, F, Fut>(
+pub async fn drive<Ids, F, Fut>(
     args: &BatchArgs,
     ids: Ids,
     total: Option<u64>,
     check: F,
 ) -> Result<Exit, CliError>
 where
-    Ids: Stream<Item = Result<u64, E>>,
-    E: Display,
+    Ids: Stream<Item = Result<u64, SourceError>>,
     F: Fn(u64) -> Fut,
     Fut: Future<Output = Report>,
 {
@@ -109,13 +107,20 @@ where
     if !progress.is_hidden() {
         logging::set_progress(Some(progress.clone()));
     }
+    let bar = progress.clone();
+    let interrupts = interrupts().inspect(move |()| {
+        bar.set_message("interrupted: finishing checks in flight");
+    });
+    let mut out = WithProgress {
+        out: out.as_mut(),
+        progress: &progress,
+    };
     let run = batch::run(
         ids,
         usize::from(args.concurrency),
         check,
-        out.as_mut(),
-        &progress,
-        interrupts(),
+        &mut out,
+        interrupts,
     )
     .await;
     logging::set_progress(None);
@@ -124,7 +129,7 @@ where
         eprintln!("{}", run.stats.summary());
     }
     match run.stop {
-        None => Ok(run.stats.exit()),
+        None => Ok(Exit::from_verdict(run.stats.verdict())),
         Some(Stop::Interrupted { aborted }) => {
             eprintln!(
                 "interrupted: {} reports written{}; customers not started were not checked",
@@ -137,13 +142,34 @@ where
             );
             Ok(Exit::Interrupted)
         }
-        Some(Stop::Ids(e)) => Err(CliError::Data(format!(
-            "cannot list the customers of account {}: {e} ({} reports written before the listing failed)",
-            args.account,
-            run.stats.total()
-        ))),
-        Some(Stop::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(run.stats.exit()),
+        Some(Stop::Ids(e)) => Err(CliError::Listing {
+            account: args.account,
+            written: run.stats.total(),
+            source: e,
+        }),
+        Some(Stop::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            Ok(Exit::from_verdict(run.stats.verdict()))
+        }
         Some(Stop::Output(e)) => Err(CliError::stdout(e)),
+    }
+}
+
+/// A report stream that counts on the progress bar, which steps aside while
+/// a report is written (stdout may be the same terminal).
+struct WithProgress<'a> {
+    out: &'a mut dyn ReportStream,
+    progress: &'a ProgressBar,
+}
+
+impl ReportStream for WithProgress<'_> {
+    fn report(&mut self, report: &Report) -> std::io::Result<()> {
+        self.progress.inc(1);
+        let out = &mut self.out;
+        self.progress.suspend(|| out.report(report))
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.out.finish()
     }
 }
 

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod auth;
 mod batch;
 mod check;
 mod rules;
@@ -9,15 +10,13 @@ mod snapshot;
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::CommandFactory;
-use secrecy::SecretString;
 
 use super::args::{Cli, Command, RuleArgs};
 use super::exit::{CliError, Exit};
-use crate::ion::{FileTokenStore, IonClient, IonClientBuilder};
+use crate::ion::{IonClient, IonClientBuilder};
 use crate::rules::{RuleSet, RuleSetLoader};
 use crate::source::{SnapshotSource, Source};
 
@@ -39,7 +38,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit, CliError> {
         Command::Check(args) => check::run(args),
         Command::Batch(args) => batch::run(args),
         Command::Snapshot(args) => snapshot::run(args),
-        Command::Auth(cmd) => crate::cli::auth::run(cmd),
+        Command::Auth(cmd) => auth::run(cmd),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run_serve(args),
         #[cfg(feature = "serve")]
@@ -69,90 +68,26 @@ pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
     }
 }
 
-/// An ION client configured from the flags and the environment. Tokens come
-/// only from `ION_ACCESS_TOKEN`, `ION_REFRESH_TOKEN` and `ION_TOKEN_FILE`;
-/// the base URL from `--base-url` (which clap falls back to `ION_BASE_URL`
-/// for) or the client's default.
+/// An ION client configured from the environment
+/// ([`IonClientBuilder::from_env`]) and the flags: `--base-url` (which clap
+/// falls back to `ION_BASE_URL` for) wins.
 pub fn client(base_url: Option<&str>) -> Result<IonClient, CliError> {
-    client_builder(base_url)?
-        .build()
-        .map_err(|e| CliError::Config(e.to_string()))
+    Ok(client_builder(base_url)?.build()?)
 }
 
-/// The builder behind [`client`].
+/// The builder behind [`client`], for a front end that adds to it.
 pub fn client_builder(base_url: Option<&str>) -> Result<IonClientBuilder, CliError> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let mut builder = IonClient::builder();
+    let mut builder = IonClientBuilder::from_env()?;
     if let Some(url) = base_url.map(str::trim).filter(|u| !u.is_empty()) {
         builder = builder.base_url(url);
     }
-    if let Some(t) = var("ION_ACCESS_TOKEN") {
-        builder = builder.access_token(SecretString::from(t.trim().to_owned()));
-    }
-    if let Some(t) = var("ION_REFRESH_TOKEN") {
-        builder = builder.refresh_token(SecretString::from(t.trim().to_owned()));
-    }
-    if let Some(path) = var("ION_TOKEN_FILE") {
-        builder = builder.token_store(Arc::new(FileTokenStore::new(path)));
-    }
-    tuning(builder, var)
-}
-
-/// Applies the request-tuning variables: `ION_REQUEST_TIMEOUT` (one HTTP
-/// request, e.g. `30s`, `500ms`), `ION_MAX_ATTEMPTS` (tries per GET, 1–20)
-/// and `ION_RETRY_BACKOFF` (the first pause between tries, e.g. `200ms`;
-/// later pauses double, with jitter, up to 25 times it). Unset variables
-/// keep the client's defaults; a bad value is a configuration error.
-fn tuning(
-    mut builder: IonClientBuilder,
-    var: impl Fn(&str) -> Option<String>,
-) -> Result<IonClientBuilder, CliError> {
-    if let Some(v) = var("ION_REQUEST_TIMEOUT") {
-        builder = builder.request_timeout(parse_duration("ION_REQUEST_TIMEOUT", &v)?);
-    }
-    if let Some(v) = var("ION_MAX_ATTEMPTS") {
-        let n = v
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=20).contains(n))
-            .ok_or_else(|| {
-                CliError::Config(format!(
-                    "ION_MAX_ATTEMPTS must be a whole number from 1 to 20, not {:?}",
-                    v.trim()
-                ))
-            })?;
-        builder = builder.max_attempts(n);
-    }
-    if let Some(v) = var("ION_RETRY_BACKOFF") {
-        let min = parse_duration("ION_RETRY_BACKOFF", &v)?;
-        builder = builder.backoff(min, min.saturating_mul(25));
-    }
     Ok(builder)
-}
-
-/// A positive duration such as `30s`, `250ms` or `1m` (jiff's friendly
-/// format); `name` is the variable it came from, for the message.
-pub(super) fn parse_duration(name: &str, text: &str) -> Result<Duration, CliError> {
-    let bad = || {
-        CliError::Config(format!(
-            "{name} must be a positive duration such as 30s or 250ms, not {:?}",
-            text.trim()
-        ))
-    };
-    let d: jiff::SignedDuration = text.trim().parse().map_err(|_| bad())?;
-    Duration::try_from(d)
-        .ok()
-        .filter(|d| !d.is_zero() && *d <= Duration::from_secs(24 * 3600))
-        .ok_or_else(bad)
 }
 
 /// The data source: a snapshot directory with `--data`, else live ION.
 pub fn source(data: Option<&Path>, base_url: Option<&str>) -> Result<Source, CliError> {
     match data {
-        Some(dir) => SnapshotSource::open(dir)
-            .map(Source::Snapshot)
-            .map_err(|e| CliError::Config(e.to_string())),
+        Some(dir) => Ok(Source::Snapshot(SnapshotSource::open(dir)?)),
         None => client(base_url).map(Source::Live),
     }
 }

@@ -205,42 +205,10 @@ fn rules_count(n: usize) -> String {
 
 /// "no rule `x`", with the closest id when one is close.
 fn unknown_rule(set: &RuleSet, id: &str) -> String {
-    let closest = set
-        .rules()
-        .iter()
-        .map(|r| (edit_distance(id, r.id()), r.id()))
-        .min();
-    match closest {
-        Some((d, near)) if d <= 3.max(id.len() / 3) => {
+    match set.closest_id(id) {
+        Some(near) => {
             format!("the rule set has no rule `{id}`; did you mean `{near}`? (see `rules list`)")
         }
-        _ => format!("the rule set has no rule `{id}` (see `rules list`)"),
-    }
-}
-
-/// Levenshtein distance.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::edit_distance;
-
-    #[test]
-    fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("customer-active", "customer-active"), 0);
-        assert_eq!(edit_distance("custmer-active", "customer-active"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
+        None => format!("the rule set has no rule `{id}` (see `rules list`)"),
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::{client_builder, parse_duration, runtime};
+use super::{client_builder, runtime};
 use crate::cli::args::{FailOn, IonArgs, RuleArgs};
 use crate::cli::exit::{CliError, Exit};
 use crate::rules::EvalOptions;
@@ -128,7 +128,7 @@ pub struct ProxyArgs {
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
-    parse_duration("the duration", text).map_err(|e| e.to_string())
+    crate::ion::parse_duration("the duration", text).map_err(|e| e.to_string())
 }
 
 fn spec(args: &RuleArgs) -> RuleSpec {

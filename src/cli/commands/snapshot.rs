@@ -1,12 +1,11 @@
 //! `snapshot`: record the live ION responses a check reads.
 
 use super::{client, load_rules, runtime, write_stdout};
+use crate::CheckRequest;
 use crate::cli::args::SnapshotArgs;
 use crate::cli::exit::{CliError, Exit};
 use crate::cli::input::read_order;
-use crate::preflight::CheckRequest;
-use crate::source::SnapshotError;
-use crate::source::snapshot::record;
+use crate::source::record_snapshot;
 
 /// Runs `snapshot`.
 pub fn run(args: SnapshotArgs) -> Result<Exit, CliError> {
@@ -17,12 +16,7 @@ pub fn run(args: SnapshotArgs) -> Result<Exit, CliError> {
     if let Some(order) = order {
         req = req.with_order(order);
     }
-    let written = runtime()?
-        .block_on(record(&client, &req, rules.needs(), &args.out))
-        .map_err(|e| match e {
-            SnapshotError::Ion(_) => CliError::Data(e.to_string()),
-            _ => CliError::Config(e.to_string()),
-        })?;
+    let written = runtime()?.block_on(record_snapshot(&client, &req, rules.needs(), &args.out))?;
     let mut out = String::new();
     for path in &written {
         out.push_str(&format!("{}\n", path.display()));

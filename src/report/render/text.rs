@@ -13,10 +13,19 @@ use crate::report::{Evidence, Outcome, Report, RuleResult, Verdict};
 
 /// How to render text.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TextOptions {
     /// Use ANSI colours. The CLI turns this on only when stdout is a terminal
     /// and `NO_COLOR` is unset.
     pub color: bool,
+}
+
+impl TextOptions {
+    /// With or without ANSI colours.
+    pub fn with_color(mut self, color: bool) -> Self {
+        self.color = color;
+        self
+    }
 }
 
 const RED: &str = "\x1b[31m";

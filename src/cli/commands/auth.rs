@@ -3,94 +3,18 @@
 //! refresh. The file's format and locking are in `docs/credentials.md`.
 
 use std::io::{IsTerminal, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use clap::{Args, Subcommand};
 use jiff::Timestamp;
 use secrecy::SecretString;
 
-use super::args::IonArgs;
-use super::commands::{runtime, write_stdout};
-use super::exit::{CliError, Exit};
+use super::{runtime, write_stdout};
+use crate::cli::args::{AuthCommand, IonArgs, LoginArgs, RefreshArgs, StatusArgs, TokenFileArg};
+use crate::cli::exit::{CliError, Exit};
 use crate::ion::{
-    ACCESS_TOKEN_MARGIN, IonClient, IonError, REFRESH_EXPIRY_WARNING, StoredTokens, TokenFile,
-    TokenStore,
+    ACCESS_TOKEN_MARGIN, IonClient, REFRESH_EXPIRY_WARNING, StoredTokens, TokenFile, TokenStore,
 };
-
-const AUTH_HELP: &str = "\
-Examples:
-  export ION_TOKEN_FILE=~/.config/ion-preflight/token.json
-  ion-preflight auth login          # paste the refresh token from the ION portal
-  ion-preflight auth status         # what is cached and how long it lasts
-  ion-preflight auth refresh        # one refresh now
-
-  # From a secret store, without a terminal:
-  secret-tool lookup service ion | ion-preflight auth login --token-file token.json
-
-The token file is shared safely by every process naming it: a valid access
-token is reused between runs, and a refresh holds a lock on <file>.lock so
-overlapping runs never present the same refresh token twice.
-
-Exit codes:
-  0  done
-  2  usage or configuration error (no token file, malformed file, bad input)
-  3  ION could not be reached or refused the credentials";
-
-/// `auth` subcommands.
-#[derive(Debug, Subcommand)]
-#[command(after_help = AUTH_HELP)]
-pub enum AuthCommand {
-    /// Store a refresh token from the ION portal in the token file, read from
-    /// stdin or a hidden prompt (never from an argument).
-    #[command(after_help = AUTH_HELP)]
-    Login(LoginArgs),
-    /// Show whether an access token is cached and how long it and the
-    /// refresh token remain valid; asks ION when a cached access token can
-    /// be checked. Never prints a token.
-    #[command(after_help = AUTH_HELP)]
-    Status(StatusArgs),
-    /// Refresh now: one POST /oauth/token under the file's lock, the new
-    /// tokens written to the file.
-    #[command(after_help = AUTH_HELP)]
-    Refresh(RefreshArgs),
-}
-
-/// The token file.
-#[derive(Debug, Args, Clone)]
-pub struct TokenFileArg {
-    /// The token file.
-    #[arg(long, env = "ION_TOKEN_FILE", value_name = "FILE")]
-    pub token_file: Option<PathBuf>,
-}
-
-/// `auth login`.
-#[derive(Debug, Args)]
-pub struct LoginArgs {
-    #[command(flatten)]
-    file: TokenFileArg,
-}
-
-/// `auth status`.
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    #[command(flatten)]
-    file: TokenFileArg,
-    #[command(flatten)]
-    ion: IonArgs,
-    /// Do not contact ION; show only what the file says.
-    #[arg(long)]
-    offline: bool,
-}
-
-/// `auth refresh`.
-#[derive(Debug, Args)]
-pub struct RefreshArgs {
-    #[command(flatten)]
-    file: TokenFileArg,
-    #[command(flatten)]
-    ion: IonArgs,
-}
 
 /// Runs an `auth` subcommand.
 pub fn run(cmd: AuthCommand) -> Result<Exit, CliError> {
@@ -114,29 +38,14 @@ fn token_file(arg: &TokenFileArg) -> Result<TokenFile, CliError> {
     }
 }
 
-fn store_error(e: impl std::fmt::Display) -> CliError {
-    CliError::Config(e.to_string())
-}
-
-/// Exit 2 for what the user configures (the file, the base URL, missing
-/// credentials), 3 for what ION did (unreachable, refused, failing).
-fn ion_error(e: IonError) -> CliError {
-    match e {
-        IonError::Config(_) | IonError::InvalidBaseUrl { .. } | IonError::TokenStore(_) => {
-            CliError::Config(e.to_string())
-        }
-        other => CliError::Data(other.to_string()),
-    }
-}
-
 fn login(args: &LoginArgs) -> Result<Exit, CliError> {
     let file = token_file(&args.file)?;
     let token = read_token()?;
-    let previous = file.read().map_err(store_error)?;
+    let previous = file.read()?;
     // Under the lock, so a refresh running meanwhile finishes first and
     // then sees the new token instead of overwriting it.
-    let lock = file.lock_for_refresh().map_err(store_error)?;
-    file.save(&token).map_err(store_error)?;
+    let lock = file.lock_for_refresh()?;
+    file.save(&token)?;
     drop(lock);
     let mut out = format!("Stored the refresh token in {}", file.path().display());
     if previous.is_some() {
@@ -192,18 +101,15 @@ fn client_for(file: &TokenFile, ion: &IonArgs) -> Result<IonClient, CliError> {
     {
         builder = builder.refresh_token(SecretString::from(t.trim().to_owned()));
     }
-    builder.build().map_err(ion_error)
+    Ok(builder.build()?)
 }
 
 fn refresh(args: &RefreshArgs) -> Result<Exit, CliError> {
     let file = token_file(&args.file)?;
     let client = client_for(&file, &args.ion)?;
-    runtime()?
-        .block_on(client.refresh_now())
-        .map_err(ion_error)?;
+    runtime()?.block_on(client.refresh_now())?;
     let tokens = file
-        .read()
-        .map_err(store_error)?
+        .read()?
         .ok_or_else(|| CliError::Config("the token file is empty after the refresh".into()))?;
     let now = Timestamp::now();
     let mut out = format!(
@@ -219,7 +125,7 @@ fn refresh(args: &RefreshArgs) -> Result<Exit, CliError> {
 fn status(args: &StatusArgs) -> Result<Exit, CliError> {
     let file = token_file(&args.file)?;
     let path = file.path().to_path_buf();
-    let Some(tokens) = file.read().map_err(store_error)? else {
+    let Some(tokens) = file.read()? else {
         return Err(CliError::Config(format!(
             "the token file {} is missing or empty: run `ion-preflight auth login`",
             path.display()
@@ -243,14 +149,14 @@ fn status(args: &StatusArgs) -> Result<Exit, CliError> {
                 format!("accepts the access token ({access} left; refresh token {refresh} left)")
             }
             Err(e) => {
-                let e = ion_error(e);
+                let e = CliError::from(e);
                 exit = e.exit();
                 format!("could not check: {e}")
             }
         }
     };
     // Read again: what ION just said about the refresh token is recorded.
-    let tokens = file.read().map_err(store_error)?.unwrap_or(tokens);
+    let tokens = file.read()?.unwrap_or(tokens);
     let now = Timestamp::now();
     let mut out = vec![format!("Token file:    {}{}", path.display(), mode(&path))];
     out.push(format!(

@@ -1,10 +1,35 @@
-//! The batch driver: runs checks for a stream of customer ids with bounded
+//! Many checks at once: [`run`] checks a stream of customer ids with bounded
 //! concurrency, writes each report whole as soon as it is ready, keeps
-//! counts for the summary, and stops cleanly on interrupt.
+//! counts for a summary, and stops cleanly on interrupt.
 //!
-//! The driver is generic over the check (an async function from customer id
-//! to report) and the id stream, so the same loop serves `--customers`,
-//! `--all`, live ION and snapshot directories.
+//! It is generic over the check (an async function from customer id to
+//! report) and the id stream, so the same loop serves a list of ids, a
+//! customer listing, live ION, snapshot directories and a caller's own
+//! [`DataSource`](crate::source::DataSource). The CLI's `batch` is this loop
+//! with a progress bar and Ctrl-C.
+//!
+//! ```
+//! use futures::stream;
+//! use ion_preflight::report::render::NdjsonStream;
+//! use ion_preflight::{CheckRequest, Preflight, RuleSet, SnapshotSource, Verdict, batch};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let preflight = Preflight::new(SnapshotSource::open("fixtures/demo")?, RuleSet::builtin());
+//! let ids = stream::iter([2002u64, 9999].map(Ok::<u64, std::convert::Infallible>));
+//! let mut out = NdjsonStream::new(Vec::new());
+//! let run = batch::run(
+//!     ids,
+//!     8,
+//!     |customer| preflight.check(CheckRequest::new(1001, customer)),
+//!     &mut out,
+//!     stream::pending(), // never interrupted
+//! )
+//! .await;
+//! assert!(run.stop.is_none());
+//! assert_eq!(run.stats.total(), 2);
+//! assert_ne!(run.stats.verdict(), Verdict::Ready); // customer 9999 does not exist
+//! # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+//! ```
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -12,12 +37,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::{Stream, StreamExt, future};
-use indicatif::ProgressBar;
 
 use crate::report::render::ReportStream;
 use crate::report::{Outcome, Report, Verdict};
-
-use super::exit::Exit;
 
 /// How many failing rules the summary lists.
 const TOP_FAILING: usize = 5;
@@ -56,9 +78,16 @@ impl BatchStats {
         self.ready + self.blocked + self.indeterminate
     }
 
-    /// The exit code for the reports seen.
-    pub fn exit(&self) -> Exit {
-        Exit::for_batch(self.ready, self.blocked, self.indeterminate)
+    /// The batch's verdict: `indeterminate` if any check was, else
+    /// `blocked` if any check was, else `ready` (also for no checks).
+    pub fn verdict(&self) -> Verdict {
+        if self.indeterminate > 0 {
+            Verdict::Indeterminate
+        } else if self.blocked > 0 {
+            Verdict::Blocked
+        } else {
+            Verdict::Ready
+        }
     }
 
     /// The most frequent failing rules, most frequent first, ties by id.
@@ -120,7 +149,7 @@ pub struct BatchRun<E> {
 }
 
 /// Runs `check` for every id from `ids`, at most `concurrency` at a time,
-/// writing each report to `out` as it finishes.
+/// writing each report to `out` as it finishes (see the module example).
 ///
 /// The first item of `interrupts` stops launching new checks and lets the
 /// ones in flight finish and be written; a second one drops them. An error
@@ -131,7 +160,6 @@ pub async fn run<Ids, E, F, Fut, I>(
     concurrency: usize,
     check: F,
     out: &mut dyn ReportStream,
-    progress: &ProgressBar,
     interrupts: I,
 ) -> BatchRun<E>
 where
@@ -167,15 +195,12 @@ where
                     break;
                 }
                 interrupted = true;
-                progress.set_message("interrupted: finishing checks in flight");
             }
             next = checks.next() => match next {
                 None => break,
                 Some(Ok(report)) => {
                     stats.record(&report);
-                    progress.inc(1);
-                    // With stdout on the same terminal, the bar steps aside.
-                    if let Err(e) = progress.suspend(|| out.report(&report)) {
+                    if let Err(e) = out.report(&report) {
                         stopping.store(true, Ordering::SeqCst);
                         stop = Some(Stop::Output(e));
                         break;
@@ -239,8 +264,8 @@ mod tests {
         )
     }
 
-    /// Runs a batch over `ids` into an NDJSON buffer, without a progress
-    /// bar; returns the run and the bytes written.
+    /// Runs a batch over `ids` into an NDJSON buffer; returns the run and
+    /// the bytes written.
     async fn run_ndjson<E, F, Fut>(
         ids: impl Stream<Item = Result<u64, E>>,
         concurrency: usize,
@@ -253,15 +278,7 @@ mod tests {
     {
         let mut buf = Vec::new();
         let mut out = NdjsonStream::new(&mut buf);
-        let batch = run(
-            ids,
-            concurrency,
-            check,
-            &mut out,
-            &ProgressBar::hidden(),
-            interrupts,
-        )
-        .await;
+        let batch = run(ids, concurrency, check, &mut out, interrupts).await;
         (batch, buf)
     }
 
@@ -302,7 +319,7 @@ mod tests {
         assert_eq!(seen, (1..=50).collect::<Vec<_>>());
         assert_eq!(run.stats.blocked, 16);
         assert_eq!(run.stats.ready, 34);
-        assert_eq!(run.stats.exit(), Exit::Blocked);
+        assert_eq!(run.stats.verdict(), Verdict::Blocked);
         assert_eq!(run.stats.top_failing(5), vec![("customer-active", 16)]);
     }
 
@@ -369,6 +386,21 @@ mod tests {
             run_ndjson(ids, 1, |id| async move { report(id) }, stream::pending()).await;
         assert!(matches!(run.stop, Some(Stop::Ids("page 2 failed"))));
         assert_eq!(lines(&buf).len(), 2);
+    }
+
+    #[test]
+    fn the_verdict_is_indeterminate_over_blocked_over_ready() {
+        let stats = |ready, blocked, indeterminate| BatchStats {
+            ready,
+            blocked,
+            indeterminate,
+            failing: HashMap::new(),
+        };
+        assert_eq!(stats(0, 0, 0).verdict(), Verdict::Ready);
+        assert_eq!(stats(5, 0, 0).verdict(), Verdict::Ready);
+        assert_eq!(stats(5, 1, 0).verdict(), Verdict::Blocked);
+        assert_eq!(stats(5, 1, 1).verdict(), Verdict::Indeterminate);
+        assert_eq!(stats(0, 0, 1).verdict(), Verdict::Indeterminate);
     }
 
     #[test]

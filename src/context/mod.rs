@@ -6,7 +6,16 @@
 //! exist — a fact the rules can judge), or unavailable (the fetch failed — the
 //! rules that need it cannot be evaluated and come out as `error`).
 //!
-//! Rule paths start at one of the context's roots, listed in [`Root`].
+//! Rule paths start at one of the context's roots, listed in [`Root`]; what
+//! a root holds in a context is [`Context::root`]. The roots' types (the
+//! shape rule paths are checked against at load time) live here too, in
+//! `shape`, derived from the ION client's types. A [`CheckRequest`] is what
+//! a check is asked about; a source turns it into a `Context`.
+
+mod request;
+pub(crate) mod shape;
+
+pub use request::CheckRequest;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -107,6 +116,36 @@ impl fmt::Display for Root {
     }
 }
 
+/// What one root holds in a [`Context`] (see [`Context::root`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum RootValue<'a> {
+    /// The root's value.
+    Present(&'a Value),
+    /// ION said the resource does not exist, or the check has no order.
+    Absent,
+    /// The resource could not be obtained: paths into it cannot be known.
+    Unavailable {
+        /// The resource, in words ("customer", "cloud profiles").
+        what: &'static str,
+        /// Why it is unavailable.
+        reason: &'a str,
+    },
+    /// `products`: details by product id, each fetched on its own (index
+    /// the map and read each [`Fetched`]).
+    Products(&'a BTreeMap<String, Fetched>),
+}
+
+impl<'a> RootValue<'a> {
+    fn from_fetched(f: &'a Fetched, what: &'static str) -> Self {
+        match f {
+            Fetched::Present { value } => RootValue::Present(value),
+            Fetched::Absent => RootValue::Absent,
+            Fetched::Unavailable { reason } => RootValue::Unavailable { what, reason },
+        }
+    }
+}
+
 /// Which ION resources a rule set reads, so a check fetches nothing else.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Needs {
@@ -148,7 +187,7 @@ pub struct Context {
     /// The customer's cloud profiles, as a JSON array.
     pub cloud_profiles: Fetched,
     /// The order body, when the check has one (shared with the
-    /// [`CheckRequest`](crate::CheckRequest) it came from, not copied).
+    /// [`CheckRequest`] it came from, not copied).
     pub order: Option<Arc<Value>>,
     /// Product details by product id.
     pub products: BTreeMap<String, Fetched>,
@@ -209,6 +248,30 @@ impl Context {
         &self.request
     }
 
+    /// What `root` holds in this context, as rule paths read it.
+    ///
+    /// ```
+    /// use ion_preflight::context::{Context, Fetched, Root, RootValue};
+    /// let now = jiff::Timestamp::UNIX_EPOCH;
+    /// let ctx = Context::new(1001, 2002, now).with_customer(Fetched::Absent);
+    /// assert!(matches!(ctx.root(Root::Customer), RootValue::Absent));
+    /// assert!(matches!(ctx.root(Root::CloudProfiles), RootValue::Unavailable { .. }));
+    /// let RootValue::Present(request) = ctx.root(Root::Request) else { panic!() };
+    /// assert_eq!(request["customerId"], 2002);
+    /// ```
+    pub fn root(&self, root: Root) -> RootValue<'_> {
+        match root {
+            Root::Request => RootValue::Present(&self.request),
+            Root::Customer => RootValue::from_fetched(&self.customer, "customer"),
+            Root::CloudProfiles => RootValue::from_fetched(&self.cloud_profiles, "cloud profiles"),
+            Root::Order => match &self.order {
+                Some(order) => RootValue::Present(order),
+                None => RootValue::Absent,
+            },
+            Root::Products => RootValue::Products(&self.products),
+        }
+    }
+
     /// The distinct product ids the order refers to (`orderItems[].productId`
     /// strings), in sorted order.
     pub fn order_product_ids(&self) -> Vec<String> {
@@ -217,7 +280,7 @@ impl Context {
 }
 
 /// The distinct `orderItems[].productId` strings of an order body, sorted.
-pub fn order_product_ids(order: Option<&Value>) -> Vec<String> {
+pub(crate) fn order_product_ids(order: Option<&Value>) -> Vec<String> {
     let mut ids: Vec<String> = order
         .and_then(|o| o.get("orderItems"))
         .and_then(Value::as_array)
@@ -233,8 +296,8 @@ pub fn order_product_ids(order: Option<&Value>) -> Vec<String> {
 }
 
 fn request_value(account_id: u64, customer_id: u64) -> Value {
-    // The shape rule paths are checked against (`rules::shape`).
-    let request = crate::rules::shape::RequestRoot {
+    // The shape rule paths are checked against.
+    let request = shape::RequestRoot {
         account_id,
         customer_id,
     };

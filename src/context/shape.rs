@@ -16,8 +16,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::ion::order::OrderRequest;
-use crate::ion::types::{CloudProfile, Customer, Product};
+use crate::ion::{CloudProfile, Customer, OrderRequest, Product};
 
 /// The `request` root: the ids the check was asked about.
 #[derive(Clone, Copy, Debug, Serialize, JsonSchema)]
@@ -120,11 +119,20 @@ impl fmt::Display for Ty {
                 Ty::Record(r) => write!(f, "a map of {} by key", r.name),
                 _ => f.write_str("a map"),
             },
-            Ty::Record(r) => f.write_str(&super::typecheck::with_article(&r.name)),
+            Ty::Record(r) => f.write_str(&with_article(&r.name)),
             Ty::Opaque => f.write_str("arbitrary JSON"),
             Ty::Unchecked | Ty::Unknown => f.write_str("an unchecked value"),
         }
     }
+}
+
+/// "an OrderItem", "a Customer".
+pub(crate) fn with_article(name: &str) -> String {
+    let vowel = name
+        .chars()
+        .next()
+        .is_some_and(|c| "AEIOUaeiou".contains(c));
+    format!("{} {name}", if vowel { "an" } else { "a" })
 }
 
 /// The context's roots and their types.
