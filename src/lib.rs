@@ -48,6 +48,8 @@ mod preflight;
 pub mod reference;
 pub mod report;
 pub mod rules;
+#[cfg(feature = "serve")]
+pub mod service;
 pub mod source;
 
 pub use context::{CheckRequest, Context, Fetched, ListPosition, NewCustomerRequest};

@@ -86,6 +86,14 @@ pub enum Command {
     /// last, force a refresh.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Serve the pre-flight as an HTTP API (POST /v1/check, /healthz,
+    /// /readyz, /metrics).
+    #[cfg(feature = "serve")]
+    Serve(super::commands::serve::ServeArgs),
+    /// A validating proxy in front of ION: order POSTs are checked before
+    /// they are forwarded.
+    #[cfg(feature = "serve")]
+    Proxy(super::commands::serve::ProxyArgs),
 }
 
 /// Which rules to use.

@@ -32,6 +32,11 @@ pub const DEFAULT_BASE_URL: &str = "https://ion.tdsynnex.com";
 /// The longest `Retry-After` honoured by default.
 const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
+/// Told about every HTTP request the client sends to ION: the endpoint and
+/// the status ION answered (`None` when no answer came: timeout, connection
+/// failure). The service's metrics count ION requests through it.
+pub type RequestObserver = Arc<dyn Fn(&Endpoint, Option<u16>) + Send + Sync>;
+
 /// A client for ION v3. Cheap to clone (shares one connection pool and one
 /// token cache); safe to use from many tasks at once.
 #[derive(Clone)]
@@ -48,6 +53,7 @@ struct Inner {
     backoff_min: Duration,
     backoff_max: Duration,
     max_retry_after: Duration,
+    observer: Option<RequestObserver>,
 }
 
 impl std::fmt::Debug for IonClient {
@@ -71,6 +77,8 @@ pub struct IonClientBuilder {
     backoff_min: Duration,
     backoff_max: Duration,
     max_retry_after: Duration,
+    observer: Option<RequestObserver>,
+    allow_no_credentials: bool,
 }
 
 impl std::fmt::Debug for IonClientBuilder {
@@ -102,6 +110,8 @@ impl Default for IonClientBuilder {
             backoff_min: Duration::from_millis(200),
             backoff_max: Duration::from_secs(5),
             max_retry_after: DEFAULT_MAX_RETRY_AFTER,
+            observer: None,
+            allow_no_credentials: false,
         }
     }
 }
@@ -219,10 +229,29 @@ impl IonClientBuilder {
         self
     }
 
+    /// Calls `observer` after every HTTP request to ION (see
+    /// [`RequestObserver`]).
+    pub fn observer(mut self, observer: RequestObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Builds a client even without credentials, for a service whose callers
+    /// bring their own access tokens ([`IonClient::with_access_token`]): a
+    /// fetch through the credential-less client itself fails with a
+    /// configuration error.
+    pub fn allow_no_credentials(mut self) -> Self {
+        self.allow_no_credentials = true;
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> Result<IonClient, IonError> {
         let base = validate_base_url(&self.base_url)?;
-        if self.access_token.is_none() && self.refresh_token.is_none() && self.token_store.is_none()
+        if self.access_token.is_none()
+            && self.refresh_token.is_none()
+            && self.token_store.is_none()
+            && !self.allow_no_credentials
         {
             return Err(IonError::NoCredentials);
         }
@@ -248,6 +277,7 @@ impl IonClientBuilder {
                 backoff_min: self.backoff_min,
                 backoff_max: self.backoff_max,
                 max_retry_after: self.max_retry_after,
+                observer: self.observer,
             }),
         })
     }
@@ -255,7 +285,7 @@ impl IonClientBuilder {
 
 /// A positive duration of at most a day such as `30s`, `250ms` or `1m`
 /// (jiff's friendly format); `name` is the variable it came from.
-fn parse_duration(name: &str, text: &str) -> Result<Duration, IonError> {
+pub(crate) fn parse_duration(name: &str, text: &str) -> Result<Duration, IonError> {
     let bad = || {
         IonError::Config(format!(
             "{name} must be a positive duration such as 30s or 250ms, not {:?}",
@@ -377,6 +407,33 @@ impl IonClient {
     /// The base URL.
     pub fn base_url(&self) -> &Url {
         &self.inner.base
+    }
+
+    /// A client sharing this one's connection pool, base URL, retries and
+    /// observer, that authenticates every request with `token` (a caller's
+    /// own ION access token) and never refreshes: when ION rejects the token,
+    /// the fetch fails as rejected.
+    pub fn with_access_token(&self, token: SecretString) -> IonClient {
+        let inner = &self.inner;
+        IonClient {
+            inner: Arc::new(Inner {
+                http: inner.http.clone(),
+                base: inner.base.clone(),
+                auth: Auth::new(Some(token), None, None),
+                request_timeout: inner.request_timeout,
+                max_attempts: inner.max_attempts,
+                backoff_min: inner.backoff_min,
+                backoff_max: inner.backoff_max,
+                max_retry_after: inner.max_retry_after,
+                observer: inner.observer.clone(),
+            }),
+        }
+    }
+
+    fn observe(&self, endpoint: &Endpoint, status: Option<u16>) {
+        if let Some(observer) = &self.inner.observer {
+            observer(endpoint, status);
+        }
     }
 
     fn url(&self, segments: &[&str]) -> Url {
@@ -728,6 +785,7 @@ impl IonClient {
                 Ok(r) => r,
                 Err(e) => {
                     span.record("duration_ms", started.elapsed().as_millis() as u64);
+                    self.observe(endpoint, None);
                     let error = transport_error(endpoint, &e, timeout);
                     tracing::debug!(error = %error, "request failed");
                     return Err(Failure {
@@ -739,6 +797,7 @@ impl IonClient {
             };
             let status = response.status();
             span.record("status", status.as_u16());
+            self.observe(endpoint, Some(status.as_u16()));
             let retry_after =
                 parse_retry_after(response.headers().get(reqwest::header::RETRY_AFTER));
             // A server (or proxy) that echoes the token back must not put it

@@ -28,7 +28,11 @@ mod token_file;
 mod types;
 
 pub use auth::{ACCESS_TOKEN_MARGIN, REFRESH_EXPIRY_WARNING};
-pub use client::{DEFAULT_BASE_URL, IonClient, IonClientBuilder, validate_base_url};
+#[cfg(feature = "serve")]
+pub(crate) use client::parse_duration;
+pub use client::{
+    DEFAULT_BASE_URL, IonClient, IonClientBuilder, RequestObserver, validate_base_url,
+};
 pub use error::{Endpoint, IonError};
 pub use new_customer::CreateCustomerRequest;
 pub use order::{AddOn, Attribute, OrderItem, OrderRequest};

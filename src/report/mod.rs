@@ -242,6 +242,29 @@ pub struct Report {
 }
 
 impl Report {
+    /// One line saying why the report is indeterminate: how many blocking
+    /// rules could not be evaluated and the first reason.
+    pub fn indeterminate_reason(&self) -> String {
+        let errors: Vec<_> = self
+            .results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Error && r.severity >= self.fail_on)
+            .collect();
+        let first = errors
+            .iter()
+            .find_map(|r| r.message.as_deref())
+            .unwrap_or("the data they need is unavailable");
+        let first = first.lines().next().unwrap_or(first);
+        format!(
+            "{} could not be evaluated, so the verdict is indeterminate: {first}",
+            if errors.len() == 1 {
+                "1 rule".to_owned()
+            } else {
+                format!("{} rules", errors.len())
+            }
+        )
+    }
+
     /// The verdict.
     pub fn verdict(&self) -> Verdict {
         self.verdict

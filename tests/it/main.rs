@@ -22,9 +22,17 @@ mod ion_logging;
 mod ion_support;
 mod layering;
 mod new_customer;
+#[cfg(feature = "serve")]
+mod proxy_gate;
 mod render_formats;
 mod rule_schema;
 mod rule_tests;
 mod rule_types;
 mod secrets;
+#[cfg(feature = "serve")]
+mod serve_api;
+#[cfg(feature = "serve")]
+mod serve_openapi;
+#[cfg(feature = "serve")]
+mod service_support;
 mod snapshot_source;

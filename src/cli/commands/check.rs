@@ -8,7 +8,7 @@ use crate::cli::exit::{CliError, Exit};
 use crate::cli::input::read_order;
 use crate::cli::logging::stdout_color;
 use crate::report::render::{self, TextOptions};
-use crate::report::{Outcome, Report, Verdict};
+use crate::report::{Report, Verdict};
 use crate::rules::EvalOptions;
 use crate::{CheckRequest, Preflight};
 
@@ -30,7 +30,7 @@ pub fn run(args: CheckArgs) -> Result<Exit, CliError> {
     let report = runtime()?.block_on(preflight.check(req));
     let exit = emit(&report, args.format)?;
     if report.verdict == Verdict::Indeterminate {
-        eprintln!("error: {}", indeterminate_reason(&report));
+        eprintln!("error: {}", report.indeterminate_reason());
     }
     // The process ends right after this, and the operating system reclaims
     // the order whole; freeing a large order's value tree node by node would
@@ -38,29 +38,6 @@ pub fn run(args: CheckArgs) -> Result<Exit, CliError> {
     // the order before exiting").
     std::mem::forget(order);
     Ok(exit)
-}
-
-/// One line saying why a report is indeterminate: how many blocking rules
-/// could not be evaluated and the first reason.
-pub fn indeterminate_reason(report: &Report) -> String {
-    let errors: Vec<_> = report
-        .results
-        .iter()
-        .filter(|r| r.outcome == Outcome::Error && r.severity >= report.fail_on)
-        .collect();
-    let first = errors
-        .iter()
-        .find_map(|r| r.message.as_deref())
-        .unwrap_or("the data they need is unavailable");
-    let first = first.lines().next().unwrap_or(first);
-    format!(
-        "{} could not be evaluated, so the verdict is indeterminate: {first}",
-        if errors.len() == 1 {
-            "1 rule".to_owned()
-        } else {
-            format!("{} rules", errors.len())
-        }
-    )
 }
 
 /// Renders one report to stdout in `format` and returns the verdict's exit

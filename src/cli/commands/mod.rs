@@ -5,6 +5,8 @@ mod batch;
 mod check;
 mod new_customer;
 mod rules;
+#[cfg(feature = "serve")]
+pub(super) mod serve;
 mod snapshot;
 
 use std::io::Write;
@@ -39,6 +41,10 @@ pub fn dispatch(cli: Cli) -> Result<Exit, CliError> {
         Command::CheckNewCustomer(args) => new_customer::run(args),
         Command::Snapshot(args) => snapshot::run(args),
         Command::Auth(cmd) => auth::run(cmd),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run_serve(args),
+        #[cfg(feature = "serve")]
+        Command::Proxy(args) => serve::run_proxy(args),
     }
 }
 
@@ -77,11 +83,16 @@ pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
 /// ([`IonClientBuilder::from_env`]) and the flags: `--base-url` (which clap
 /// falls back to `ION_BASE_URL` for) wins.
 pub fn client(base_url: Option<&str>) -> Result<IonClient, CliError> {
+    Ok(client_builder(base_url)?.build()?)
+}
+
+/// The builder behind [`client`], for a front end that adds to it.
+pub fn client_builder(base_url: Option<&str>) -> Result<IonClientBuilder, CliError> {
     let mut builder = IonClientBuilder::from_env()?;
     if let Some(url) = base_url.map(str::trim).filter(|u| !u.is_empty()) {
         builder = builder.base_url(url);
     }
-    Ok(builder.build()?)
+    Ok(builder)
 }
 
 /// The data source: a snapshot directory with `--data`, else live ION.

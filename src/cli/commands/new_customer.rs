@@ -4,7 +4,7 @@
 use std::io::BufWriter;
 
 use super::batch::{interrupted, streamed};
-use super::check::{emit, indeterminate_reason};
+use super::check::emit;
 use super::{CHECK_TIMEOUT, runtime, source};
 use crate::batch::Stop;
 use crate::cli::args::{CheckFormat, NewCustomerArgs, NewCustomerFormat};
@@ -66,7 +66,7 @@ fn one(args: &NewCustomerArgs, preflight: &Preflight, input: &InputPath) -> Resu
         }
     };
     if report.verdict == Verdict::Indeterminate {
-        eprintln!("error: {}", indeterminate_reason(&report));
+        eprintln!("error: {}", report.indeterminate_reason());
     }
     Ok(exit)
 }

@@ -1,0 +1,486 @@
+//! `serve`: the pre-flight as an HTTP API (OPA's REST API is the model).
+//!
+//! - `POST /v1/check` `{"account_id", "customer_id", "order"?}` → 200 with
+//!   the report (the JSON of `check --format json`) and a `decision_id`,
+//!   for every verdict; 400 for a malformed request, 413 above the body
+//!   limit, 401 when no ION credentials are at hand.
+//! - `POST /v1/check-new-customer`: 501 until the new-customer pre-flight
+//!   exists in the library.
+//! - `GET /healthz`, `GET /readyz`, `GET /metrics`.
+//!
+//! A caller's `Authorization: Bearer <ION access token>` is used for that
+//! check's fetches (replicas stay stateless, the caller's ION permissions
+//! apply); without it the service's own credentials are.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::decision_log::{DecisionLog, Entry};
+use super::metrics::Metrics;
+use super::reload::{LiveRules, RuleSpec};
+use super::{BodyError, ServiceError, bearer, decision_id, read_body};
+use crate::ion::{IonClient, IonClientBuilder, TokenFile};
+use crate::report::Report;
+use crate::rules::EvalOptions;
+use crate::source::{SnapshotSource, Source};
+use crate::{CheckRequest, Preflight};
+
+/// The response header naming the rule-set revision that decided.
+pub const REVISION_HEADER: &str = "x-ion-preflight-rules-revision";
+
+/// How long a `/readyz` answer about the service's own credentials is
+/// reused, so that probes do not turn into a stream of ION calls.
+const READY_CACHE: Duration = Duration::from_secs(30);
+
+/// Where a service's checks read ION data.
+#[derive(Debug)]
+pub enum DataSource {
+    /// Live ION, through a client built from this builder (the service adds
+    /// its metrics observer). `own_credentials`: whether the builder holds
+    /// credentials of the service's own; `token_file`: the token file among
+    /// them, for the refresh token's remaining lifetime.
+    Live {
+        /// The client's configuration.
+        builder: IonClientBuilder,
+        /// Whether the service has credentials of its own.
+        own_credentials: bool,
+        /// The service's token file, if any.
+        token_file: Option<PathBuf>,
+    },
+    /// A snapshot directory (no network; a caller's token is not used).
+    Snapshot(PathBuf),
+}
+
+/// How a [`Service`] runs.
+#[derive(Debug)]
+pub struct ServeConfig {
+    /// The rules, reloaded on `SIGHUP`.
+    pub rules: RuleSpec,
+    /// Where ION data comes from.
+    pub data: DataSource,
+    /// Evaluation options (`fail_on`).
+    pub options: EvalOptions,
+    /// The largest request body accepted.
+    pub body_limit: usize,
+    /// The bound on one check's data fetching.
+    pub check_timeout: Duration,
+    /// The decision log file, if any.
+    pub decision_log: Option<PathBuf>,
+}
+
+enum Backend {
+    Live {
+        client: IonClient,
+        own_credentials: bool,
+        token_file: Option<TokenFile>,
+    },
+    Snapshot(SnapshotSource),
+}
+
+struct Shared {
+    rules: Arc<LiveRules>,
+    backend: Backend,
+    options: EvalOptions,
+    body_limit: usize,
+    check_timeout: Duration,
+    metrics: Arc<Metrics>,
+    log: Option<DecisionLog>,
+    ready: Mutex<Option<(Instant, Result<(), String>)>>,
+}
+
+/// A running `serve` engine: build it, then [`Service::router`] or
+/// [`Service::run`].
+#[derive(Clone)]
+pub struct Service {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").finish_non_exhaustive()
+    }
+}
+
+/// A JSON error answer of the service's own API.
+#[derive(Debug, Serialize)]
+struct ApiError {
+    #[serde(skip)]
+    status: StatusCode,
+    /// A stable code: `malformed_request`, `payload_too_large`, ….
+    error: &'static str,
+    /// What is wrong, in a sentence.
+    message: String,
+    /// Where in the body, for JSON errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    column: Option<usize>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            error,
+            message: message.into(),
+            line: None,
+            column: None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, axum::Json(&self)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge(limit) => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the request body is larger than the limit of {limit} bytes"),
+            ),
+            BodyError::Read(e) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_request",
+                format!("the request body could not be read: {e}"),
+            ),
+        }
+    }
+}
+
+/// The body of `POST /v1/check`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckBody {
+    account_id: u64,
+    customer_id: u64,
+    #[serde(default, deserialize_with = "order_object")]
+    order: Option<Value>,
+}
+
+fn order_object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    match Value::deserialize(d)? {
+        v @ Value::Object(_) => Ok(Some(v)),
+        other => Err(serde::de::Error::custom(format!(
+            "`order` must be the JSON object you are about to POST to ION, not {}",
+            match other {
+                Value::Null => "null",
+                Value::Bool(_) => "a boolean",
+                Value::Number(_) => "a number",
+                Value::String(_) => "a string",
+                Value::Array(_) => "an array",
+                Value::Object(_) => "an object",
+            }
+        ))),
+    }
+}
+
+fn parse_check(bytes: &[u8]) -> Result<CheckBody, ApiError> {
+    let body: CheckBody = serde_json::from_slice(bytes).map_err(|e| ApiError {
+        line: Some(e.line()),
+        column: Some(e.column()),
+        ..ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_request",
+            format!("the request body is not a check request: {e}"),
+        )
+    })?;
+    for (name, id) in [
+        ("account_id", body.account_id),
+        ("customer_id", body.customer_id),
+    ] {
+        if id == 0 {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_request",
+                format!("`{name}` must be a positive ION id; ids start at 1"),
+            ));
+        }
+    }
+    Ok(body)
+}
+
+/// The report as `check --format json` writes it, with the decision id
+/// first.
+#[derive(Serialize)]
+struct Decision<'a> {
+    decision_id: &'a str,
+    #[serde(flatten)]
+    report: &'a Report,
+}
+
+impl Service {
+    /// Loads the rules, opens the decision log and sets up the ION client.
+    pub fn new(config: ServeConfig) -> Result<Service, ServiceError> {
+        let rules = Arc::new(LiveRules::load(config.rules)?);
+        let metrics = Arc::new(Metrics::default());
+        let backend = match config.data {
+            DataSource::Snapshot(dir) => Backend::Snapshot(SnapshotSource::open(dir)?),
+            DataSource::Live {
+                builder,
+                own_credentials,
+                token_file,
+            } => Backend::Live {
+                client: builder.observer(metrics.ion_observer()).build()?,
+                own_credentials,
+                token_file: token_file.map(TokenFile::new),
+            },
+        };
+        let log = config
+            .decision_log
+            .map(|p| {
+                DecisionLog::open(&p).map_err(|source| ServiceError::DecisionLog {
+                    path: p.display().to_string(),
+                    source,
+                })
+            })
+            .transpose()?;
+        Ok(Service {
+            shared: Arc::new(Shared {
+                rules,
+                backend,
+                options: config.options,
+                body_limit: config.body_limit,
+                check_timeout: config.check_timeout,
+                metrics,
+                log,
+                ready: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The rules the service checks with.
+    pub fn rules(&self) -> &LiveRules {
+        &self.shared.rules
+    }
+
+    /// Reloads the rules now (what `SIGHUP` does); `true` when the new set
+    /// loaded and is in use.
+    pub fn reload(&self) -> bool {
+        let ok = super::reload_now(&self.shared.rules);
+        self.shared.metrics.record_reload(ok);
+        ok
+    }
+
+    /// The HTTP API.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/v1/check", post(check))
+            .route("/v1/check-new-customer", post(check_new_customer))
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics))
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(tower_http::trace::TraceLayer::new_for_http())
+            .with_state(Arc::clone(&self.shared))
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, reloading the rules
+    /// on `SIGHUP`; then stops accepting and returns once the requests in
+    /// flight are answered.
+    pub async fn run(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        super::reload_on_sighup(
+            Arc::clone(&self.shared.rules),
+            Some(Arc::clone(&self.shared.metrics)),
+        );
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+impl Shared {
+    fn source(&self, token: Option<secrecy::SecretString>) -> Result<Source, ApiError> {
+        match (&self.backend, token) {
+            (Backend::Snapshot(s), _) => Ok(Source::Snapshot(s.clone())),
+            (Backend::Live { client, .. }, Some(token)) => {
+                Ok(Source::Live(client.with_access_token(token)))
+            }
+            (
+                Backend::Live {
+                    client,
+                    own_credentials: true,
+                    ..
+                },
+                None,
+            ) => Ok(Source::Live(client.clone())),
+            (Backend::Live { .. }, None) => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this service has no ION credentials of its own: send `Authorization: Bearer <ION access token>`",
+            )),
+        }
+    }
+
+    async fn readiness(&self) -> Result<(), String> {
+        let Backend::Live {
+            client,
+            own_credentials: true,
+            ..
+        } = &self.backend
+        else {
+            return Ok(());
+        };
+        let mut cached = self.ready.lock().await;
+        if let Some((at, result)) = &*cached
+            && at.elapsed() < READY_CACHE
+        {
+            return result.clone();
+        }
+        let result = client
+            .validate_access()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("the service's own ION credentials are not usable: {e}"));
+        *cached = Some((Instant::now(), result.clone()));
+        result
+    }
+
+    fn refresh_seconds_left(&self) -> Option<i64> {
+        let Backend::Live {
+            token_file: Some(file),
+            ..
+        } = &self.backend
+        else {
+            return None;
+        };
+        let (at, _) = file.read().ok()??.refresh_expiry()?;
+        Some(at.as_second() - jiff::Timestamp::now().as_second())
+    }
+}
+
+async fn check(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    match run_check(&s, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn run_check(s: &Shared, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let token =
+        bearer(headers).map_err(|m| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m))?;
+    let bytes = read_body(headers, body, s.body_limit).await?;
+    let req = parse_check(&bytes)?;
+    let source = s.source(token)?;
+    let id = decision_id();
+    let revision = s.rules.current();
+    let preflight = Preflight::new(source, revision.rules.clone())
+        .with_options(s.options)
+        .with_check_timeout(s.check_timeout);
+    let order = req.order.map(Arc::new);
+    let mut check = CheckRequest::new(req.account_id, req.customer_id);
+    if let Some(order) = &order {
+        check = check.with_shared_order(Arc::clone(order));
+    }
+    let started = Instant::now();
+    let report = preflight.check(check).await;
+    s.metrics.record_check(&report, started.elapsed());
+    if let Some(log) = &s.log {
+        log.append(&Entry::new(&id, &revision.id, &report, order.as_deref()));
+    }
+    let mut response = axum::Json(Decision {
+        decision_id: &id,
+        report: &report,
+    })
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&revision.id) {
+        response.headers_mut().insert(REVISION_HEADER, v);
+    }
+    Ok(response)
+}
+
+async fn check_new_customer() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "not_implemented",
+        "the new-customer pre-flight is not available in this version",
+    )
+}
+
+async fn healthz() -> Response {
+    axum::Json(serde_json::json!({"status": "alive"})).into_response()
+}
+
+async fn readyz(State(s): State<Arc<Shared>>) -> Response {
+    let revision = s.rules.current();
+    let own = matches!(
+        s.backend,
+        Backend::Live {
+            own_credentials: true,
+            ..
+        }
+    );
+    match s.readiness().await {
+        Ok(()) => axum::Json(serde_json::json!({
+            "status": "ready",
+            "rules_revision": revision.id,
+            "rules": revision.rules.rules().len(),
+            "own_credentials": own,
+        }))
+        .into_response(),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({
+                "status": "not_ready",
+                "reason": reason,
+                "rules_revision": revision.id,
+                "rules": revision.rules.rules().len(),
+                "own_credentials": own,
+            })),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(s): State<Arc<Shared>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        s.metrics.render(s.refresh_seconds_left()),
+    )
+        .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint: see docs/serve-openapi.yaml",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method: see docs/serve-openapi.yaml",
+    )
+}
