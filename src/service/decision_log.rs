@@ -174,6 +174,20 @@ impl DecisionLog {
         })
     }
 
+    /// Opens the log a service was configured with, if any; the error names
+    /// the file (shared by `serve` and `proxy`).
+    pub(crate) fn open_configured(
+        path: Option<PathBuf>,
+    ) -> Result<Option<Self>, super::ServiceError> {
+        path.map(|p| {
+            DecisionLog::open(&p).map_err(|source| super::ServiceError::DecisionLog {
+                path: p.display().to_string(),
+                source,
+            })
+        })
+        .transpose()
+    }
+
     /// Appends `entry` as one line, written whole with a single `write`.
     /// A failure is logged, not returned: the decision stands either way.
     pub fn append(&self, entry: &Entry<'_>) {

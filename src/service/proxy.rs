@@ -201,15 +201,7 @@ impl Proxy {
             .request_timeout(config.check_timeout)
             .allow_no_credentials()
             .build()?;
-        let log = config
-            .decision_log
-            .map(|p| {
-                DecisionLog::open(&p).map_err(|source| ServiceError::DecisionLog {
-                    path: p.display().to_string(),
-                    source,
-                })
-            })
-            .transpose()?;
+        let log = DecisionLog::open_configured(config.decision_log)?;
         Ok(Proxy {
             shared: Arc::new(Shared {
                 upstream,

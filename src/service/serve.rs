@@ -247,15 +247,7 @@ impl Service {
                 token_file: token_file.map(TokenFile::new),
             },
         };
-        let log = config
-            .decision_log
-            .map(|p| {
-                DecisionLog::open(&p).map_err(|source| ServiceError::DecisionLog {
-                    path: p.display().to_string(),
-                    source,
-                })
-            })
-            .transpose()?;
+        let log = DecisionLog::open_configured(config.decision_log)?;
         Ok(Service {
             shared: Arc::new(Shared {
                 rules,
