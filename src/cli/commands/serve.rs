@@ -5,16 +5,18 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::{client_builder, runtime};
-use crate::cli::args::{ModeArg, ProxyArgs, RuleArgs, ServeArgs};
+use crate::cli::args::{ModeArg, NewCustomerRuleArgs, ProxyArgs, RuleArgs, ServeArgs};
 use crate::cli::exit::{CliError, Exit};
 use crate::rules::EvalOptions;
 use crate::service::serve::DataSource;
 use crate::service::{Mode, Proxy, ProxyConfig, RuleSpec, ServeConfig, Service, shutdown_signal};
 
-fn spec(args: &RuleArgs) -> RuleSpec {
+fn spec(args: &RuleArgs, new_customer: &NewCustomerRuleArgs) -> RuleSpec {
     RuleSpec {
         builtin: !args.no_default_rules,
         files: args.rules.clone(),
+        new_customer_builtin: !new_customer.no_default_new_customer_rules,
+        new_customer_files: new_customer.new_customer_rules.clone(),
     }
 }
 
@@ -54,7 +56,7 @@ pub fn run_serve(args: ServeArgs) -> Result<Exit, CliError> {
             }
         }
     };
-    let rules = spec(&args.rules);
+    let rules = spec(&args.rules, &args.new_customer_rules);
     let service = Service::new(ServeConfig {
         rules,
         data,
@@ -81,7 +83,7 @@ pub fn run_proxy(args: ProxyArgs) -> Result<Exit, CliError> {
             ModeArg::Enforce => Mode::Enforce,
             ModeArg::Audit => Mode::Audit,
         },
-        rules: spec(&args.rules),
+        rules: spec(&args.rules, &args.new_customer_rules),
         options: EvalOptions {
             fail_on: args.fail_on.into(),
         },
