@@ -32,6 +32,8 @@ mod secrets;
 #[cfg(feature = "serve")]
 mod serve_api;
 #[cfg(feature = "serve")]
+mod serve_new_customer;
+#[cfg(feature = "serve")]
 mod serve_openapi;
 #[cfg(feature = "serve")]
 mod service_support;
