@@ -23,6 +23,8 @@ mod ion_support;
 mod layering;
 mod new_customer;
 #[cfg(feature = "serve")]
+mod proxy_customers;
+#[cfg(feature = "serve")]
 mod proxy_gate;
 mod render_formats;
 mod rule_schema;
