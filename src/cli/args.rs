@@ -549,8 +549,8 @@ mod service_args {
 
     Endpoints: POST /v1/check, POST /v1/check-new-customer, GET /healthz,
     GET /readyz, GET /metrics (docs/serve.md; the contract:
-    docs/serve-openapi.yaml). SIGHUP reloads the rules (kept when the new
-    files do not load); SIGTERM or Ctrl-C stops
+    docs/serve-openapi.yaml). SIGHUP, or a change to a rule file (Linux),
+    reloads the rules (kept when the new files do not load); SIGTERM or Ctrl-C stops
     accepting, finishes the checks in flight and exits 0.
 
     Exit codes: 0 stopped by a signal, 2 usage/config/rule-file error or the
@@ -598,6 +598,10 @@ mod service_args {
         /// New-customer rule selection (reloaded on SIGHUP).
         #[command(flatten)]
         pub new_customer_rules: NewCustomerRuleArgs,
+        /// Do not reload the rules when their files change (SIGHUP still
+        /// does). Watching needs Linux.
+        #[arg(long)]
+        pub no_watch_rules: bool,
         /// Read a snapshot directory instead of live ION (no credentials used).
         #[arg(long, value_name = "DIR")]
         pub data: Option<PathBuf>,
@@ -647,6 +651,10 @@ mod service_args {
         /// New-customer rule selection (reloaded on SIGHUP).
         #[command(flatten)]
         pub new_customer_rules: NewCustomerRuleArgs,
+        /// Do not reload the rules when their files change (SIGHUP still
+        /// does). Watching needs Linux.
+        #[arg(long)]
+        pub no_watch_rules: bool,
         /// Append one JSON line per checked order to FILE (audit lines carry
         /// ION's status and codes), personal data masked.
         #[arg(long, value_name = "FILE")]

@@ -100,6 +100,9 @@ pub struct ProxyConfig {
     pub retry_after: Duration,
     /// The decision log (audit entries carry ION's answer), if any.
     pub decision_log: Option<PathBuf>,
+    /// Reload the rules when their files change, after this quiet period;
+    /// `None`: on `SIGHUP` only.
+    pub watch: Option<Duration>,
 }
 
 struct Shared {
@@ -115,6 +118,7 @@ struct Shared {
     ion: IonClient,
     locks: KeyLocks,
     log: Option<DecisionLog>,
+    watch: Option<Duration>,
 }
 
 /// A running proxy: build it, then [`Proxy::router`] or [`Proxy::run`].
@@ -219,6 +223,7 @@ impl Proxy {
                 ion,
                 locks: KeyLocks::default(),
                 log,
+                watch: config.watch,
             }),
         })
     }
@@ -242,13 +247,17 @@ impl Proxy {
     }
 
     /// Serves on `listener` until `shutdown` resolves, reloading the rules
-    /// on `SIGHUP`; then finishes the requests in flight.
+    /// on `SIGHUP` (and on file change, when configured); then finishes the
+    /// requests in flight.
     pub async fn run(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         super::reload_on_sighup(Arc::clone(&self.shared.rules), None);
+        if let Some(debounce) = self.shared.watch {
+            super::watch::reload_on_change(Arc::clone(&self.shared.rules), None, debounce);
+        }
         axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
             .await

@@ -66,6 +66,10 @@ pub struct Revision {
 pub struct LiveRules {
     spec: RuleSpec,
     current: RwLock<Arc<Revision>>,
+    /// The revision id of the files' last content that failed to load, so
+    /// that a file watcher does not load (and count) the same broken bytes
+    /// again on every event.
+    failed: std::sync::Mutex<Option<String>>,
 }
 
 /// FNV-1a, 64 bits: a stable content hash without a dependency.
@@ -76,14 +80,14 @@ fn fnv(hash: &mut u64, bytes: &[u8]) {
     }
 }
 
-/// Loads one set (`base` unless left out, then `files`), hashing what it
-/// read into `hash`.
-fn load_set(
+/// Reads one set's files (`base` unless left out, then `files`) into a
+/// loader, hashing what it read into `hash`.
+fn read_set(
     hash: &mut u64,
     base: Builtin,
     with_base: bool,
     files: &[PathBuf],
-) -> Result<RuleSet, RuleLoadError> {
+) -> Result<RuleSetLoader, RuleLoadError> {
     let mut loader = RuleSetLoader::starting_from(base);
     fnv(hash, &[1]);
     if with_base {
@@ -98,7 +102,7 @@ fn load_set(
             loader = loader.with_builtin(set);
             continue;
         }
-        // Read here, so the revision hashes exactly the bytes that loaded.
+        // Read here, so the revision hashes exactly the bytes that load.
         let text = std::fs::read_to_string(path).map_err(|source| RuleLoadError::Read {
             path: path.display().to_string(),
             source,
@@ -110,33 +114,66 @@ fn load_set(
         fnv(hash, text.as_bytes());
         loader = loader.source(name, text);
     }
-    loader.load()
+    Ok(loader)
 }
 
-fn load(spec: &RuleSpec) -> Result<Revision, RuleLoadError> {
+/// Both sets' files, read and hashed, not yet compiled.
+struct Read {
+    id: String,
+    rules: RuleSetLoader,
+    new_customer: RuleSetLoader,
+}
+
+fn read(spec: &RuleSpec) -> Result<Read, RuleLoadError> {
     let mut hash = 0xcbf2_9ce4_8422_2325_u64;
-    let rules = load_set(&mut hash, Builtin::Default, spec.builtin, &spec.files)?;
-    let new_customer = load_set(
+    let rules = read_set(&mut hash, Builtin::Default, spec.builtin, &spec.files)?;
+    let new_customer = read_set(
         &mut hash,
         Builtin::NewCustomer,
         spec.new_customer_builtin,
         &spec.new_customer_files,
     )?;
-    Ok(Revision {
+    Ok(Read {
+        id: format!("{hash:016x}"),
         rules,
         new_customer,
-        id: format!("{hash:016x}"),
     })
+}
+
+impl Read {
+    fn load(self) -> Result<Revision, RuleLoadError> {
+        Ok(Revision {
+            rules: self.rules.load()?,
+            new_customer: self.new_customer.load()?,
+            id: self.id,
+        })
+    }
+}
+
+/// What [`LiveRules::reload_if_changed`] did.
+#[derive(Debug)]
+pub enum Reloaded {
+    /// The files hold the bytes of the current revision, or of one that
+    /// already failed to load: nothing was done.
+    Unchanged,
+    /// The new revision is in use.
+    Swapped(Arc<Revision>),
 }
 
 impl LiveRules {
     /// Loads the sets `spec` names.
     pub fn load(spec: RuleSpec) -> Result<Self, RuleLoadError> {
-        let first = load(&spec)?;
+        let first = read(&spec)?.load()?;
         Ok(LiveRules {
             spec,
             current: RwLock::new(Arc::new(first)),
+            failed: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Which files the sets are loaded from.
+    pub fn spec(&self) -> &RuleSpec {
+        &self.spec
     }
 
     /// The current sets; a check keeps them for as long as it runs.
@@ -150,7 +187,32 @@ impl LiveRules {
     /// Loads both sets again; swaps them in when both load cleanly, else
     /// keeps the current ones and returns why.
     pub fn reload(&self) -> Result<Arc<Revision>, RuleLoadError> {
-        let next = Arc::new(load(&self.spec)?);
+        let next = read(&self.spec)?;
+        self.swap_in(next)
+    }
+
+    /// Like [`LiveRules::reload`], but only when the files' bytes differ
+    /// from the current revision's and from the last ones that failed (what
+    /// a file watcher calls on every burst of events).
+    pub fn reload_if_changed(&self) -> Result<Reloaded, RuleLoadError> {
+        let next = read(&self.spec)?;
+        let failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        if next.id == self.current().id || failed.as_deref() == Some(next.id.as_str()) {
+            return Ok(Reloaded::Unchanged);
+        }
+        drop(failed);
+        self.swap_in(next).map(Reloaded::Swapped)
+    }
+
+    fn swap_in(&self, next: Read) -> Result<Arc<Revision>, RuleLoadError> {
+        let id = next.id.clone();
+        let next = match next.load() {
+            Ok(r) => Arc::new(r),
+            Err(e) => {
+                *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(id);
+                return Err(e);
+            }
+        };
         let mut slot = match self.current.write() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),

@@ -79,6 +79,9 @@ pub struct ServeConfig {
     pub check_timeout: Duration,
     /// The decision log file, if any.
     pub decision_log: Option<PathBuf>,
+    /// Reload the rules when their files change, after this quiet period
+    /// ([`super::watch::DEFAULT_DEBOUNCE`]); `None`: on `SIGHUP` only.
+    pub watch: Option<Duration>,
 }
 
 enum Backend {
@@ -99,6 +102,7 @@ struct Shared {
     metrics: Arc<Metrics>,
     log: Option<DecisionLog>,
     ready: Mutex<Option<(Instant, Result<(), String>)>>,
+    watch: Option<Duration>,
 }
 
 /// A running `serve` engine: build it, then [`Service::router`] or
@@ -290,6 +294,7 @@ impl Service {
                 metrics,
                 log,
                 ready: Mutex::new(None),
+                watch: config.watch,
             }),
         })
     }
@@ -322,8 +327,8 @@ impl Service {
     }
 
     /// Serves on `listener` until `shutdown` resolves, reloading the rules
-    /// on `SIGHUP`; then stops accepting and returns once the requests in
-    /// flight are answered.
+    /// on `SIGHUP` (and on file change, when configured); then stops
+    /// accepting and returns once the requests in flight are answered.
     pub async fn run(
         self,
         listener: tokio::net::TcpListener,
@@ -333,6 +338,13 @@ impl Service {
             Arc::clone(&self.shared.rules),
             Some(Arc::clone(&self.shared.metrics)),
         );
+        if let Some(debounce) = self.shared.watch {
+            super::watch::reload_on_change(
+                Arc::clone(&self.shared.rules),
+                Some(Arc::clone(&self.shared.metrics)),
+                debounce,
+            );
+        }
         axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
             .await

@@ -37,6 +37,8 @@ mod serve_api;
 mod serve_new_customer;
 #[cfg(feature = "serve")]
 mod serve_openapi;
+#[cfg(all(feature = "serve", target_os = "linux"))]
+mod serve_watch;
 #[cfg(feature = "serve")]
 mod service_support;
 mod snapshot_source;

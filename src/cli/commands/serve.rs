@@ -20,6 +20,10 @@ fn spec(args: &RuleArgs, new_customer: &NewCustomerRuleArgs) -> RuleSpec {
     }
 }
 
+fn watch(off: bool) -> Option<std::time::Duration> {
+    (!off).then_some(crate::service::watch::DEFAULT_DEBOUNCE)
+}
+
 fn config_error(e: impl std::fmt::Display) -> CliError {
     CliError::Config(e.to_string())
 }
@@ -66,6 +70,7 @@ pub fn run_serve(args: ServeArgs) -> Result<Exit, CliError> {
         body_limit: args.body_limit,
         check_timeout: args.check_timeout,
         decision_log: args.decision_log,
+        watch: watch(args.no_watch_rules),
     })
     .map_err(service_error)?;
     let rt = runtime()?;
@@ -92,6 +97,7 @@ pub fn run_proxy(args: ProxyArgs) -> Result<Exit, CliError> {
         check_timeout: args.check_timeout,
         retry_after: args.retry_after,
         decision_log: args.decision_log,
+        watch: watch(args.no_watch_rules),
     })
     .map_err(service_error)?;
     let rt = runtime()?;
