@@ -4,7 +4,17 @@
 //! ```sh
 //! cargo bench --bench serve                       # latency, throughput
 //! cargo bench --bench serve -- --soak 600         # plus 10 minutes of load, RSS sampled
+//! cargo bench --bench serve -- --drop-bodies      # throughput as first measured (see below)
+//! cargo bench --bench serve -- --bin PATH         # another build of the binary
 //! ```
+//!
+//! The throughput clients read every answer to its end, as an order system
+//! does. The first version of this bench dropped each answer unread, so
+//! hyper could not put the connection back into the client's pool: every
+//! check opened (and the service accepted) a new TCP connection, about
+//! 4,000 a second, and the measured throughput was that of connection
+//! churn (BENCHMARKS.md). `--drop-bodies` measures that way again, beside
+//! the real figure, in the same run.
 //!
 //! The fake upstream runs in this process (axum, 127.0.0.1 only); `serve`
 //! and `proxy` run as the real binary (`ION_ACCESS_TOKEN` for serve's own
@@ -76,9 +86,22 @@ async fn upstream() -> String {
     format!("http://{addr}")
 }
 
+/// The binary under test: `--bin PATH`, or the one cargo built.
+fn binary() -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--bin")
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_ion-preflight").to_owned())
+}
+
+fn flag(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
+}
+
 /// Starts the binary with `args`; returns it and the URL it listens on.
 fn start(args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ion-preflight"))
+    let mut child = Command::new(binary())
         .args(args)
         .env("ION_ACCESS_TOKEN", "bench-token")
         .env_remove("ION_TOKEN_FILE")
@@ -130,40 +153,60 @@ async fn timed(req: reqwest::RequestBuilder) -> Duration {
     t.elapsed()
 }
 
-/// `clients` concurrent loops of checks for `secs`; checks per second.
-async fn load(client: &reqwest::Client, url: &str, clients: usize, secs: u64) -> f64 {
+/// What one throughput run measured.
+struct Load {
+    /// Successful checks per second.
+    rate: f64,
+    /// Requests that failed or were not 2xx, in the counted period.
+    failed: u64,
+}
+
+/// `clients` concurrent loops of checks for `secs`. Each answer is read to
+/// its end (so its connection goes back to the pool), unless
+/// `drop_bodies`.
+async fn load(
+    client: &reqwest::Client,
+    url: &str,
+    clients: usize,
+    secs: u64,
+    drop_bodies: bool,
+) -> Load {
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (client, url, stop, done) =
-            (client.clone(), url.to_owned(), stop.clone(), done.clone());
+        let (client, url, stop, done, failed) = (
+            client.clone(),
+            url.to_owned(),
+            stop.clone(),
+            done.clone(),
+            failed.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let ok = client
-                    .post(&url)
-                    .body(CHECK)
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success());
-                if ok {
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
+                let ok = match client.post(&url).body(CHECK).send().await {
+                    Ok(r) if r.status().is_success() => drop_bodies || r.bytes().await.is_ok(),
+                    _ => false,
+                };
+                let counter = if ok { &done } else { &failed };
+                counter.fetch_add(1, Ordering::Relaxed);
             }
         }));
     }
     // Warm-up: the pools fill before counting starts.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let start = done.load(Ordering::Relaxed);
+    let (start, start_failed) = (done.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
     let t = Instant::now();
     tokio::time::sleep(Duration::from_secs(secs)).await;
     let n = done.load(Ordering::Relaxed) - start;
+    let failed = failed.load(Ordering::Relaxed) - start_failed;
     let rate = n as f64 / t.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
         let _ = t.await;
     }
-    rate
+    Load { rate, failed }
 }
 
 fn main() {
@@ -212,13 +255,23 @@ fn main() {
             ms(p),
             ms(p.saturating_sub(d))
         );
-        let rate = load(&client, &check_url, clients, secs).await;
         let ideal = clients as f64 / d.as_secs_f64();
-        println!(
-            "throughput, {clients} concurrent clients for {secs} s: {rate:.0} checks/s = {:.1} % of {clients} / {:.2} ms ({ideal:.0}/s)",
-            100.0 * rate / ideal,
-            ms(d)
-        );
+        let report = |what: &str, l: &Load| {
+            println!(
+                "throughput, {clients} concurrent clients for {secs} s{what}: {:.0} checks/s = {:.1} % of {clients} / {:.2} ms ({ideal:.0}/s); {} failed",
+                l.rate,
+                100.0 * l.rate / ideal,
+                ms(d),
+                l.failed
+            );
+        };
+        if flag("--drop-bodies") {
+            // The first bench's clients, then the real ones, back to back.
+            let dropped = load(&client, &check_url, clients, secs, true).await;
+            report(", answers dropped unread", &dropped);
+        }
+        let read = load(&client, &check_url, clients, secs, false).await;
+        report("", &read);
         println!("serve RSS after the load: {} KiB", rss_kib(serve.id()));
         if soak > 0 {
             println!("soak: {clients} clients for {soak} s, serve RSS every 30 s:");
@@ -233,11 +286,14 @@ fn main() {
                 out.push((t.elapsed().as_secs(), rss_kib(pid)));
                 out
             });
-            let rate = load(&client, &check_url, clients, soak).await;
+            let soaked = load(&client, &check_url, clients, soak, false).await;
             for (s, kib) in sampler.await.expect("sampler") {
                 println!("  t={s:>4} s  {kib} KiB");
             }
-            println!("soak throughput: {rate:.0} checks/s");
+            println!(
+                "soak throughput: {:.0} checks/s, {} failed",
+                soaked.rate, soaked.failed
+            );
         }
         let _ = serve.kill();
         let _ = proxy.kill();

@@ -547,9 +547,10 @@ mod service_args {
       # the service's own token file is used:
       ION_TOKEN_FILE=~/.config/ion-preflight/token.json ion-preflight serve --rules my-rules.yaml
 
-    Endpoints: POST /v1/check, GET /healthz, GET /readyz, GET /metrics
-    (docs/serve.md; the contract: docs/serve-openapi.yaml). SIGHUP reloads the
-    rules (kept when the new files do not load); SIGTERM or Ctrl-C stops
+    Endpoints: POST /v1/check, POST /v1/check-new-customer, GET /healthz,
+    GET /readyz, GET /metrics (docs/serve.md; the contract:
+    docs/serve-openapi.yaml). SIGHUP, or a change to a rule file (Linux),
+    reloads the rules (kept when the new files do not load); SIGTERM or Ctrl-C stops
     accepting, finishes the checks in flight and exits 0.
 
     Exit codes: 0 stopped by a signal, 2 usage/config/rule-file error or the
@@ -561,14 +562,28 @@ mod service_args {
           --upstream https://ion.tdsynnex.com --mode enforce
       # then point the order system's ION base URL at http://127.0.0.1:8443
 
-    Every request passes through unchanged; POST .../customers/{c}/orders is
-    checked first with the caller's bearer token. Blocked: answered with ION's
-    400 envelope, never forwarded. Indeterminate: 503 with Retry-After. Ready:
+    Every request passes through unchanged; POST .../customers/{c}/orders and
+    POST .../customers (customer creation) are checked first with the caller's
+    bearer token. Blocked: answered with ION's 400 envelope, never forwarded. Indeterminate: 503 with Retry-After. Ready:
     forwarded once. --mode audit forwards everything and logs the verdict beside
     ION's answer (docs/serve.md, \"proxy\").
 
     Exit codes: 0 stopped by a signal, 2 usage/config/rule-file error or the
     address cannot be listened on.";
+
+    /// The new-customer rules of `serve` and `proxy` (the order rules are
+    /// `--rules`).
+    #[derive(Debug, Args, Clone, Default)]
+    pub struct NewCustomerRuleArgs {
+        /// Adds a rule file on top of builtin:new-customer, for new-customer
+        /// checks (repeatable; later files override earlier ones).
+        #[arg(long = "new-customer-rules", value_name = "FILE")]
+        pub new_customer_rules: Vec<PathBuf>,
+        /// Leaves builtin:new-customer out (use only the --new-customer-rules
+        /// files).
+        #[arg(long)]
+        pub no_default_new_customer_rules: bool,
+    }
 
     /// `serve` arguments.
     #[derive(Debug, Args)]
@@ -577,9 +592,16 @@ mod service_args {
         /// The address to listen on (port 0: any free port, printed at start).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         pub listen: SocketAddr,
-        /// Rule selection (reloaded on SIGHUP).
+        /// Order rule selection (reloaded on SIGHUP).
         #[command(flatten)]
         pub rules: RuleArgs,
+        /// New-customer rule selection (reloaded on SIGHUP).
+        #[command(flatten)]
+        pub new_customer_rules: NewCustomerRuleArgs,
+        /// Do not reload the rules when their files change (SIGHUP still
+        /// does). Watching needs Linux.
+        #[arg(long)]
+        pub no_watch_rules: bool,
         /// Read a snapshot directory instead of live ION (no credentials used).
         #[arg(long, value_name = "DIR")]
         pub data: Option<PathBuf>,
@@ -623,9 +645,16 @@ mod service_args {
         /// enforce: blocked orders never reach ION; audit: log only.
         #[arg(long, value_enum)]
         pub mode: ModeArg,
-        /// Rule selection (reloaded on SIGHUP).
+        /// Order rule selection (reloaded on SIGHUP).
         #[command(flatten)]
         pub rules: RuleArgs,
+        /// New-customer rule selection (reloaded on SIGHUP).
+        #[command(flatten)]
+        pub new_customer_rules: NewCustomerRuleArgs,
+        /// Do not reload the rules when their files change (SIGHUP still
+        /// does). Watching needs Linux.
+        #[arg(long)]
+        pub no_watch_rules: bool,
         /// Append one JSON line per checked order to FILE (audit lines carry
         /// ION's status and codes), personal data masked.
         #[arg(long, value_name = "FILE")]
@@ -654,4 +683,4 @@ mod service_args {
 }
 
 #[cfg(feature = "serve")]
-pub use service_args::{ModeArg, ProxyArgs, ServeArgs};
+pub use service_args::{ModeArg, NewCustomerRuleArgs, ProxyArgs, ServeArgs};

@@ -6,7 +6,10 @@
 //! pre-empted code, message). Messages are rendered from ION data and the
 //! order, so before a line is written every e-mail address, phone number and
 //! Microsoft Customer Agreement attestation value (the order's `agreement*`
-//! attributes: names, user id, e-mail, phone) is replaced by a mask.
+//! attributes: names, user id, e-mail, phone) is replaced by a mask. A
+//! new-customer check's line masks the payload's contact values the same
+//! way (its e-mail, phone, contact name and street, in whatever form they
+//! were typed), and names the organization only as masked text.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -25,6 +28,9 @@ pub const EMAIL_MASK: &str = "[email]";
 pub const PHONE_MASK: &str = "[phone]";
 /// The text that replaces an agreement attestation value.
 pub const AGREEMENT_MASK: &str = "[agreement]";
+/// The text that replaces a new customer's contact value (name, street, an
+/// e-mail or phone in a form the patterns do not catch).
+pub const CONTACT_MASK: &str = "[contact]";
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+").expect("valid pattern")
@@ -59,12 +65,40 @@ pub fn agreement_values(order: Option<&Value>) -> Vec<String> {
     values
 }
 
+/// The personal values of a new customer's payload that a message may
+/// quote and no pattern is sure to find (`customerPhone: "555 12"`, a
+/// malformed `customerEmail`, the contact's name, the street), longest
+/// first.
+pub fn payload_values(payload: &Value) -> Vec<String> {
+    let mut values: Vec<String> = [
+        &payload["customerEmail"],
+        &payload["customerPhone"],
+        &payload["customerName"],
+        &payload["customerAddress"]["street"],
+    ]
+    .into_iter()
+    .filter_map(Value::as_str)
+    .map(str::trim)
+    .filter(|v| v.len() >= 2)
+    .map(str::to_owned)
+    .collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values.dedup();
+    values
+}
+
 /// `text` with every agreement value, e-mail address and phone number
 /// masked.
 pub fn mask(text: &str, agreement: &[String]) -> String {
+    mask_as(text, agreement, AGREEMENT_MASK)
+}
+
+/// `text` with every one of `values` replaced by `replacement`, then every
+/// e-mail address and phone number masked.
+fn mask_as(text: &str, values: &[String], replacement: &str) -> String {
     let mut out = text.to_owned();
-    for v in agreement {
-        out = out.replace(v.as_str(), AGREEMENT_MASK);
+    for v in values {
+        out = out.replace(v.as_str(), replacement);
     }
     let out = EMAIL.replace_all(&out, EMAIL_MASK);
     PHONE.replace_all(&out, PHONE_MASK).into_owned()
@@ -79,9 +113,12 @@ pub struct Entry<'a> {
     pub time: String,
     /// The revision of the rule set that decided.
     pub rules_revision: &'a str,
+    /// What was checked: `order` or `new-customer`.
+    pub check: &'static str,
     /// The account.
     pub account_id: u64,
-    /// The customer.
+    /// The customer (absent for a new customer: it has no id yet).
+    #[serde(skip_serializing_if = "is_zero")]
     pub customer_id: u64,
     /// The verdict.
     pub verdict: &'static str,
@@ -100,6 +137,10 @@ pub struct Entry<'a> {
     /// `false-ready`, `unknown`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assessment: Option<&'static str>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A rule in [`Entry::failing_rules`].
@@ -128,7 +169,39 @@ impl<'a> Entry<'a> {
         report: &Report,
         order: Option<&Value>,
     ) -> Self {
-        let agreement = agreement_values(order);
+        Self::masked(
+            decision_id,
+            rules_revision,
+            report,
+            "order",
+            (&agreement_values(order), AGREEMENT_MASK),
+        )
+    }
+
+    /// The entry for a new-customer `report`, its messages masked with the
+    /// personal values of `payload`.
+    pub fn new_customer(
+        decision_id: &'a str,
+        rules_revision: &'a str,
+        report: &Report,
+        payload: &Value,
+    ) -> Self {
+        Self::masked(
+            decision_id,
+            rules_revision,
+            report,
+            "new-customer",
+            (&payload_values(payload), CONTACT_MASK),
+        )
+    }
+
+    fn masked(
+        decision_id: &'a str,
+        rules_revision: &'a str,
+        report: &Report,
+        check: &'static str,
+        (values, replacement): (&[String], &str),
+    ) -> Self {
         let failing_rules = report
             .results
             .iter()
@@ -138,13 +211,17 @@ impl<'a> Entry<'a> {
                 outcome: r.outcome.as_str(),
                 severity: r.severity.as_str(),
                 preempts: r.preempts.clone(),
-                message: r.message.as_deref().map(|m| mask(m, &agreement)),
+                message: r
+                    .message
+                    .as_deref()
+                    .map(|m| mask_as(m, values, replacement)),
             })
             .collect();
         Entry {
             decision_id,
             time: jiff::Timestamp::now().to_string(),
             rules_revision,
+            check,
             account_id: report.account_id,
             customer_id: report.customer_id,
             verdict: report.verdict.as_str(),
@@ -227,6 +304,23 @@ mod tests {
         assert_eq!(
             masked,
             "[agreement] [agreement] ([agreement], [email], [phone] or [phone]) for contoso.example"
+        );
+    }
+
+    #[test]
+    fn a_payloads_contact_values_are_masked_whatever_their_form() {
+        let payload = serde_json::json!({
+            "customerEmail": "not-an-address",
+            "customerPhone": "555 12",
+            "customerName": "Ada Lovelace",
+            "customerAddress": {"street": "12 Analytical Row", "city": "London"},
+            "customerOrganization": "Engines Ltd",
+        });
+        let values = payload_values(&payload);
+        let text = "not-an-address / 555 12 / Ada Lovelace / 12 Analytical Row / London / Engines Ltd, or ada@engines.example";
+        assert_eq!(
+            mask_as(text, &values, CONTACT_MASK),
+            "[contact] / [contact] / [contact] / [contact] / London / Engines Ltd, or [email]"
         );
     }
 

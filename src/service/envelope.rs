@@ -16,31 +16,9 @@ pub const REPORT_TYPE: &str = "type.googleapis.com/ionpreflight.v1.Report";
 /// rule's `pre-empts` code or [`RULE_CODE`], the rule id in `sourceName`;
 /// the whole report in a second detail entry.
 pub fn order_blocked(report: &Report, request_id: &str) -> Value {
-    let mut errors = Vec::new();
-    for r in report
-        .results
-        .iter()
-        .filter(|r| r.outcome == Outcome::Fail && r.severity >= report.fail_on)
-    {
-        let code = r
-            .preempts
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .unwrap_or(RULE_CODE);
-        let details: Vec<&str> = if r.items.is_empty() {
-            vec![r.message.as_deref().unwrap_or(&r.title)]
-        } else {
-            r.items
-                .iter()
-                .filter(|i| i.outcome == Outcome::Fail)
-                .map(|i| i.message.as_str())
-                .collect()
-        };
-        for detail in details {
-            errors.push(json!({"code": code, "detail": detail, "sourceName": r.rule}));
-        }
-    }
+    let errors: Vec<Value> = blocking_failures(report)
+        .map(|(code, detail, rule)| json!({"code": code, "detail": detail, "sourceName": rule}))
+        .collect();
     let error = "BAD_REQUEST: Invalid provisioning data";
     json!({
         "error": error,
@@ -55,6 +33,69 @@ pub fn order_blocked(report: &Report, request_id: &str) -> Value {
             { "@type": REPORT_TYPE, "report": report },
         ],
     })
+}
+
+/// ION's answer to a customer it will not create, as in its
+/// `OrgNameNotPresentError` and `PrimaryContactEmailExistsError` examples,
+/// with HTTP 400: `{error: "INVALID_REQUEST", message, code: 400, details}`,
+/// one `RequestInfo` detail per blocking failure carrying `code` (the
+/// rule's `pre-empts` code, e.g. `CUS-CR-001`, or [`RULE_CODE`]), `detail`
+/// and `sourceName` (the rule id); the whole report in a last detail entry.
+/// `message` is the first failure's detail, as ION's is.
+pub fn customer_blocked(report: &Report, request_id: &str) -> Value {
+    let mut details: Vec<Value> = blocking_failures(report)
+        .map(|(code, detail, rule)| {
+            json!({
+                "@type": "type.googleapis.com/google.rpc.RequestInfo",
+                "requestId": request_id,
+                "code": code,
+                "detail": detail,
+                "sourceName": rule,
+            })
+        })
+        .collect();
+    let message = details
+        .first()
+        .and_then(|d| d["detail"].as_str())
+        .unwrap_or("the new customer was refused by the pre-flight")
+        .to_owned();
+    details.push(json!({ "@type": REPORT_TYPE, "report": report }));
+    json!({ "error": "INVALID_REQUEST", "message": message, "code": 400, "details": details })
+}
+
+/// `(code, detail, rule id)` of every blocking failure of `report`: one per
+/// failing element of a `for_each` rule.
+fn blocking_failures(report: &Report) -> impl Iterator<Item = (&str, &str, &str)> {
+    report
+        .results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Fail && r.severity >= report.fail_on)
+        .flat_map(|r| {
+            let code = r
+                .preempts
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .unwrap_or(RULE_CODE);
+            let details: Vec<&str> = if r.items.is_empty() {
+                vec![r.message.as_deref().unwrap_or(&r.title)]
+            } else {
+                r.items
+                    .iter()
+                    .filter(|i| i.outcome == Outcome::Fail)
+                    .map(|i| i.message.as_str())
+                    .collect()
+            };
+            details
+                .into_iter()
+                .map(move |detail| (code, detail, r.rule.as_str()))
+        })
+}
+
+/// The `error` of an ION answer (`INVALID_REQUEST`), if it is an envelope.
+pub fn ion_error(body: &[u8]) -> Option<String> {
+    let value = serde_json::from_slice::<Value>(body).ok()?;
+    value["error"].as_str().map(|e| e.trim().to_owned())
 }
 
 /// ION's general error envelope: `{error, message, code, details:

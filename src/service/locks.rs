@@ -1,14 +1,23 @@
-//! Serialization of order checks per customer and `referenceId`: two
-//! concurrent retries of one order cannot both pass the duplicate-order
-//! check, because the second is checked only after the first has been
+//! Serialization of checked requests: of order checks per customer and
+//! `referenceId` (two concurrent retries of one order cannot both pass the
+//! duplicate-order check), and of new-customer checks per account and
+//! e-mail (two concurrent creations with one e-mail cannot both pass the
+//! email-in-use check). The second is checked only after the first has been
 //! answered by ION.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// What is serialized: account, customer, the order's `referenceId` (`None`
-/// when the order has none: every such order of the customer is one key).
-pub(crate) type Key = (u64, u64, Option<String>);
+/// What is serialized.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Key {
+    /// Account, customer, the order's `referenceId` (`None` when the order
+    /// has none: every such order of the customer is one key).
+    Order(u64, u64, Option<String>),
+    /// Account, the new customer's e-mail in lower case (`None` without
+    /// one: every such creation in the account is one key).
+    NewCustomer(u64, Option<String>),
+}
 
 /// A lock per key, held only while some request uses it.
 #[derive(Debug, Default)]
@@ -67,7 +76,7 @@ mod tests {
     #[tokio::test]
     async fn one_holder_per_key_and_no_leftover_entries() {
         let locks = Arc::new(KeyLocks::default());
-        let key: Key = (1, 2, Some("ref-1".into()));
+        let key = Key::Order(1, 2, Some("ref-1".into()));
         let first = locks.lock(key.clone()).await;
         let waiting = {
             let locks = Arc::clone(&locks);
@@ -77,7 +86,8 @@ mod tests {
             })
         };
         // Another key is not held up by the first.
-        drop(locks.lock((1, 2, Some("ref-2".into()))).await);
+        drop(locks.lock(Key::Order(1, 2, Some("ref-2".into()))).await);
+        drop(locks.lock(Key::NewCustomer(1, Some("ref-1".into()))).await);
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished(), "the second holder of a key waits");
         drop(first);

@@ -19,7 +19,7 @@ pub const DURATION_BUCKETS: [f64; 12] = [
 /// Every metric the service exposes on `GET /metrics`.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    checks: [AtomicU64; 3],
+    checks: [[AtomicU64; 3]; 2],
     outcomes: Mutex<BTreeMap<(String, &'static str), u64>>,
     buckets: [AtomicU64; DURATION_BUCKETS.len()],
     duration_count: AtomicU64,
@@ -27,6 +27,36 @@ pub struct Metrics {
     ion: Mutex<BTreeMap<(String, String), u64>>,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
+}
+
+/// What was checked: the `check` label of `ion_preflight_checks_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckKind {
+    /// A customer, optionally with an order (`/v1/check`, the proxy's
+    /// order route).
+    Order,
+    /// A new customer's payload (`/v1/check-new-customer`, the proxy's
+    /// customer-creation route).
+    NewCustomer,
+}
+
+impl CheckKind {
+    const ALL: [CheckKind; 2] = [CheckKind::Order, CheckKind::NewCustomer];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckKind::Order => "order",
+            CheckKind::NewCustomer => "new-customer",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            CheckKind::Order => 0,
+            CheckKind::NewCustomer => 1,
+        }
+    }
 }
 
 fn verdict_index(v: Verdict) -> usize {
@@ -66,9 +96,9 @@ fn escape(label: &str) -> String {
 }
 
 impl Metrics {
-    /// Counts one finished check.
-    pub fn record_check(&self, report: &Report, took: Duration) {
-        self.checks[verdict_index(report.verdict)].fetch_add(1, Ordering::Relaxed);
+    /// Counts one finished check of `kind`.
+    pub fn record_check(&self, kind: CheckKind, report: &Report, took: Duration) {
+        self.checks[kind.index()][verdict_index(report.verdict)].fetch_add(1, Ordering::Relaxed);
         if let Ok(mut outcomes) = self.outcomes.lock() {
             for r in &report.results {
                 *outcomes
@@ -124,12 +154,18 @@ impl Metrics {
     fn render_into(&self, out: &mut String, refresh: Option<i64>) -> std::fmt::Result {
         writeln!(
             out,
-            "# HELP ion_preflight_checks_total Checks answered, by verdict."
+            "# HELP ion_preflight_checks_total Checks answered, by what was checked and verdict."
         )?;
         writeln!(out, "# TYPE ion_preflight_checks_total counter")?;
-        for v in [Verdict::Ready, Verdict::Blocked, Verdict::Indeterminate] {
-            let n = self.checks[verdict_index(v)].load(Ordering::Relaxed);
-            writeln!(out, "ion_preflight_checks_total{{verdict=\"{v}\"}} {n}")?;
+        for kind in CheckKind::ALL {
+            for v in [Verdict::Ready, Verdict::Blocked, Verdict::Indeterminate] {
+                let n = self.checks[kind.index()][verdict_index(v)].load(Ordering::Relaxed);
+                let check = kind.as_str();
+                writeln!(
+                    out,
+                    "ion_preflight_checks_total{{check=\"{check}\",verdict=\"{v}\"}} {n}"
+                )?;
+            }
         }
         writeln!(
             out,

@@ -22,6 +22,7 @@ pub mod path;
 pub mod proxy;
 pub mod reload;
 pub mod serve;
+pub mod watch;
 
 use std::time::Duration;
 

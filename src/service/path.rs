@@ -164,33 +164,39 @@ pub fn route(method: &str, path: &str) -> Result<Route, PathError> {
     if !method.eq_ignore_ascii_case("POST") {
         return Ok(Route::PassThrough);
     }
-    let fixed = |i: usize, word: &str| {
-        segments
-            .get(i)
-            .is_some_and(|s| s.eq_ignore_ascii_case(word))
+    // The fixed words of the two checked shapes, by position.
+    const CREATE: &[(usize, &str)] = &[(0, "api"), (1, "v3"), (2, "accounts"), (4, "customers")];
+    const ORDER: &[(usize, &str)] = &[
+        (0, "api"),
+        (1, "v3"),
+        (2, "accounts"),
+        (4, "customers"),
+        (6, "orders"),
+    ];
+    let exact = |i: usize, word: &str| segments[i].eq_ignore_ascii_case(word);
+    // A fixed word with something attached (`orders;x=1`, `customers:batch`,
+    // `v3;v=2`): a server may route it as the word.
+    let loose = |&(i, word): &(usize, &str)| exact(i, word) || decorated(&segments[i], word);
+    let shape = match segments.len() {
+        5 if CREATE.iter().all(loose) => CREATE,
+        7 if ORDER.iter().all(loose) => ORDER,
+        _ => return Ok(Route::PassThrough),
     };
-    if !(fixed(0, "api") && fixed(1, "v3") && fixed(2, "accounts")) {
-        return Ok(Route::PassThrough);
+    if let Some(&(i, word)) = shape.iter().find(|&&(i, word)| !exact(i, word)) {
+        return Err(PathError::Unmatchable(format!(
+            "{:?} is not '{word}' but may be routed as it",
+            segments[i]
+        )));
     }
-    match segments.len() {
-        5 if fixed(4, "customers") => Ok(Route::CreateCustomer {
+    if shape.len() == CREATE.len() {
+        Ok(Route::CreateCustomer {
             account: id(&segments[3], "account")?,
-        }),
-        5 if decorated(&segments[4], "customers") => Err(PathError::Unmatchable(format!(
-            "{:?} is not 'customers' but may be routed as it",
-            segments[4]
-        ))),
-        7 if fixed(4, "customers") && fixed(6, "orders") => Ok(Route::PlaceOrder {
+        })
+    } else {
+        Ok(Route::PlaceOrder {
             account: id(&segments[3], "account")?,
             customer: id(&segments[5], "customer")?,
-        }),
-        7 if fixed(4, "customers") && decorated(&segments[6], "orders") => {
-            Err(PathError::Unmatchable(format!(
-                "{:?} is not 'orders' but may be routed as it",
-                segments[6]
-            )))
-        }
-        _ => Ok(Route::PassThrough),
+        })
     }
 }
 
@@ -234,6 +240,30 @@ mod tests {
     }
 
     #[test]
+    fn every_spelling_of_customer_creation_is_checked() {
+        const CREATE: Route = Route::CreateCustomer { account: 1001 };
+        for path in [
+            "/api/v3/accounts/1001/customers",
+            "/api/v3/accounts/1001/customers/",
+            "//api///v3/accounts//1001/customers//",
+            "/Api/V3/ACCOUNTS/1001/CusTomers",
+            "/api/v3/./accounts/1001/customers/.",
+            "/api/v3/accounts/77/../1001/customers",
+            "/api/v3/accounts/1001/customers/2002/..",
+            "/api/v3/accounts/1001/%63ustomers",
+            "/api/v3/accounts/1001/x/%2e%2E/customers",
+            "/api/v3/accounts/0001001/customers",
+        ] {
+            assert_eq!(route("POST", path), Ok(CREATE), "{path}");
+            assert_eq!(
+                route("pOsT", path),
+                Ok(CREATE),
+                "{path} (mixed-case method)"
+            );
+        }
+    }
+
+    #[test]
     fn paths_that_cannot_be_normalized_are_refused() {
         for (path, want) in [
             ("/api/v3/accounts/1001/customers/2002%2Forders", "'/'"),
@@ -265,6 +295,14 @@ mod tests {
             "/api/v3/accounts/1001/customers/0/orders",
             "/api/v3/accounts/abc/customers/2002/orders",
             "/api/v3/accounts/1001/customers;x",
+            "/api/v3/accounts/1001/customers;x/2002/orders",
+            "/api;x/v3/accounts/1001/customers/2002/orders",
+            "/api/v3;v=2/accounts/1001/customers",
+            "/api/v3/accounts:x/1001/customers",
+            "/api/v3/accounts/1001/customers:batch",
+            "/api/v3/accounts/1001%3B/customers",
+            "/api/v3/accounts/0/customers",
+            "/api/v3/accounts/-1/customers",
         ] {
             assert!(
                 matches!(route("POST", path), Err(PathError::Unmatchable(_))),

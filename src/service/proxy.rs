@@ -4,19 +4,22 @@
 //! Every request passes through to the upstream unchanged (method, path,
 //! query, headers including `Authorization`, body; hop-by-hop headers
 //! aside) and the response streams back. `POST
-//! /api/v3/accounts/{a}/customers/{c}/orders` (matched on the normalized
-//! path, see [`super::path`]) is checked first with the caller's bearer
-//! token:
+//! /api/v3/accounts/{a}/customers/{c}/orders` (the order pre-flight) and
+//! `POST /api/v3/accounts/{a}/customers` (customer creation: the
+//! new-customer pre-flight), matched on the normalized path (see
+//! [`super::path`]), are checked first with the caller's bearer token:
 //!
 //! - **blocked**: answered by the proxy, never forwarded: HTTP 400 in ION's
-//!   order-validation envelope ([`super::envelope::order_blocked`]);
+//!   order-validation envelope ([`super::envelope::order_blocked`]) or its
+//!   customer-creation envelope ([`super::envelope::customer_blocked`]);
 //! - **indeterminate**: 503 in ION's `UNAVAILABLE` shape with
 //!   `Retry-After` (nothing reached ION, so a retry is safe);
 //! - **ready**: the original body forwarded once, never retried.
 //!
-//! In [`Mode::Audit`] every order is forwarded and the verdict is logged
-//! beside ION's real answer. Checks for the same customer and `referenceId`
-//! are serialized. Every answer the proxy makes itself carries
+//! In [`Mode::Audit`] every checked request is forwarded and the verdict is
+//! logged beside ION's real answer. Checks for the same customer and
+//! `referenceId`, and creations with the same e-mail (ignoring case), are
+//! serialized. Every answer the proxy makes itself carries
 //! [`ANSWERED_HEADER`].
 
 use std::path::PathBuf;
@@ -36,14 +39,14 @@ use url::Url;
 
 use super::decision_log::{DecisionLog, Entry};
 use super::envelope;
-use super::locks::KeyLocks;
+use super::locks::{Key, KeyLocks};
 use super::path::{self, Route};
-use super::reload::{LiveRules, RuleSpec};
+use super::reload::{LiveRules, Revision, RuleSpec};
 use super::{BodyError, ServiceError, bearer, decision_id, read_body};
 use crate::ion::{IonClient, validate_base_url};
 use crate::report::{Report, Verdict};
 use crate::rules::EvalOptions;
-use crate::{CheckRequest, Preflight};
+use crate::{CheckRequest, NewCustomerRequest, Preflight};
 
 /// The header on every response the proxy made itself (not ION's): what it
 /// answered for (`blocked`, `indeterminate`, `refused`, `unauthenticated`,
@@ -97,6 +100,9 @@ pub struct ProxyConfig {
     pub retry_after: Duration,
     /// The decision log (audit entries carry ION's answer), if any.
     pub decision_log: Option<PathBuf>,
+    /// Reload the rules when their files change, after this quiet period;
+    /// `None`: on `SIGHUP` only.
+    pub watch: Option<Duration>,
 }
 
 struct Shared {
@@ -112,6 +118,7 @@ struct Shared {
     ion: IonClient,
     locks: KeyLocks,
     log: Option<DecisionLog>,
+    watch: Option<Duration>,
 }
 
 /// A running proxy: build it, then [`Proxy::router`] or [`Proxy::run`].
@@ -216,6 +223,7 @@ impl Proxy {
                 ion,
                 locks: KeyLocks::default(),
                 log,
+                watch: config.watch,
             }),
         })
     }
@@ -239,13 +247,17 @@ impl Proxy {
     }
 
     /// Serves on `listener` until `shutdown` resolves, reloading the rules
-    /// on `SIGHUP`; then finishes the requests in flight.
+    /// on `SIGHUP` (and on file change, when configured); then finishes the
+    /// requests in flight.
     pub async fn run(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         super::reload_on_sighup(Arc::clone(&self.shared.rules), None);
+        if let Some(debounce) = self.shared.watch {
+            super::watch::reload_on_change(Arc::clone(&self.shared.rules), None, debounce);
+        }
         axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
             .await
@@ -269,11 +281,12 @@ async fn handle(State(p): State<Arc<Shared>>, req: Request) -> Response {
     };
     match route {
         Route::PlaceOrder { account, customer } => {
-            checked_order(&p, req, account, customer, route).await
+            checked(&p, req, route, Checked::Order { account, customer }).await
         }
-        // Customer creation is passed through until the library has the
-        // new-customer pre-flight (docs/serve.md, "Known gaps").
-        Route::CreateCustomer { .. } | Route::PassThrough => pass_through(&p, req).await,
+        Route::CreateCustomer { account } => {
+            checked(&p, req, route, Checked::NewCustomer { account }).await
+        }
+        Route::PassThrough => pass_through(&p, req).await,
     }
 }
 
@@ -415,15 +428,105 @@ fn assessment(verdict: Verdict, ion_status: u16, ion_codes: &[String]) -> &'stat
     }
 }
 
-async fn checked_order(
-    p: &Shared,
-    req: Request,
-    account: u64,
-    customer: u64,
-    route: Route,
-) -> Response {
+/// What a checked route is checked as.
+#[derive(Clone, Copy, Debug)]
+enum Checked {
+    /// `POST …/customers/{customer}/orders`: the order pre-flight.
+    Order { account: u64, customer: u64 },
+    /// `POST …/customers`: the new-customer pre-flight.
+    NewCustomer { account: u64 },
+}
+
+impl Checked {
+    /// What the request carries, in messages.
+    fn noun(self) -> &'static str {
+        match self {
+            Checked::Order { .. } => "order",
+            Checked::NewCustomer { .. } => "new customer",
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Checked::Order { .. } => "order",
+            Checked::NewCustomer { .. } => "new-customer",
+        }
+    }
+
+    /// What concurrent requests are serialized on: the customer and the
+    /// order's `referenceId` (the duplicate-order check), or the new
+    /// customer's e-mail ignoring case and surrounding blanks (the
+    /// email-in-use check).
+    fn lock_key(self, body: Option<&Value>) -> Key {
+        let text = |field: &str| {
+            body.and_then(|b| b[field].as_str())
+                .map(|s| s.trim().to_owned())
+        };
+        match self {
+            Checked::Order { account, customer } => {
+                Key::Order(account, customer, text("referenceId"))
+            }
+            Checked::NewCustomer { account } => {
+                Key::NewCustomer(account, text("customerEmail").map(|e| e.to_lowercase()))
+            }
+        }
+    }
+
+    /// The pre-flight of `body` with the rules of `revision`.
+    async fn run(
+        self,
+        p: &Shared,
+        revision: &Revision,
+        token: secrecy::SecretString,
+        body: &Value,
+    ) -> Report {
+        let rules = match self {
+            Checked::Order { .. } => revision.rules.clone(),
+            Checked::NewCustomer { .. } => revision.new_customer.clone(),
+        };
+        let preflight = Preflight::new(p.ion.with_access_token(token), rules)
+            .with_options(p.options)
+            .with_check_timeout(p.check_timeout);
+        match self {
+            Checked::Order { account, customer } => {
+                let check = CheckRequest::new(account, customer).with_order(body.clone());
+                preflight.check(check).await
+            }
+            Checked::NewCustomer { account } => {
+                let check = NewCustomerRequest::new(account, body.clone());
+                preflight.check_new_customer(check).await
+            }
+        }
+    }
+
+    /// The 400 the proxy answers a blocked request with, in ION's envelope
+    /// for that route.
+    fn blocked(self, report: &Report, id: &str) -> Value {
+        match self {
+            Checked::Order { .. } => envelope::order_blocked(report, id),
+            Checked::NewCustomer { .. } => envelope::customer_blocked(report, id),
+        }
+    }
+
+    /// The codes in ION's answer the audit compares with: for customer
+    /// creation a 400 `INVALID_REQUEST` carries no code but its `error`.
+    fn ion_codes(self, status: StatusCode, body: &[u8]) -> Vec<String> {
+        let codes = envelope::ion_error_codes(body);
+        match self {
+            Checked::NewCustomer { .. } if codes.is_empty() && status.is_client_error() => {
+                envelope::ion_error(body).into_iter().collect()
+            }
+            _ => codes,
+        }
+    }
+}
+
+/// Checks a request of a checked route, then answers it (enforce mode,
+/// blocked or indeterminate) or forwards it.
+async fn checked(p: &Shared, req: Request, route: Route, what: Checked) -> Response {
     let (parts, body) = req.into_parts();
     let id = decision_id();
+    let noun = what.noun();
     // Audit mode forwards what it cannot check (no token, a body that is
     // not JSON) and logs nothing for it; enforce mode refuses it.
     let token = match bearer(&parts.headers) {
@@ -434,7 +537,10 @@ async fn checked_order(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
                 "UNAUTHENTICATED",
-                "ion-preflight proxy: an order is checked with the caller's own ION access token: send `Authorization: Bearer <token>`",
+                &format!(
+                    "ion-preflight proxy: a{} {noun} is checked with the caller's own ION access token: send `Authorization: Bearer <token>`",
+                    if noun.starts_with('o') { "n" } else { "" }
+                ),
             );
         }
         Err(m) => {
@@ -458,7 +564,7 @@ async fn checked_order(
             );
         }
     };
-    let order = match serde_json::from_slice::<Value>(&bytes) {
+    let parsed = match serde_json::from_slice::<Value>(&bytes) {
         Ok(v @ Value::Object(_)) => Some(v),
         Ok(_) | Err(_) if p.mode == Mode::Audit => None,
         Ok(_) => {
@@ -466,7 +572,7 @@ async fn checked_order(
                 StatusCode::BAD_REQUEST,
                 "refused",
                 "INVALID_ARGUMENT",
-                "ion-preflight proxy: the order body is not a JSON object",
+                &format!("ion-preflight proxy: the {noun} body is not a JSON object"),
             );
         }
         Err(e) => {
@@ -474,46 +580,42 @@ async fn checked_order(
                 StatusCode::BAD_REQUEST,
                 "refused",
                 "INVALID_ARGUMENT",
-                &format!("ion-preflight proxy: the order body is not JSON: {e}"),
+                &format!("ion-preflight proxy: the {noun} body is not JSON: {e}"),
             );
         }
     };
-    let reference = order
-        .as_ref()
-        .and_then(|o| o["referenceId"].as_str())
-        .map(str::to_owned);
-    // Held until ION has answered: a concurrent retry of this order is
-    // checked only after that.
-    let _serialized = p.locks.lock((account, customer, reference)).await;
+    // Held until ION has answered: a concurrent retry (or a second creation
+    // with the same e-mail) is checked only after that.
+    let _serialized = p.locks.lock(what.lock_key(parsed.as_ref())).await;
     let revision = p.rules.current();
-    let report = match (&order, token) {
-        (Some(order), Some(token)) => {
-            let preflight = Preflight::new(p.ion.with_access_token(token), revision.rules.clone())
-                .with_options(p.options)
-                .with_check_timeout(p.check_timeout);
-            let check = CheckRequest::new(account, customer).with_order(order.clone());
-            Some(preflight.check(check).await)
-        }
+    let report = match (&parsed, token) {
+        (Some(body), Some(token)) => Some(what.run(p, &revision, token, body).await),
         _ => None,
+    };
+    let decided = Decided {
+        what,
+        id: &id,
+        revision: &revision.id,
+        body: parsed.as_ref(),
     };
     if p.mode == Mode::Enforce
         && let Some(report) = &report
     {
         match report.verdict {
             Verdict::Blocked => {
-                log_decision(p, &id, &revision.id, report, order.as_ref(), None);
-                tracing::info!(decision = %id, account, customer, "order blocked by the pre-flight");
-                let body = envelope::order_blocked(report, &id);
+                decided.log(p, report, None);
+                tracing::info!(decision = %id, check = what.as_str(), account = report.account_id, customer = report.customer_id, "{noun} blocked by the pre-flight");
+                let body = what.blocked(report, &id);
                 return answer(StatusCode::BAD_REQUEST, "blocked", &body, Some(&id));
             }
             Verdict::Indeterminate => {
-                log_decision(p, &id, &revision.id, report, order.as_ref(), None);
+                decided.log(p, report, None);
                 let reason = report.indeterminate_reason();
                 let body = envelope::status(
                     "UNAVAILABLE",
                     503,
                     &format!(
-                        "ion-preflight proxy: the order was not sent to ION, so retrying is safe: {reason}"
+                        "ion-preflight proxy: the {noun} was not sent to ION, so retrying is safe: {reason}"
                     ),
                     &id,
                     Some(report),
@@ -532,30 +634,45 @@ async fn checked_order(
             Verdict::Ready => {}
         }
     }
-    forward_order(
-        p,
-        &parts,
-        bytes,
-        route,
-        &id,
-        &revision.id,
-        report.as_ref(),
-        order.as_ref(),
-    )
-    .await
+    forward_checked(p, &parts, bytes, route, &decided, report.as_ref()).await
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn forward_order(
+/// A checked request's decision, for the decision log.
+struct Decided<'a> {
+    what: Checked,
+    id: &'a str,
+    revision: &'a str,
+    body: Option<&'a Value>,
+}
+
+impl Decided<'_> {
+    fn log(&self, p: &Shared, report: &Report, ion: Option<(u16, Vec<String>, &'static str)>) {
+        let Some(log) = &p.log else { return };
+        let mut entry = match (self.what, self.body) {
+            (Checked::NewCustomer { .. }, Some(payload)) => {
+                Entry::new_customer(self.id, self.revision, report, payload)
+            }
+            _ => Entry::new(self.id, self.revision, report, self.body),
+        };
+        entry.mode = Some(p.mode.as_str());
+        if let Some((status, codes, judged)) = ion {
+            entry.ion_status = Some(status);
+            entry.ion_codes = Some(codes);
+            entry.assessment = Some(judged);
+        }
+        log.append(&entry);
+    }
+}
+
+async fn forward_checked(
     p: &Shared,
     parts: &request::Parts,
     bytes: Bytes,
     route: Route,
-    id: &str,
-    revision: &str,
+    decided: &Decided<'_>,
     report: Option<&Report>,
-    order: Option<&Value>,
 ) -> Response {
+    let id = decided.id;
     // To exactly the resource that was checked, whatever the caller's
     // spelling; the query as it came.
     let mut target = route.canonical_path().unwrap_or_default();
@@ -577,15 +694,16 @@ async fn forward_order(
         Ok(r) => r,
         Err(r) => {
             if let Some(report) = report {
-                log_decision(p, id, revision, report, order, None);
+                decided.log(p, report, None);
             }
             return r;
         }
     };
     let status = resp.status();
     let headers = resp.headers().clone();
-    // ION's answer to an order is small; it is read whole so the audit can
-    // compare its codes, and so the serialization holds until it is in.
+    // ION's answer to an order or a new customer is small; it is read whole
+    // so the audit can compare its codes, and so the serialization holds
+    // until it is in.
     let body = match resp.bytes().await {
         Ok(b) => b,
         Err(e) => {
@@ -594,18 +712,20 @@ async fn forward_order(
                 "upstream-failed",
                 "UNAVAILABLE",
                 &format!(
-                    "ion-preflight proxy: ION's answer was cut off ({e}); the order may have been placed"
+                    "ion-preflight proxy: ION's answer was cut off ({e}); the {} may have been created",
+                    decided.what.noun()
                 ),
             );
         }
     };
     if let Some(report) = report {
-        let codes = envelope::ion_error_codes(&body);
+        let codes = decided.what.ion_codes(status, &body);
         let judged = assessment(report.verdict, status.as_u16(), &codes);
         tracing::info!(
             target: "ion_preflight::audit",
             decision = %id,
             mode = p.mode.as_str(),
+            check = decided.what.as_str(),
             account = report.account_id,
             customer = report.customer_id,
             verdict = report.verdict.as_str(),
@@ -613,16 +733,9 @@ async fn forward_order(
             ion_codes = ?codes,
             assessment = judged,
             ion_ms = started.elapsed().as_millis() as u64,
-            "order forwarded"
+            "checked request forwarded"
         );
-        log_decision(
-            p,
-            id,
-            revision,
-            report,
-            order,
-            Some((status.as_u16(), codes, judged)),
-        );
+        decided.log(p, report, Some((status.as_u16(), codes, judged)));
     }
     let mut out = Response::builder().status(status);
     if let Some(h) = out.headers_mut() {
@@ -636,24 +749,4 @@ async fn forward_order(
     }
     out.body(Body::from(body))
         .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
-}
-
-fn log_decision(
-    p: &Shared,
-    id: &str,
-    revision: &str,
-    report: &Report,
-    order: Option<&Value>,
-    ion: Option<(u16, Vec<String>, &'static str)>,
-) {
-    if let Some(log) = &p.log {
-        let mut entry = Entry::new(id, revision, report, order);
-        entry.mode = Some(p.mode.as_str());
-        if let Some((status, codes, judged)) = ion {
-            entry.ion_status = Some(status);
-            entry.ion_codes = Some(codes);
-            entry.assessment = Some(judged);
-        }
-        log.append(&entry);
-    }
 }

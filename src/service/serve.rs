@@ -4,8 +4,9 @@
 //!   the report (the JSON of `check --format json`) and a `decision_id`,
 //!   for every verdict; 400 for a malformed request, 413 above the body
 //!   limit, 401 when no ION credentials are at hand.
-//! - `POST /v1/check-new-customer`: 501 until the new-customer pre-flight
-//!   exists in the library.
+//! - `POST /v1/check-new-customer` `{"account_id", "payload"}` → 200 with
+//!   the new-customer report (the JSON of `check-new-customer --format
+//!   json`) and a `decision_id`, with the same errors.
 //! - `GET /healthz`, `GET /readyz`, `GET /metrics`.
 //!
 //! A caller's `Authorization: Bearer <ION access token>` is used for that
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -28,14 +29,14 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::decision_log::{DecisionLog, Entry};
-use super::metrics::Metrics;
+use super::metrics::{CheckKind, Metrics};
 use super::reload::{LiveRules, RuleSpec};
 use super::{BodyError, ServiceError, bearer, decision_id, read_body};
 use crate::ion::{IonClient, IonClientBuilder, TokenFile};
 use crate::report::Report;
 use crate::rules::EvalOptions;
 use crate::source::{SnapshotSource, Source};
-use crate::{CheckRequest, Preflight};
+use crate::{CheckRequest, NewCustomerRequest, Preflight};
 
 /// The response header naming the rule-set revision that decided.
 pub const REVISION_HEADER: &str = "x-ion-preflight-rules-revision";
@@ -66,7 +67,7 @@ pub enum DataSource {
 /// How a [`Service`] runs.
 #[derive(Debug)]
 pub struct ServeConfig {
-    /// The rules, reloaded on `SIGHUP`.
+    /// The rules (orders and new customers), reloaded on `SIGHUP`.
     pub rules: RuleSpec,
     /// Where ION data comes from.
     pub data: DataSource,
@@ -78,6 +79,9 @@ pub struct ServeConfig {
     pub check_timeout: Duration,
     /// The decision log file, if any.
     pub decision_log: Option<PathBuf>,
+    /// Reload the rules when their files change, after this quiet period
+    /// ([`super::watch::DEFAULT_DEBOUNCE`]); `None`: on `SIGHUP` only.
+    pub watch: Option<Duration>,
 }
 
 enum Backend {
@@ -98,6 +102,7 @@ struct Shared {
     metrics: Arc<Metrics>,
     log: Option<DecisionLog>,
     ready: Mutex<Option<(Instant, Result<(), String>)>>,
+    watch: Option<Duration>,
 }
 
 /// A running `serve` engine: build it, then [`Service::router`] or
@@ -179,45 +184,76 @@ struct CheckBody {
     order: Option<Value>,
 }
 
+/// The body of `POST /v1/check-new-customer`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCustomerBody {
+    account_id: u64,
+    #[serde(deserialize_with = "payload_object")]
+    payload: Value,
+}
+
+/// `value` when it is a JSON object, else an error naming what it is.
+fn object<E: serde::de::Error>(value: Value, what: &str) -> Result<Value, E> {
+    let found = match value {
+        v @ Value::Object(_) => return Ok(v),
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+    };
+    Err(E::custom(format!("{what}, not {found}")))
+}
+
 fn order_object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    match Value::deserialize(d)? {
-        v @ Value::Object(_) => Ok(Some(v)),
-        other => Err(serde::de::Error::custom(format!(
-            "`order` must be the JSON object you are about to POST to ION, not {}",
-            match other {
-                Value::Null => "null",
-                Value::Bool(_) => "a boolean",
-                Value::Number(_) => "a number",
-                Value::String(_) => "a string",
-                Value::Array(_) => "an array",
-                Value::Object(_) => "an object",
-            }
-        ))),
+    object(
+        Value::deserialize(d)?,
+        "`order` must be the JSON object you are about to POST to ION",
+    )
+    .map(Some)
+}
+
+fn payload_object<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    object(
+        Value::deserialize(d)?,
+        "`payload` must be the JSON object you are about to POST to ION's customers endpoint",
+    )
+}
+
+fn malformed(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "malformed_request", message)
+}
+
+/// Parses a request body of type `T` (`what` names it in errors), with
+/// the line and column of a JSON error.
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError {
+        line: Some(e.line()),
+        column: Some(e.column()),
+        ..malformed(format!("the request body is not {what}: {e}"))
+    })
+}
+
+fn positive(name: &str, id: u64) -> Result<(), ApiError> {
+    if id == 0 {
+        return Err(malformed(format!(
+            "`{name}` must be a positive ION id; ids start at 1"
+        )));
     }
+    Ok(())
 }
 
 fn parse_check(bytes: &[u8]) -> Result<CheckBody, ApiError> {
-    let body: CheckBody = serde_json::from_slice(bytes).map_err(|e| ApiError {
-        line: Some(e.line()),
-        column: Some(e.column()),
-        ..ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_request",
-            format!("the request body is not a check request: {e}"),
-        )
-    })?;
-    for (name, id) in [
-        ("account_id", body.account_id),
-        ("customer_id", body.customer_id),
-    ] {
-        if id == 0 {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "malformed_request",
-                format!("`{name}` must be a positive ION id; ids start at 1"),
-            ));
-        }
-    }
+    let body: CheckBody = parse_json(bytes, "a check request")?;
+    positive("account_id", body.account_id)?;
+    positive("customer_id", body.customer_id)?;
+    Ok(body)
+}
+
+fn parse_new_customer(bytes: &[u8]) -> Result<NewCustomerBody, ApiError> {
+    let body: NewCustomerBody = parse_json(bytes, "a new-customer check request")?;
+    positive("account_id", body.account_id)?;
     Ok(body)
 }
 
@@ -258,6 +294,7 @@ impl Service {
                 metrics,
                 log,
                 ready: Mutex::new(None),
+                watch: config.watch,
             }),
         })
     }
@@ -290,8 +327,8 @@ impl Service {
     }
 
     /// Serves on `listener` until `shutdown` resolves, reloading the rules
-    /// on `SIGHUP`; then stops accepting and returns once the requests in
-    /// flight are answered.
+    /// on `SIGHUP` (and on file change, when configured); then stops
+    /// accepting and returns once the requests in flight are answered.
     pub async fn run(
         self,
         listener: tokio::net::TcpListener,
@@ -301,6 +338,13 @@ impl Service {
             Arc::clone(&self.shared.rules),
             Some(Arc::clone(&self.shared.metrics)),
         );
+        if let Some(debounce) = self.shared.watch {
+            super::watch::reload_on_change(
+                Arc::clone(&self.shared.rules),
+                Some(Arc::clone(&self.shared.metrics)),
+                debounce,
+            );
+        }
         axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
             .await
@@ -308,6 +352,24 @@ impl Service {
 }
 
 impl Shared {
+    /// What every check request starts with: the caller's token (a
+    /// malformed `Authorization` is 401) and the body within the limit.
+    async fn request(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<(Option<secrecy::SecretString>, Bytes), ApiError> {
+        let token = bearer(headers)
+            .map_err(|m| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m))?;
+        Ok((token, read_body(headers, body, self.body_limit).await?))
+    }
+
+    fn preflight(&self, source: Source, rules: crate::rules::RuleSet) -> Preflight {
+        Preflight::new(source, rules)
+            .with_options(self.options)
+            .with_check_timeout(self.check_timeout)
+    }
+
     fn source(&self, token: Option<secrecy::SecretString>) -> Result<Source, ApiError> {
         match (&self.backend, token) {
             (Backend::Snapshot(s), _) => Ok(Source::Snapshot(s.clone())),
@@ -375,16 +437,12 @@ async fn check(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> 
 }
 
 async fn run_check(s: &Shared, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
-    let token =
-        bearer(headers).map_err(|m| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m))?;
-    let bytes = read_body(headers, body, s.body_limit).await?;
+    let (token, bytes) = s.request(headers, body).await?;
     let req = parse_check(&bytes)?;
     let source = s.source(token)?;
     let id = decision_id();
     let revision = s.rules.current();
-    let preflight = Preflight::new(source, revision.rules.clone())
-        .with_options(s.options)
-        .with_check_timeout(s.check_timeout);
+    let preflight = s.preflight(source, revision.rules.clone());
     let order = req.order.map(Arc::new);
     let mut check = CheckRequest::new(req.account_id, req.customer_id);
     if let Some(order) = &order {
@@ -392,27 +450,64 @@ async fn run_check(s: &Shared, headers: &HeaderMap, body: Body) -> Result<Respon
     }
     let started = Instant::now();
     let report = preflight.check(check).await;
-    s.metrics.record_check(&report, started.elapsed());
+    s.metrics
+        .record_check(CheckKind::Order, &report, started.elapsed());
     if let Some(log) = &s.log {
         log.append(&Entry::new(&id, &revision.id, &report, order.as_deref()));
     }
-    let mut response = axum::Json(Decision {
-        decision_id: &id,
-        report: &report,
-    })
-    .into_response();
-    if let Ok(v) = HeaderValue::from_str(&revision.id) {
-        response.headers_mut().insert(REVISION_HEADER, v);
-    }
-    Ok(response)
+    Ok(decision(&id, &revision.id, &report))
 }
 
-async fn check_new_customer() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-        "the new-customer pre-flight is not available in this version",
-    )
+async fn check_new_customer(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match run_new_customer(&s, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn run_new_customer(
+    s: &Shared,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (token, bytes) = s.request(headers, body).await?;
+    let req = parse_new_customer(&bytes)?;
+    let source = s.source(token)?;
+    let id = decision_id();
+    let revision = s.rules.current();
+    let preflight = s.preflight(source, revision.new_customer.clone());
+    let payload = Arc::new(req.payload);
+    let started = Instant::now();
+    let report = preflight
+        .check_new_customer(NewCustomerRequest::shared(
+            req.account_id,
+            Arc::clone(&payload),
+        ))
+        .await;
+    s.metrics
+        .record_check(CheckKind::NewCustomer, &report, started.elapsed());
+    if let Some(log) = &s.log {
+        log.append(&Entry::new_customer(&id, &revision.id, &report, &payload));
+    }
+    Ok(decision(&id, &revision.id, &report))
+}
+
+/// The 200 answer: the report with its decision id, and the revision that
+/// decided in a header.
+fn decision(id: &str, revision: &str, report: &Report) -> Response {
+    let mut response = axum::Json(Decision {
+        decision_id: id,
+        report,
+    })
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(revision) {
+        response.headers_mut().insert(REVISION_HEADER, v);
+    }
+    response
 }
 
 async fn healthz() -> Response {
@@ -433,6 +528,7 @@ async fn readyz(State(s): State<Arc<Shared>>) -> Response {
             "status": "ready",
             "rules_revision": revision.id,
             "rules": revision.rules.rules().len(),
+            "new_customer_rules": revision.new_customer.rules().len(),
             "own_credentials": own,
         }))
         .into_response(),
@@ -443,6 +539,7 @@ async fn readyz(State(s): State<Arc<Shared>>) -> Response {
                 "reason": reason,
                 "rules_revision": revision.id,
                 "rules": revision.rules.rules().len(),
+                "new_customer_rules": revision.new_customer.rules().len(),
                 "own_credentials": own,
             })),
         )

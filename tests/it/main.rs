@@ -23,6 +23,8 @@ mod ion_support;
 mod layering;
 mod new_customer;
 #[cfg(feature = "serve")]
+mod proxy_customers;
+#[cfg(feature = "serve")]
 mod proxy_gate;
 mod render_formats;
 mod rule_schema;
@@ -32,7 +34,11 @@ mod secrets;
 #[cfg(feature = "serve")]
 mod serve_api;
 #[cfg(feature = "serve")]
+mod serve_new_customer;
+#[cfg(feature = "serve")]
 mod serve_openapi;
+#[cfg(all(feature = "serve", target_os = "linux"))]
+mod serve_watch;
 #[cfg(feature = "serve")]
 mod service_support;
 mod snapshot_source;

@@ -158,12 +158,13 @@ async fn health_readiness_unknown_paths_and_methods() {
         .expect("json");
     assert_eq!(r["status"], "ready");
     assert_eq!(r["rules"], 22);
+    assert_eq!(r["new_customer_rules"], 10);
     let r = get("/v2/check").await.expect("answered");
     assert_eq!(r.status().as_u16(), 404);
     let r = get("/v1/check").await.expect("answered");
     assert_eq!(r.status().as_u16(), 405);
-    let (status, _, got) = post_json(&format!("{base}/v1/check-new-customer"), "{}", None).await;
-    assert_eq!(status, 501, "{got}");
+    let r = get("/v1/check-new-customer").await.expect("answered");
+    assert_eq!(r.status().as_u16(), 405);
 }
 
 async fn fake_ion(delay: Duration) -> MockServer {
@@ -206,7 +207,8 @@ async fn the_callers_token_is_used_for_its_check_and_counted_in_metrics() {
         .await
         .expect("text");
     for line in [
-        "ion_preflight_checks_total{verdict=\"ready\"} 1",
+        "ion_preflight_checks_total{check=\"order\",verdict=\"ready\"} 1",
+        "ion_preflight_checks_total{check=\"new-customer\",verdict=\"ready\"} 0",
         "ion_preflight_ion_requests_total{endpoint=\"GET /api/v3/accounts/{id}/customers/{id}\",status=\"200\"} 1",
         "ion_preflight_rule_outcomes_total{rule=\"customer-active\",outcome=\"pass\"} 1",
         "ion_preflight_check_duration_seconds_count 1",
@@ -279,6 +281,7 @@ async fn reload_swaps_only_a_clean_set_and_a_check_in_flight_keeps_its_set() {
         rules: RuleSpec {
             builtin: false,
             files: vec![file.clone()],
+            ..RuleSpec::default()
         },
         ..live_config(&ion.uri())
     })
@@ -346,6 +349,7 @@ async fn the_decision_log_masks_personal_data() {
         rules: RuleSpec {
             builtin: true,
             files: vec![rules],
+            ..RuleSpec::default()
         },
         decision_log: Some(log.clone()),
         options: EvalOptions::default(),

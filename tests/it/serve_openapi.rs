@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use ion_preflight::service::{ServeConfig, Service};
 
-use crate::cli_support::root;
+use crate::cli_support::{fixture, root};
 use crate::service_support::{http, nce_order, snapshot_config, start_service};
 
 fn document() -> Value {
@@ -38,6 +38,11 @@ fn assert_documented(doc: &Value, method: &str, path: &str, status: u16, body: &
         errors.is_empty(),
         "{method} {path} {status}: {errors:?}\n{body}"
     );
+}
+
+fn new_customer(file: &str) -> Value {
+    let path = fixture(&format!("new-customers/{file}"));
+    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("JSON")
 }
 
 async fn call(base: &str, method: &str, path: &str, body: Option<String>) -> (u16, Value) {
@@ -105,7 +110,41 @@ async fn real_responses_match_the_openapi_document() {
             ),
             413,
         ),
-        ("post", "/v1/check-new-customer", Some("{}".into()), 501),
+        (
+            "post",
+            "/v1/check-new-customer",
+            Some(json!({"account_id": 1001, "payload": new_customer("acme.json")}).to_string()),
+            200,
+        ),
+        (
+            "post",
+            "/v1/check-new-customer",
+            Some(
+                json!({"account_id": 1001, "payload": new_customer("contoso-again.json")})
+                    .to_string(),
+            ),
+            200,
+        ),
+        (
+            "post",
+            "/v1/check-new-customer",
+            Some(json!({"account_id": 1001, "payload": {}}).to_string()),
+            200,
+        ),
+        (
+            "post",
+            "/v1/check-new-customer",
+            Some(r#"{"account_id": 1001, "payload": "x"}"#.into()),
+            400,
+        ),
+        (
+            "post",
+            "/v1/check-new-customer",
+            Some(
+                json!({"account_id": 1, "payload": {"customerName": "y".repeat(9000)}}).to_string(),
+            ),
+            413,
+        ),
         ("get", "/healthz", None, 200),
         ("get", "/readyz", None, 200),
     ];
@@ -156,4 +195,16 @@ fn every_documented_path_is_served_and_the_schemas_are_strict() {
     let mut extra = decision.clone();
     extra["surprise"] = json!(1);
     assert!(!v.is_valid(&extra));
+    // A new-customer decision has no customer id, and names its payload.
+    let mut root = json!({"$ref": "#/components/schemas/NewCustomerDecision"});
+    root["components"] = doc["components"].clone();
+    let v = jsonschema::draft202012::new(&root).expect("valid");
+    let mut fresh = decision.clone();
+    fresh.as_object_mut().expect("object").remove("customer_id");
+    fresh["new_customer"] = json!({"organization": "Acme Corp", "email": "a@b.example"});
+    assert!(v.is_valid(&fresh));
+    assert!(
+        !v.is_valid(&decision),
+        "a customer_id is not a new customer's"
+    );
 }

@@ -22,6 +22,7 @@ pub fn snapshot_config() -> ServeConfig {
         body_limit: 64 * 1024,
         check_timeout: Duration::from_secs(10),
         decision_log: None,
+        watch: None,
     }
 }
 
@@ -65,6 +66,7 @@ pub fn proxy_config(upstream: &str, mode: Mode) -> ProxyConfig {
         check_timeout: Duration::from_secs(5),
         retry_after: Duration::from_secs(7),
         decision_log: None,
+        watch: None,
     }
 }
 

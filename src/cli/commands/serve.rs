@@ -5,17 +5,23 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::{client_builder, runtime};
-use crate::cli::args::{ModeArg, ProxyArgs, RuleArgs, ServeArgs};
+use crate::cli::args::{ModeArg, NewCustomerRuleArgs, ProxyArgs, RuleArgs, ServeArgs};
 use crate::cli::exit::{CliError, Exit};
 use crate::rules::EvalOptions;
 use crate::service::serve::DataSource;
 use crate::service::{Mode, Proxy, ProxyConfig, RuleSpec, ServeConfig, Service, shutdown_signal};
 
-fn spec(args: &RuleArgs) -> RuleSpec {
+fn spec(args: &RuleArgs, new_customer: &NewCustomerRuleArgs) -> RuleSpec {
     RuleSpec {
         builtin: !args.no_default_rules,
         files: args.rules.clone(),
+        new_customer_builtin: !new_customer.no_default_new_customer_rules,
+        new_customer_files: new_customer.new_customer_rules.clone(),
     }
+}
+
+fn watch(off: bool) -> Option<std::time::Duration> {
+    (!off).then_some(crate::service::watch::DEFAULT_DEBOUNCE)
 }
 
 fn config_error(e: impl std::fmt::Display) -> CliError {
@@ -54,7 +60,7 @@ pub fn run_serve(args: ServeArgs) -> Result<Exit, CliError> {
             }
         }
     };
-    let rules = spec(&args.rules);
+    let rules = spec(&args.rules, &args.new_customer_rules);
     let service = Service::new(ServeConfig {
         rules,
         data,
@@ -64,6 +70,7 @@ pub fn run_serve(args: ServeArgs) -> Result<Exit, CliError> {
         body_limit: args.body_limit,
         check_timeout: args.check_timeout,
         decision_log: args.decision_log,
+        watch: watch(args.no_watch_rules),
     })
     .map_err(service_error)?;
     let rt = runtime()?;
@@ -81,7 +88,7 @@ pub fn run_proxy(args: ProxyArgs) -> Result<Exit, CliError> {
             ModeArg::Enforce => Mode::Enforce,
             ModeArg::Audit => Mode::Audit,
         },
-        rules: spec(&args.rules),
+        rules: spec(&args.rules, &args.new_customer_rules),
         options: EvalOptions {
             fail_on: args.fail_on.into(),
         },
@@ -90,6 +97,7 @@ pub fn run_proxy(args: ProxyArgs) -> Result<Exit, CliError> {
         check_timeout: args.check_timeout,
         retry_after: args.retry_after,
         decision_log: args.decision_log,
+        watch: watch(args.no_watch_rules),
     })
     .map_err(service_error)?;
     let rt = runtime()?;
