@@ -300,6 +300,21 @@ impl Report {
         self
     }
 
+    /// When the report has rules at or above the blocking threshold but
+    /// evaluated none of them (every one was `skip`): those rules, each with
+    /// its reason. A `ready` verdict then means "nothing blocking applied",
+    /// and renderings say so. `None` when a blocking rule was evaluated (or
+    /// there is none).
+    pub fn unevaluated_blocking(&self) -> Option<Vec<&RuleResult>> {
+        let blocking: Vec<&RuleResult> = self
+            .results
+            .iter()
+            .filter(|r| r.severity >= self.fail_on)
+            .collect();
+        (!blocking.is_empty() && blocking.iter().all(|r| r.outcome == Outcome::Skip))
+            .then_some(blocking)
+    }
+
     /// Results that failed at or above the blocking threshold.
     pub fn blocking(&self) -> impl Iterator<Item = &RuleResult> {
         self.results
@@ -365,13 +380,19 @@ fn summarize(results: &[RuleResult], fail_on: Severity) -> Summary {
     s
 }
 
+/// The one verdict function: every report's verdict comes from here, from
+/// its results and threshold.
+///
 /// Blocked beats indeterminate: a definite blocking failure means the order
 /// will not go through whatever the missing data says. A rule below the
 /// threshold can never block, so its `error` does not make the verdict
-/// indeterminate either.
+/// indeterminate either. No results at all (an empty rule set) vouch for
+/// nothing: indeterminate, never ready.
 fn verdict_of(results: &[RuleResult], fail_on: Severity) -> Verdict {
     let relevant = || results.iter().filter(|r| r.severity >= fail_on);
-    if relevant().any(|r| r.outcome == Outcome::Fail) {
+    if results.is_empty() {
+        Verdict::Indeterminate
+    } else if relevant().any(|r| r.outcome == Outcome::Fail) {
         Verdict::Blocked
     } else if relevant().any(|r| r.outcome == Outcome::Error) {
         Verdict::Indeterminate

@@ -575,16 +575,86 @@ fn eq_ignore_case(x: &str, y: &str) -> bool {
     }
 }
 
-/// An RFC 3339 timestamp, or a calendar date (its midnight UTC).
+/// An RFC 3339 timestamp (`2026-03-01T09:30:00Z`, `…T09:30:00.5+01:00`),
+/// or a calendar date (`2026-03-01`, its midnight UTC) — exactly these
+/// forms: no basic format (`20260301`), no timestamp without an offset (whose
+/// instant is unknown), no time-zone annotation (`…[Europe/Paris]`), no
+/// expanded year (`+002026-…`), no surrounding blanks.
 pub(crate) fn parse_date(s: &str) -> Option<jiff::Timestamp> {
-    let s = s.trim();
-    if let Ok(t) = s.parse::<jiff::Timestamp>() {
-        return Some(t);
+    match date_form(s)? {
+        DateForm::Date => s
+            .parse::<jiff::civil::Date>()
+            .ok()
+            .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp()),
+        DateForm::Timestamp => s.parse::<jiff::Timestamp>().ok(),
+        DateForm::NoOffset => None,
     }
-    s.parse::<jiff::civil::Date>()
-        .ok()
-        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
-        .map(|z| z.timestamp())
+}
+
+/// The shape of a date string, checked byte by byte before any parser sees
+/// it (parsers accept more than RFC 3339).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DateForm {
+    /// `YYYY-MM-DD`.
+    Date,
+    /// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+    Timestamp,
+    /// `YYYY-MM-DDTHH:MM:SS[.frac]` without an offset: not a point in time.
+    NoOffset,
+}
+
+/// Which RFC 3339 form `s` has, if any (see [`parse_date`]).
+pub(crate) fn date_form(s: &str) -> Option<DateForm> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        b.get(r.clone())
+            .is_some_and(|d| d.len() == r.len() && d.iter().all(u8::is_ascii_digit))
+    };
+    if !(digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && digits(5..7)
+        && b.get(7) == Some(&b'-')
+        && digits(8..10))
+    {
+        return None;
+    }
+    if b.len() == 10 {
+        return Some(DateForm::Date);
+    }
+    if !matches!(b.get(10), Some(b'T' | b't'))
+        || !(digits(11..13)
+            && b.get(13) == Some(&b':')
+            && digits(14..16)
+            && b.get(16) == Some(&b':')
+            && digits(17..19))
+    {
+        return None;
+    }
+    let mut i = 19;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+    }
+    match &b[i..] {
+        [] => Some(DateForm::NoOffset),
+        [b'Z' | b'z'] => Some(DateForm::Timestamp),
+        [b'+' | b'-', ..]
+            if b.len() == i + 6
+                && digits(i + 1..i + 3)
+                && b[i + 3] == b':'
+                && digits(i + 4..i + 6) =>
+        {
+            Some(DateForm::Timestamp)
+        }
+        _ => None,
+    }
 }
 
 /// "a string", "a list", … for a JSON value, in messages.

@@ -381,14 +381,12 @@ impl RuleSet {
 
     /// Evaluates every rule against `ctx`. Never panics, whatever the data.
     ///
-    /// An empty rule set has nothing to vouch for an order, so its verdict is
-    /// `indeterminate`, never `ready`.
+    /// The verdict is the report's own ([`Report::verdict`]), decided from
+    /// the results in one place: an empty set (which the loader refuses;
+    /// only the fallback of [`RuleSet::builtin`] can be one) has nothing to
+    /// vouch for an order, so its verdict is `indeterminate`, never `ready`.
     pub fn evaluate_with(&self, ctx: &Context, options: &EvalOptions) -> Report {
-        let mut report = eval::evaluate(&self.inner, ctx, options);
-        if self.inner.rules.is_empty() {
-            report.verdict = crate::report::Verdict::Indeterminate;
-        }
-        report
+        eval::evaluate(&self.inner, ctx, options)
     }
 }
 

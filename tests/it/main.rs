@@ -27,6 +27,7 @@ mod proxy_gate;
 mod render_formats;
 mod rule_schema;
 mod rule_tests;
+mod rule_traps;
 mod rule_types;
 mod secrets;
 #[cfg(feature = "serve")]

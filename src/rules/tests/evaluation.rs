@@ -93,11 +93,30 @@ fn a_context_nobody_fetched_fails_closed() {
     assert_eq!(report.verdict, Verdict::Indeterminate);
 }
 
+/// An empty effective rule set is a configuration error at load, located
+/// in the file; and a report without results (whatever made it) is never
+/// ready: the verdict comes from one function, which says so.
 #[test]
-fn an_empty_rule_set_is_never_ready() {
-    let set = RuleSet::from_yaml("empty.yaml", "rules: []\n").unwrap();
-    let report = set.evaluate(&ctx_with(json!({})));
-    assert_eq!(report.verdict, Verdict::Indeterminate);
+fn an_empty_rule_set_is_refused_and_never_ready() {
+    let err = RuleSet::from_yaml("empty.yaml", "rules: []\n").unwrap_err();
+    let d = &err.diagnostics()[0];
+    assert_eq!(
+        (d.code(), d.file(), d.line()),
+        ("empty-rule-set", "empty.yaml", 1)
+    );
+    let report = crate::report::Report::from_results(
+        1001,
+        2002,
+        now(),
+        crate::report::Severity::Error,
+        Vec::new(),
+    );
+    assert_eq!(report.verdict(), Verdict::Indeterminate);
+    assert_eq!(
+        report.with_fail_on(crate::report::Severity::Info).verdict(),
+        Verdict::Indeterminate,
+        "re-judging with another threshold cannot make it ready"
+    );
 }
 
 #[test]
