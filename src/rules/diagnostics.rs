@@ -197,15 +197,14 @@ impl fmt::Debug for Diagnostic {
 
 impl Diagnostic {
     /// `file:line:column: message (hint)` on one line, for logs and plain
-    /// output; related places follow as `[see FILE:LINE:COLUMN: label]`.
+    /// output; related places follow as `[see FILE:LINE:COLUMN: what is there]`.
     pub fn one_line(&self) -> String {
         let mut s = self.primary_line();
         for r in &self.related {
-            s.push_str(&format!(" [see {}:{}:{}", r.file, r.line, r.column));
-            if !r.label.is_empty() {
-                s.push_str(&format!(": {}", r.label));
-            }
-            s.push(']');
+            s.push_str(&format!(
+                " [see {}:{}:{}: {}]",
+                r.file, r.line, r.column, r.message
+            ));
         }
         s
     }

@@ -881,12 +881,12 @@ fn merge(file: &RawGiven, case: Option<&RawGiven>) -> RawGiven {
 fn compare(expect: &Expect, report: &Report) -> Vec<Mismatch> {
     let mut mismatches = Vec::new();
     if let Some(verdict) = expect.verdict
-        && verdict != report.verdict
+        && verdict != report.verdict()
     {
         mismatches.push(Mismatch {
             rule: VERDICT.to_owned(),
             expected: verdict.to_string(),
-            actual: report.verdict.to_string(),
+            actual: report.verdict().to_string(),
         });
     }
     for e in &expect.rules {
@@ -1273,7 +1273,7 @@ cases:
                 &["order.orderItems[0]", "order.orderItems[2]"],
             ),
         ]);
-        assert_eq!(r.verdict, Verdict::Blocked);
+        assert_eq!(r.verdict(), Verdict::Blocked);
 
         let all_good = Expect {
             verdict: Some(Verdict::Blocked),

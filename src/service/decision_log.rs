@@ -130,7 +130,7 @@ impl<'a> Entry<'a> {
     ) -> Self {
         let agreement = agreement_values(order);
         let failing_rules = report
-            .results
+            .results()
             .iter()
             .filter(|r| matches!(r.outcome, Outcome::Fail | Outcome::Error))
             .map(|r| FailingRule {
@@ -147,7 +147,7 @@ impl<'a> Entry<'a> {
             rules_revision,
             account_id: report.account_id,
             customer_id: report.customer_id,
-            verdict: report.verdict.as_str(),
+            verdict: report.verdict().as_str(),
             failing_rules,
             mode: None,
             ion_status: None,

@@ -18,9 +18,9 @@ pub const REPORT_TYPE: &str = "type.googleapis.com/ionpreflight.v1.Report";
 pub fn order_blocked(report: &Report, request_id: &str) -> Value {
     let mut errors = Vec::new();
     for r in report
-        .results
+        .results()
         .iter()
-        .filter(|r| r.outcome == Outcome::Fail && r.severity >= report.fail_on)
+        .filter(|r| r.outcome == Outcome::Fail && r.severity >= report.fail_on())
     {
         let code = r
             .preempts

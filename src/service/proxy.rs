@@ -499,7 +499,7 @@ async fn checked_order(
     if p.mode == Mode::Enforce
         && let Some(report) = &report
     {
-        match report.verdict {
+        match report.verdict() {
             Verdict::Blocked => {
                 log_decision(p, &id, &revision.id, report, order.as_ref(), None);
                 tracing::info!(decision = %id, account, customer, "order blocked by the pre-flight");
@@ -601,14 +601,14 @@ async fn forward_order(
     };
     if let Some(report) = report {
         let codes = envelope::ion_error_codes(&body);
-        let judged = assessment(report.verdict, status.as_u16(), &codes);
+        let judged = assessment(report.verdict(), status.as_u16(), &codes);
         tracing::info!(
             target: "ion_preflight::audit",
             decision = %id,
             mode = p.mode.as_str(),
             account = report.account_id,
             customer = report.customer_id,
-            verdict = report.verdict.as_str(),
+            verdict = report.verdict().as_str(),
             ion_status = status.as_u16(),
             ion_codes = ?codes,
             assessment = judged,
@@ -631,7 +631,10 @@ async fn forward_order(
             h.insert(DECISION_HEADER, v);
         }
         if let Some(r) = report {
-            h.insert(VERDICT_HEADER, HeaderValue::from_static(r.verdict.as_str()));
+            h.insert(
+                VERDICT_HEADER,
+                HeaderValue::from_static(r.verdict().as_str()),
+            );
         }
     }
     out.body(Body::from(body))

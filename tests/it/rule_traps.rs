@@ -301,3 +301,60 @@ fn an_empty_effective_rule_set_is_a_configuration_error() {
         String::from_utf8_lossy(&check.stderr)
     );
 }
+
+/// Class 11: the verdict is decided in one place. A report read back from
+/// JSON whose `verdict` (or summary) was edited to disagree with its
+/// results gets them derived again; re-judging keeps them consistent.
+#[test]
+fn a_report_cannot_be_made_to_disagree_with_its_results() {
+    let set = ion_preflight::RuleSet::builtin();
+    let report = set.evaluate(&customer_absent());
+    assert_eq!(report.verdict(), Verdict::Blocked);
+    let mut json = serde_json::to_value(&report).unwrap();
+    json["verdict"] = json!("ready");
+    json["summary"]["fail"] = json!(0);
+    let back: ion_preflight::Report = serde_json::from_value(json).unwrap();
+    assert_eq!(back.verdict(), Verdict::Blocked);
+    assert_eq!(back.summary(), report.summary());
+    assert_eq!(
+        back.with_fail_on(ion_preflight::report::Severity::Warning)
+            .verdict(),
+        Verdict::Blocked
+    );
+}
+
+/// Class 11: a `ready` report whose every blocking rule was skipped says
+/// so, naming each rule and why it was not evaluated.
+#[test]
+fn a_ready_report_with_every_blocking_rule_skipped_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("only-orders.yaml");
+    std::fs::write(
+        &rules,
+        "rules:\n  - id: items-named\n    title: Items have a reference\n    severity: error\n    for_each: order.orderItems as item\n    assert: { path: item.referenceId, non_empty: true }\n    message: unnamed item\n",
+    )
+    .unwrap();
+    let r = bin()
+        .args([
+            "check",
+            "--account",
+            "1001",
+            "--customer",
+            "2002",
+            "--no-default-rules",
+            "--data",
+        ])
+        .arg(fixture("demo"))
+        .arg("--rules")
+        .arg(&rules)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(r.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("but none was evaluated: every one was skipped"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Blocking rules not evaluated"), "{stdout}");
+    assert!(stdout.contains("this check has no order"), "{stdout}");
+}
