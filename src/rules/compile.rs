@@ -934,7 +934,7 @@ impl Loader {
         let message = p
             .message
             .as_ref()
-            .and_then(|n| self.template(&file, n, &scope));
+            .and_then(|n| self.template(&file, n, &scope, for_each.is_some()));
         let mut requires = Vec::new();
         for (req, pos) in &p.requires {
             // Resolved by id against the effective set: a rule defined
@@ -979,15 +979,26 @@ impl Loader {
             cond_roots(w, &mut reads);
         }
         cond_roots(&assert, &mut reads);
-        for part in &message.parts {
-            if let Part::Path { path, .. } = part {
-                path.roots(&mut reads);
-            }
-        }
         reads.sort();
         reads.dedup();
         for r in &reads {
             needs.add(*r);
+        }
+        // The resources a message's placeholders name are fetched (except
+        // product details, a request per product, which a message alone
+        // never costs), but never widen what the rule needs: a rule reading only
+        // `customer` is not skipped for a check without an order because its
+        // message names `{order.referenceId|…}` (the fallback renders).
+        let mut shown = Vec::new();
+        for part in &message.parts {
+            if let Part::Path { path, .. } = part {
+                path.roots(&mut shown);
+            }
+        }
+        for r in shown {
+            if r != Root::Products {
+                needs.add(r);
+            }
         }
         let mut conditions_used = BTreeSet::new();
         for n in [p.when.as_ref(), p.assert.as_ref()].into_iter().flatten() {
@@ -2009,6 +2020,7 @@ impl Loader {
         file: &Arc<SourceFile>,
         node: &Node,
         scope: &Scope<'_>,
+        in_for_each: bool,
     ) -> Option<Template> {
         let text = self.string(file, node, "`message`")?;
         let raw = match template::parse(&text) {
@@ -2029,8 +2041,23 @@ impl Loader {
         for p in raw {
             parts.push(match p {
                 RawPart::Text(t) => Part::Text(t.into()),
-                RawPart::Index => Part::Index,
-                RawPart::Number => Part::Number,
+                RawPart::Index(offset) | RawPart::Number(offset) if !in_for_each => {
+                    let name = if matches!(p, RawPart::Index(_)) { "$index" } else { "$number" };
+                    let at = placeholder_pos(file.text(), node.pos, offset);
+                    let d = Diagnostic::at(
+                        file,
+                        at,
+                        "bad-placeholder",
+                        format!("`{{{name}}}` is the position of the current `for_each` element, but this rule has no `for_each`"),
+                    )
+                    .label("no element here")
+                    .help("add `for_each: PATH as NAME` to the rule, or leave the placeholder out");
+                    self.push(d);
+                    ok = false;
+                    continue;
+                }
+                RawPart::Index(_) => Part::Index,
+                RawPart::Number(_) => Part::Number,
                 RawPart::Path {
                     path,
                     fallback,
@@ -2383,21 +2410,23 @@ fn build_regex(pattern: &str) -> Result<regex_automata::meta::Regex, regex::Erro
         // capture groups, and no one-pass DFA (which exists to report them).
         .onepass(false)
         .which_captures(regex_automata::nfa::thompson::WhichCaptures::None);
-    meta::Builder::new()
-        .configure(config)
-        .build(pattern)
-        .map_err(|_| {
-            match RegexBuilder::new(pattern)
-                .size_limit(MAX_REGEX_SIZE)
-                .build()
-            {
-                Err(e) => e,
-                // Unreachable in practice: both accept the same patterns.
-                Ok(_) => {
-                    regex::Error::Syntax(format!("the pattern `{pattern}` could not be compiled"))
-                }
-            }
-        })
+    // `(?i)` folds ASCII letters only (see `rules::regex_fold`).
+    let mut builder = meta::Builder::new();
+    builder.configure(config);
+    match super::regex_fold::ascii_folded(pattern) {
+        Some(hir) => builder.build_from_hir(&hir),
+        None => builder.build(pattern),
+    }
+    .map_err(|_| {
+        match RegexBuilder::new(pattern)
+            .size_limit(MAX_REGEX_SIZE)
+            .build()
+        {
+            Err(e) => e,
+            // Unreachable in practice: both accept the same patterns.
+            Ok(_) => regex::Error::Syntax(format!("the pattern `{pattern}` could not be compiled")),
+        }
+    })
 }
 
 fn cond_roots(c: &Cond, out: &mut Vec<Root>) {

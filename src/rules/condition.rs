@@ -263,7 +263,12 @@ impl Cond {
             Cond::Quant { path, kind, body } => {
                 let items = match path.lookup(env.ctx, &env.scope, Some(&env.rows), None) {
                     Lookup::Found(Value::Array(items)) => items,
-                    Lookup::Found(_) | Lookup::Missing => return Ok(false),
+                    // ION leaves empty lists out of its JSON: a missing or
+                    // null list has no elements, so it answers as `[]` does.
+                    Lookup::Found(Value::Null) | Lookup::Missing => {
+                        return Ok(*kind != Quantifier::Some);
+                    }
+                    Lookup::Found(_) => return Ok(false),
                     Lookup::Unknown(e) => return Err(e.into_owned()),
                 };
                 let mut unknown = None;
@@ -329,7 +334,12 @@ impl Cond {
                 // not hold) was an alternative: one line per value looked at,
                 // listing what would have satisfied it.
                 if is_all == negated {
-                    merge_alternatives(out, first);
+                    merge_alternatives(out, first, ", or ");
+                } else {
+                    // The false parts of a false `all` that look at the same
+                    // value are one line: "a non-empty value, and of type
+                    // string".
+                    merge_alternatives(out, first, ", and ");
                 }
             }
             Cond::Not(inner) => inner.explain(env, !negated, out),
@@ -395,7 +405,9 @@ impl Cond {
                             path: resolved,
                             found: None,
                             missing: true,
-                            expected: format!("an array with {what} the condition"),
+                            expected: format!(
+                                "an array with {what} the condition (missing counts as no elements)"
+                            ),
                         });
                         return;
                     }
@@ -454,8 +466,9 @@ impl Cond {
 }
 
 /// Folds the evidence from `first` on that looks at the same path and found
-/// the same value into one entry whose expectations are joined with "or".
-fn merge_alternatives(out: &mut Vec<Evidence>, first: usize) {
+/// the same value into one entry whose expectations are joined with
+/// `joiner` (", or " for alternatives, ", and " for conjuncts).
+fn merge_alternatives(out: &mut Vec<Evidence>, first: usize, joiner: &str) {
     let mut merged: Vec<Evidence> = Vec::new();
     for e in out.drain(first..) {
         match merged
@@ -463,7 +476,7 @@ fn merge_alternatives(out: &mut Vec<Evidence>, first: usize) {
             .find(|m| m.path == e.path && m.found == e.found && m.missing == e.missing)
         {
             Some(m) => {
-                m.expected.push_str(", or ");
+                m.expected.push_str(joiner);
                 m.expected.push_str(&e.expected);
             }
             None => merged.push(e),
@@ -503,7 +516,8 @@ impl Test {
             Test::Contains { value, ignore_case } => match v {
                 Value::String(s) => value.as_str().is_some_and(|needle| {
                     if *ignore_case {
-                        s.to_lowercase().contains(&needle.to_lowercase())
+                        s.to_ascii_lowercase()
+                            .contains(&needle.to_ascii_lowercase())
                     } else {
                         s.contains(needle)
                     }
@@ -564,15 +578,12 @@ pub(crate) fn json_eq(a: &Value, b: &Value, ignore_case: bool) -> bool {
     }
 }
 
-/// Case-insensitive string equality. ASCII strings (the usual case: ION's
-/// enumerations) compare without allocating; only when either side has
-/// non-ASCII text are both lowercased.
+/// `ignore_case` equality: ASCII letters fold, nothing else does (the rule
+/// language's one case-folding rule, as for `(?i)` in `matches`): by
+/// Unicode, `oK` with a KELVIN SIGN would equal `ok`, and a look-alike
+/// identifier would pass for the real one.
 fn eq_ignore_case(x: &str, y: &str) -> bool {
-    if x.is_ascii() && y.is_ascii() {
-        x.eq_ignore_ascii_case(y)
-    } else {
-        x.to_lowercase() == y.to_lowercase()
-    }
+    x.eq_ignore_ascii_case(y)
 }
 
 /// An RFC 3339 timestamp (`2026-03-01T09:30:00Z`, `…T09:30:00.5+01:00`),
@@ -622,13 +633,13 @@ pub(crate) fn date_form(s: &str) -> Option<DateForm> {
     if b.len() == 10 {
         return Some(DateForm::Date);
     }
-    if !matches!(b.get(10), Some(b'T' | b't'))
-        || !(digits(11..13)
-            && b.get(13) == Some(&b':')
-            && digits(14..16)
-            && b.get(16) == Some(&b':')
-            && digits(17..19))
-    {
+    let time = matches!(b.get(10), Some(b'T' | b't'))
+        && digits(11..13)
+        && b.get(13) == Some(&b':')
+        && digits(14..16)
+        && b.get(16) == Some(&b':')
+        && digits(17..19);
+    if !time {
         return None;
     }
     let mut i = 19;

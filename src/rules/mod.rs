@@ -8,6 +8,7 @@ mod condition;
 mod diagnostics;
 mod eval;
 mod path;
+mod regex_fold;
 mod rows;
 pub mod schema;
 pub(crate) use crate::context::shape;

@@ -358,3 +358,68 @@ fn a_ready_report_with_every_blocking_rule_skipped_says_so() {
     assert!(stdout.contains("Blocking rules not evaluated"), "{stdout}");
     assert!(stdout.contains("this check has no order"), "{stdout}");
 }
+
+/// Class 10: an element placeholder in a rule without `for_each` is a load
+/// error at the placeholder, not `<no element>` in every message.
+#[test]
+fn an_element_placeholder_outside_for_each_is_refused_at_its_column() {
+    let file = trap("element-placeholder-outside-for-each.yaml");
+    let ds = refused(&["element-placeholder-outside-for-each.yaml"]);
+    assert_eq!(ds.len(), 1, "{}", one_line(&ds));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let line = line_of(&file, "message: \"item {$number}");
+    let column = text
+        .lines()
+        .nth(line as usize - 1)
+        .unwrap()
+        .find("{$number}")
+        .unwrap() as u32
+        + 1;
+    assert_eq!(
+        (ds[0].code(), ds[0].file(), ds[0].line(), ds[0].column()),
+        ("bad-placeholder", file.as_str(), line, column)
+    );
+}
+
+/// Class 5: a date literal without an offset is refused at load, located,
+/// with the fix (write the offset) rather than read as midnight UTC.
+#[test]
+fn an_offsetless_date_literal_is_refused_at_load() {
+    let file = trap("offsetless-date-literal.yaml");
+    let ds = refused(&["offsetless-date-literal.yaml"]);
+    assert_eq!(ds.len(), 1, "{}", one_line(&ds));
+    assert_eq!(
+        (ds[0].code(), ds[0].file(), ds[0].line()),
+        ("bad-date", file.as_str(), line_of(&file, "not_before"))
+    );
+    assert!(
+        ds[0].message().contains("has no offset"),
+        "{}",
+        ds[0].message()
+    );
+    assert!(ds[0].hint().unwrap().contains("2025-03-14T23:00:00Z"));
+}
+
+/// Relative dates: a non-ASCII unit (which once panicked the loader), an
+/// offset past the range of timestamps (which read as "now") and a doubled
+/// sign are each refused where they are written.
+#[test]
+fn odd_relative_dates_are_refused_where_written() {
+    let file = trap("odd-relative-dates.yaml");
+    let ds = refused(&["odd-relative-dates.yaml"]);
+    let lines: Vec<u32> = ds.iter().map(|d| d.line()).collect();
+    assert_eq!(
+        lines,
+        [
+            line_of(&file, "now+1é"),
+            line_of(&file, "now+99999999999d"),
+            line_of(&file, "now+-5d")
+        ],
+        "{}",
+        one_line(&ds)
+    );
+    assert!(
+        ds.iter()
+            .all(|d| d.code() == "bad-date" && d.file() == file)
+    );
+}
