@@ -17,7 +17,9 @@ use super::shape::Ty;
 use super::template::{self, Part, RawPart, Template};
 use super::typecheck::{self, Problem};
 use super::yaml::{Key, Node, NodeValue, Pos};
-use super::{Builtin, ForEach, Inner, Origin, Rule, RuleLoadError, UncheckedPath, eval};
+use super::{
+    Builtin, FileComposition, ForEach, Inner, Origin, Rule, RuleLoadError, UncheckedPath, eval,
+};
 use crate::context::{Needs, Root};
 use crate::report::Severity;
 
@@ -148,6 +150,9 @@ struct Loader {
     /// user's file is on this stack is that file's doing, and is reported
     /// there (see [`Loader::push`]).
     uses: Vec<Place>,
+    /// What each file loaded added, disabled, overrode and redefined, in
+    /// load order.
+    composition: Vec<FileComposition>,
     /// The last `disable` entry that took effect.
     last_disable: Option<Place>,
     /// The last file loaded, for a problem with the whole set.
@@ -202,6 +207,7 @@ fn load_on_this_thread(units: &[Unit]) -> Result<Inner, RuleLoadError> {
         uses: Vec::new(),
         last_file: None,
         last_disable: None,
+        composition: Vec::new(),
         unchecked: Vec::new(),
         lines: LineIndex::default(),
         regexes: HashMap::new(),
@@ -328,6 +334,11 @@ impl Loader {
         self.stack.push(key);
         let file = SourceFile::new(name, text);
         self.last_file = Some(file.clone());
+        let me = self.composition.len();
+        self.composition.push(FileComposition {
+            file: name.to_owned(),
+            ..FileComposition::default()
+        });
         let parsed = super::yaml::parse(file.text());
         let root = match parsed {
             Ok(root) => root,
@@ -395,6 +406,12 @@ impl Loader {
             // Register every definition first, so definitions may refer to
             // ones further down the file; then validate each on its own.
             for (k, node) in conds {
+                let log = &mut self.composition[me];
+                if self.conditions.contains_key(&k.name) {
+                    log.redefined_conditions.push(k.name.clone());
+                } else {
+                    log.defined_conditions.push(k.name.clone());
+                }
                 self.conditions.insert(
                     k.name.clone(),
                     NamedCond {
@@ -443,7 +460,12 @@ impl Loader {
             );
             if let NodeValue::Seq(items) = rules.value {
                 for node in items {
+                    let before = self.rules.len();
                     self.collect_rule(&file, node);
+                    if let Some(r) = self.rules.get(before) {
+                        let id = r.id.clone();
+                        self.composition[me].added.push(id);
+                    }
                 }
             } else {
                 self.list(&file, &rules, "rules");
@@ -468,6 +490,7 @@ impl Loader {
                         file: file.clone(),
                         pos: sev.pos,
                     };
+                    self.composition[me].overridden.push((k.name.clone(), s));
                 }
             }
         }
@@ -489,6 +512,7 @@ impl Loader {
                     };
                     self.disabled_at.insert(key.name.clone(), at.clone());
                     self.last_disable = Some(at);
+                    self.composition[me].disabled.push(key.name.clone());
                 }
             }
         }
@@ -859,6 +883,7 @@ impl Loader {
             unchecked,
             fields,
             named_conditions: self.named_ids.len(),
+            composition: std::mem::take(&mut self.composition),
         })
     }
 

@@ -25,6 +25,7 @@ mod new_customer;
 #[cfg(feature = "serve")]
 mod proxy_gate;
 mod render_formats;
+mod rule_composition;
 mod rule_schema;
 mod rule_tests;
 mod rule_traps;

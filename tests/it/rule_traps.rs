@@ -423,3 +423,44 @@ fn odd_relative_dates_are_refused_where_written() {
             .all(|d| d.code() == "bad-date" && d.file() == file)
     );
 }
+
+/// `rules lint` says what each file added, disabled, overrode and
+/// redefined, in load order.
+#[test]
+fn lint_says_what_each_file_did_to_the_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let acme = dir.path().join("acme.yaml");
+    std::fs::write(
+        &acme,
+        "conditions:\n  microsoft-nce-item: { path: item.providerName, equals: AZURE, ignore_case: true }\noverrides:\n  customer-email-valid: { severity: error }\ndisable: [customer-address-country-code]\n",
+    )
+    .unwrap();
+    let lint = bin()
+        .args(["rules", "lint"])
+        .arg(trap("disable-customer-exists.yaml"))
+        .arg(trap("error-customer-exists.yaml"))
+        .arg(&acme)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&lint.stdout);
+    assert_eq!(
+        lint.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&lint.stderr)
+    );
+    let lines: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(
+        lines,
+        [
+            "  builtin:default: added 22 rules; defined conditions microsoft-nce-item, microsoft-item, microsoft-create-item, creates-microsoft-tenant, microsoft-profile, microsoft-tenant-profile, enabled-microsoft-profile, gdap-active, microsoft-agreement-accepted".to_owned(),
+            format!("  {}: disabled customer-exists", trap("disable-customer-exists.yaml")),
+            format!("  {}: added 1 rule (customer-exists)", trap("error-customer-exists.yaml")),
+            format!(
+                "  {}: disabled customer-address-country-code; overrode customer-email-valid (to error); redefined condition microsoft-nce-item",
+                acme.display()
+            ),
+        ],
+        "{out}"
+    );
+}
