@@ -74,7 +74,7 @@ fn ours_prepare(raw: Raw) -> Context {
 fn ours_outcomes(rules: &RuleSet, ctx: &Context) -> Outcomes {
     rules
         .evaluate(ctx)
-        .results
+        .results()
         .iter()
         .map(|r| (r.rule.clone(), r.outcome.as_str().to_owned()))
         .collect()

@@ -40,23 +40,23 @@ fn ruleset(c: &mut Criterion) {
     let passing = common::realistic();
     let report = rules.evaluate(&passing);
     let not_passing: Vec<_> = report
-        .results
+        .results()
         .iter()
         .filter(|r| !matches!(r.outcome, Outcome::Pass | Outcome::Skip))
         .map(|r| (&r.rule, r.outcome, &r.message))
         .collect();
     assert!(
-        report.verdict == Verdict::Ready && not_passing.is_empty(),
+        report.verdict() == Verdict::Ready && not_passing.is_empty(),
         "the realistic context should pass: {not_passing:#?}"
     );
     let passed = report
-        .results
+        .results()
         .iter()
         .filter(|r| r.outcome == Outcome::Pass)
         .count();
     eprintln!(
         "bench2: {} rules, {passed} pass on the realistic context",
-        report.results.len()
+        report.results().len()
     );
 
     // Faults on four items and the customer, so evidence is collected.
@@ -72,7 +72,7 @@ fn ruleset(c: &mut Criterion) {
         order,
     );
     let report = rules.evaluate(&failing);
-    assert_eq!(report.verdict, Verdict::Blocked);
+    assert_eq!(report.verdict(), Verdict::Blocked);
 
     // The hand-written rules agree with the engine on both contexts, rule by
     // rule and element by element, before either is timed.
@@ -120,7 +120,7 @@ fn engine_outcomes(
 ) -> Vec<(String, native::Outcome, Vec<usize>)> {
     rules
         .evaluate(ctx)
-        .results
+        .results()
         .iter()
         .map(|r| {
             let outcome = match r.outcome {

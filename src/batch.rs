@@ -61,12 +61,12 @@ pub struct BatchStats {
 impl BatchStats {
     /// Counts one report.
     pub fn record(&mut self, report: &Report) {
-        match report.verdict {
+        match report.verdict() {
             Verdict::Ready => self.ready += 1,
             Verdict::Blocked => self.blocked += 1,
             Verdict::Indeterminate => self.indeterminate += 1,
         }
-        for r in &report.results {
+        for r in report.results() {
             if r.outcome == Outcome::Fail {
                 *self.failing.entry(r.rule.clone()).or_default() += 1;
             }

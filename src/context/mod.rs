@@ -209,6 +209,9 @@ impl Needs {
     }
 }
 
+/// `[]`, for resources whose absence means an empty list.
+static EMPTY_LIST: Value = Value::Array(Vec::new());
+
 /// Everything a rule set is evaluated against.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -354,7 +357,15 @@ impl Context {
         match root {
             Root::Request => RootValue::Present(&self.request),
             Root::Customer => RootValue::from_fetched(&self.customer, "customer"),
-            Root::CloudProfiles => RootValue::from_fetched(&self.cloud_profiles, "cloud profiles"),
+            // A 404 from the cloud-profiles endpoint (not in ION's OpenAPI,
+            // but answered) and a 200 without `customerCloudProfiles` (ION
+            // leaves empty lists out) both say the customer has no cloud
+            // profiles: one fact, one value, `[]`. (A customer that does not
+            // exist is `customer-exists`'s to report.)
+            Root::CloudProfiles => match &self.cloud_profiles {
+                Fetched::Absent => RootValue::Present(&EMPTY_LIST),
+                other => RootValue::from_fetched(other, "cloud profiles"),
+            },
             Root::Order => match &self.order {
                 Some(order) => RootValue::Present(order),
                 None => RootValue::Absent,

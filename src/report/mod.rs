@@ -217,7 +217,13 @@ pub struct NewCustomerSubject {
 }
 
 /// The outcome of one check.
+///
+/// The verdict and summary are derived from the results and the threshold
+/// (in [`Report::from_results`], [`Report::with_fail_on`] and when a report
+/// is read back from JSON), and the fields they derive from are read-only:
+/// a caller cannot make a report's verdict disagree with its results.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ReportData")]
 pub struct Report {
     /// The reseller account.
     pub account_id: u64,
@@ -229,16 +235,45 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_customer: Option<NewCustomerSubject>,
     /// The verdict.
-    pub verdict: Verdict,
+    verdict: Verdict,
     /// The lowest severity that blocks (`error`, or `warning` when warnings
     /// were asked to block).
-    pub fail_on: Severity,
+    fail_on: Severity,
     /// When the check was evaluated (RFC 3339).
     pub checked_at: String,
     /// Counts per outcome.
-    pub summary: Summary,
+    summary: Summary,
     /// One result per rule, in rule-set order.
-    pub results: Vec<RuleResult>,
+    results: Vec<RuleResult>,
+}
+
+/// A report as JSON carries it; the verdict and summary in it are not
+/// trusted but derived again from the results.
+#[derive(Deserialize)]
+struct ReportData {
+    account_id: u64,
+    #[serde(default)]
+    customer_id: u64,
+    #[serde(default)]
+    new_customer: Option<NewCustomerSubject>,
+    fail_on: Severity,
+    checked_at: String,
+    results: Vec<RuleResult>,
+}
+
+impl From<ReportData> for Report {
+    fn from(d: ReportData) -> Report {
+        Report {
+            account_id: d.account_id,
+            customer_id: d.customer_id,
+            new_customer: d.new_customer,
+            verdict: verdict_of(&d.results, d.fail_on),
+            fail_on: d.fail_on,
+            checked_at: d.checked_at,
+            summary: summarize(&d.results, d.fail_on),
+            results: d.results,
+        }
+    }
 }
 
 impl Report {
@@ -270,6 +305,21 @@ impl Report {
         self.verdict
     }
 
+    /// The lowest severity that blocks.
+    pub fn fail_on(&self) -> Severity {
+        self.fail_on
+    }
+
+    /// Counts per outcome.
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// One result per rule, in rule-set order.
+    pub fn results(&self) -> &[RuleResult] {
+        &self.results
+    }
+
     /// Builds a report from results, computing the summary and verdict.
     pub fn from_results(
         account_id: u64,
@@ -298,6 +348,21 @@ impl Report {
         self.summary = summarize(&self.results, fail_on);
         self.verdict = verdict_of(&self.results, fail_on);
         self
+    }
+
+    /// When the report has rules at or above the blocking threshold but
+    /// evaluated none of them (every one was `skip`): those rules, each with
+    /// its reason. A `ready` verdict then means "nothing blocking applied",
+    /// and renderings say so. `None` when a blocking rule was evaluated (or
+    /// there is none).
+    pub fn unevaluated_blocking(&self) -> Option<Vec<&RuleResult>> {
+        let blocking: Vec<&RuleResult> = self
+            .results
+            .iter()
+            .filter(|r| r.severity >= self.fail_on)
+            .collect();
+        (!blocking.is_empty() && blocking.iter().all(|r| r.outcome == Outcome::Skip))
+            .then_some(blocking)
     }
 
     /// Results that failed at or above the blocking threshold.
@@ -365,13 +430,19 @@ fn summarize(results: &[RuleResult], fail_on: Severity) -> Summary {
     s
 }
 
+/// The one verdict function: every report's verdict comes from here, from
+/// its results and threshold.
+///
 /// Blocked beats indeterminate: a definite blocking failure means the order
 /// will not go through whatever the missing data says. A rule below the
 /// threshold can never block, so its `error` does not make the verdict
-/// indeterminate either.
+/// indeterminate either. No results at all (an empty rule set) vouch for
+/// nothing: indeterminate, never ready.
 fn verdict_of(results: &[RuleResult], fail_on: Severity) -> Verdict {
     let relevant = || results.iter().filter(|r| r.severity >= fail_on);
-    if relevant().any(|r| r.outcome == Outcome::Fail) {
+    if results.is_empty() {
+        Verdict::Indeterminate
+    } else if relevant().any(|r| r.outcome == Outcome::Fail) {
         Verdict::Blocked
     } else if relevant().any(|r| r.outcome == Outcome::Error) {
         Verdict::Indeterminate

@@ -2,7 +2,7 @@
 //! then validate and compile everything, collecting every problem with its
 //! file, line and column.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
@@ -17,7 +17,9 @@ use super::shape::Ty;
 use super::template::{self, Part, RawPart, Template};
 use super::typecheck::{self, Problem};
 use super::yaml::{Key, Node, NodeValue, Pos};
-use super::{Builtin, ForEach, Inner, Origin, Rule, RuleLoadError, UncheckedPath, eval};
+use super::{
+    Builtin, FileComposition, ForEach, Inner, Origin, Rule, RuleLoadError, UncheckedPath, eval,
+};
 use crate::context::{Needs, Root};
 use crate::report::Severity;
 
@@ -75,6 +77,8 @@ const DATE_OPERATORS: &[&str] = &["before", "after", "not_before", "not_after"];
 const QUANTIFIERS: &[&str] = &["some", "every", "none"];
 const CASE_OPERATORS: &[&str] = &["equals", "not_equals", "one_of", "not_one_of", "contains"];
 const MAX_CONDITION_DEPTH: usize = 48;
+/// Longest `now±N` offset: 10,000 years of 366 days.
+const MAX_RELATIVE_SECONDS: i64 = 10_000 * 366 * 86_400;
 const MAX_REGEX_SIZE: usize = 1 << 20;
 /// Longest `matches:` pattern accepted: refused before compiling, so a
 /// hostile file cannot make the compiler work through megabytes.
@@ -92,8 +96,20 @@ struct NamedCond {
     /// Shared: every use of the condition compiles it from here.
     node: Arc<Node>,
     file: Arc<SourceFile>,
-    /// Variables the condition uses that it does not bind itself.
-    free: BTreeSet<String>,
+    /// Variables the condition uses that it does not bind itself, each with
+    /// the first place (in this definition or one it uses) that reads it.
+    free: FreeVars,
+}
+
+/// Free variables of a named condition and where each is first read.
+type FreeVars = BTreeMap<String, (Arc<SourceFile>, Pos)>;
+
+/// A place in a file: where a rule, a `requires` entry, a severity or a
+/// `disable` entry was written.
+#[derive(Clone)]
+struct Place {
+    file: Arc<SourceFile>,
+    pos: Pos,
 }
 
 struct PendingRule {
@@ -113,6 +129,9 @@ struct PendingRule {
     message: Option<Node>,
     disabled: bool,
     source_text: String,
+    /// Where the rule's effective severity was set: its `severity`, or the
+    /// last `overrides` entry that changed it.
+    severity_at: Place,
 }
 
 struct Loader {
@@ -124,8 +143,20 @@ struct Loader {
     /// The index in `rules` of the enabled rule with each id (there is at
     /// most one: a second definition is refused).
     enabled: HashMap<String, usize>,
-    /// >0 while compiling an expansion whose problems were already reported.
-    quiet: usize,
+    /// Where each rule id was disabled (the last `disable` naming it).
+    disabled_at: HashMap<String, Place>,
+    /// The rule being compiled and the `{ condition: … }` uses being
+    /// expanded, outermost first: a problem found in a built-in file while a
+    /// user's file is on this stack is that file's doing, and is reported
+    /// there (see [`Loader::push`]).
+    uses: Vec<Place>,
+    /// What each file loaded added, disabled, overrode and redefined, in
+    /// load order.
+    composition: Vec<FileComposition>,
+    /// The last `disable` entry that took effect.
+    last_disable: Option<Place>,
+    /// The last file loaded, for a problem with the whole set.
+    last_file: Option<Arc<SourceFile>>,
     /// Paths with a `~` (unchecked) segment, where they are written.
     unchecked: Vec<UncheckedPath>,
     /// Where each line of each file starts, for cutting out snippets.
@@ -172,7 +203,11 @@ fn load_on_this_thread(units: &[Unit]) -> Result<Inner, RuleLoadError> {
         conditions: HashMap::new(),
         rules: Vec::new(),
         enabled: HashMap::new(),
-        quiet: 0,
+        disabled_at: HashMap::new(),
+        uses: Vec::new(),
+        last_file: None,
+        last_disable: None,
+        composition: Vec::new(),
         unchecked: Vec::new(),
         lines: LineIndex::default(),
         regexes: HashMap::new(),
@@ -246,9 +281,40 @@ fn decode(name: &str, bytes: Vec<u8>) -> Result<String, Box<Diagnostic>> {
 }
 
 impl Loader {
+    /// Records a problem. Nothing is muted: a problem found while a named
+    /// condition is expanded where it is used is reported like any other
+    /// (duplicates are dropped in `finish`), so a rule is never left out of
+    /// the set without a word. A problem found in a built-in file while a
+    /// user's file is being expanded (a redefined condition, a user's rule)
+    /// is that file's doing: it is placed at the innermost user's place,
+    /// with the built-in place as related information.
     fn push(&mut self, d: Diagnostic) {
-        if self.quiet == 0 {
-            self.diags.push(d);
+        let d = self.blame_user(d);
+        self.diags.push(d);
+    }
+
+    fn blame_user(&self, d: Diagnostic) -> Diagnostic {
+        let builtin = Builtin::from_name(d.file()).is_some();
+        if builtin && let Some(user) = self.uses.iter().rev().find(|u| !u.file.is_builtin()) {
+            let note = format!(
+                "found in {}, reached from {}:{}",
+                d.file(),
+                user.file.name,
+                user.pos.line
+            );
+            return d.relocated(&user.file, user.pos, note);
+        }
+        match self.uses.first() {
+            Some(rule) if rule.file.name != d.file() => {
+                let note = format!(
+                    "while compiling the rule defined at {}:{}",
+                    rule.file.name, rule.pos.line
+                );
+                d.with_related(
+                    Diagnostic::at(&rule.file, rule.pos, "related", note).label("this rule"),
+                )
+            }
+            _ => d,
         }
     }
 
@@ -267,6 +333,12 @@ impl Loader {
         self.loaded.insert(key.clone());
         self.stack.push(key);
         let file = SourceFile::new(name, text);
+        self.last_file = Some(file.clone());
+        let me = self.composition.len();
+        self.composition.push(FileComposition {
+            file: name.to_owned(),
+            ..FileComposition::default()
+        });
         let parsed = super::yaml::parse(file.text());
         let root = match parsed {
             Ok(root) => root,
@@ -334,12 +406,18 @@ impl Loader {
             // Register every definition first, so definitions may refer to
             // ones further down the file; then validate each on its own.
             for (k, node) in conds {
+                let log = &mut self.composition[me];
+                if self.conditions.contains_key(&k.name) {
+                    log.redefined_conditions.push(k.name.clone());
+                } else {
+                    log.defined_conditions.push(k.name.clone());
+                }
                 self.conditions.insert(
                     k.name.clone(),
                     NamedCond {
                         node: Arc::new(node.clone()),
                         file: file.clone(),
-                        free: BTreeSet::new(),
+                        free: FreeVars::new(),
                     },
                 );
             }
@@ -355,7 +433,7 @@ impl Loader {
                         ),
                     );
                 }
-                let mut free = BTreeSet::new();
+                let mut free = FreeVars::new();
                 let mut scope = Scope {
                     bound: Vec::new(),
                     types: Vec::new(),
@@ -382,7 +460,12 @@ impl Loader {
             );
             if let NodeValue::Seq(items) = rules.value {
                 for node in items {
+                    let before = self.rules.len();
                     self.collect_rule(&file, node);
+                    if let Some(r) = self.rules.get(before) {
+                        let id = r.id.clone();
+                        self.composition[me].added.push(id);
+                    }
                 }
             } else {
                 self.list(&file, &rules, "rules");
@@ -403,6 +486,11 @@ impl Loader {
                     && let Some(s) = self.severity(&file, sev)
                 {
                     self.rules[idx].severity = s;
+                    self.rules[idx].severity_at = Place {
+                        file: file.clone(),
+                        pos: sev.pos,
+                    };
+                    self.composition[me].overridden.push((k.name.clone(), s));
                 }
             }
         }
@@ -418,6 +506,13 @@ impl Loader {
                 if let Some(idx) = self.find_rule(&file, &key) {
                     self.rules[idx].disabled = true;
                     self.enabled.remove(&key.name);
+                    let at = Place {
+                        file: file.clone(),
+                        pos: key.pos,
+                    };
+                    self.disabled_at.insert(key.name.clone(), at.clone());
+                    self.last_disable = Some(at);
+                    self.composition[me].disabled.push(key.name.clone());
                 }
             }
         }
@@ -563,6 +658,10 @@ impl Loader {
             .and_then(|n| self.string(file, n, "`title`"))
             .unwrap_or_default();
         let severity_node = self.required(file, node, fields, "severity");
+        let severity_at = Place {
+            file: file.clone(),
+            pos: severity_node.map_or(id_pos, |n| n.pos),
+        };
         let severity = severity_node
             .and_then(|n| self.severity(file, n))
             .unwrap_or(Severity::Error);
@@ -624,17 +723,15 @@ impl Loader {
             message,
             disabled: false,
             source_text,
+            severity_at,
         });
     }
 
     fn finish(mut self) -> Result<Inner, RuleLoadError> {
         let pending = std::mem::take(&mut self.rules);
         let active: Vec<&PendingRule> = pending.iter().filter(|r| !r.disabled).collect();
-        let disabled: HashSet<&str> = pending
-            .iter()
-            .filter(|r| r.disabled)
-            .map(|r| r.id.as_str())
-            .collect();
+        // Enabled rules that require a disabled id, by that id.
+        let mut orphaned: BTreeMap<String, Vec<(&PendingRule, Pos)>> = BTreeMap::new();
         let index: HashMap<&str, usize> = active
             .iter()
             .enumerate()
@@ -642,169 +739,99 @@ impl Loader {
             .collect();
         let mut rules = Vec::with_capacity(active.len());
         let mut needs = Needs::default();
+        let mut dropped = Vec::new();
         for p in &active {
-            let file = p.file.clone();
-            let mut scope = Scope {
-                bound: Vec::new(),
-                types: Vec::new(),
-                free: None,
-            };
-            let mut expanding = Vec::new();
-            let for_each = p.for_each.as_ref().and_then(|n| {
-                let text = self.string(&file, n, "`for_each`")?;
-                let Some((path_text, var)) = text.rsplit_once(" as ") else {
-                    let d = Diagnostic::at(
-                        &file,
-                        n.pos,
-                        "bad-for-each",
-                        format!("`for_each: {text}` must read `PATH as NAME`"),
-                    )
-                    .help("for example `for_each: order.orderItems as item`");
-                    self.push(d);
-                    return None;
-                };
-                let (path, ty) = self.path_text(&file, n.pos, path_text.trim(), &mut scope)?;
-                let var = var.trim().to_owned();
-                self.check_var_name(&file, n.pos, &var, &scope)?;
-                let element = match ty {
-                    Ty::Array(e) => *e,
-                    t if t.is_open() => Ty::Unchecked,
-                    other => {
-                        let problem = Problem {
-                            code: "type-mismatch",
-                            message: format!(
-                                "`for_each` iterates over a list, but `{}` is {other}",
-                                path_text.trim()
-                            ),
-                            label: "not a list",
-                            help: None,
-                        };
-                        self.type_problem(&file, n.pos, problem);
-                        return None;
-                    }
-                };
-                Some((ForEach { path, var }, element))
+            self.uses.clear();
+            self.uses.push(Place {
+                file: p.file.clone(),
+                pos: p.id_pos,
             });
-            if p.for_each.is_some() && for_each.is_none() {
-                continue;
+            let compiled = self.compile_rule(p, &active, &index, &mut orphaned, &mut needs);
+            self.uses.clear();
+            match compiled {
+                Some(rule) => rules.push(rule),
+                None => dropped.push(*p),
             }
-            let for_each = for_each.map(|(fe, element)| {
-                scope.bound.push(fe.var.clone());
-                scope.types.push(element);
-                fe
-            });
-            let when = p
-                .when
-                .as_ref()
-                .and_then(|n| self.cond(&file, n, &mut scope, 0, &mut expanding));
-            let assert = p
-                .assert
-                .as_ref()
-                .and_then(|n| self.cond(&file, n, &mut scope, 0, &mut expanding));
-            let message = p
-                .message
-                .as_ref()
-                .and_then(|n| self.template(&file, n, &scope));
-            let mut requires = Vec::new();
-            for (req, pos) in &p.requires {
-                if disabled.contains(req.as_str()) {
-                    continue;
-                }
-                match index.get(req.as_str()) {
-                    Some(&i) => {
-                        let dep = active[i];
-                        if dep.severity < p.severity {
-                            let d = Diagnostic::at(
-                                &file,
-                                *pos,
-                                "requires-lower-severity",
-                                format!(
-                                    "`{}` ({}) requires `{}`, whose severity is only {}",
-                                    p.id, p.severity, dep.id, dep.severity
-                                ),
-                            )
-                            .label("lower severity")
-                            .help("a failing lower-severity rule would silence this one and let the order through; raise the required rule's severity or drop the requirement");
-                            self.push(d);
-                        }
-                        requires.push(i);
-                    }
-                    None => {
-                        let help = did_you_mean(req, index.keys().copied());
-                        let d = Diagnostic::at(
-                            &file,
-                            *pos,
-                            "unknown-rule",
-                            format!("`requires` names `{req}`, which is not a rule"),
-                        )
-                        .label("unknown rule id")
-                        .maybe_help(help);
-                        self.push(d);
-                    }
-                }
+        }
+        // Fail closed: every enabled rule is in the set, or the load fails
+        // with a located diagnostic. Every path that leaves a rule out
+        // reports why (here or when the file was read); should one ever not,
+        // this says so rather than load a smaller set.
+        if self.diags.is_empty() {
+            for p in dropped {
+                let d = Diagnostic::at(
+                    &p.file,
+                    p.id_pos,
+                    "rule-not-compiled",
+                    format!(
+                        "rule `{}` could not be compiled, and a rule set without it is refused",
+                        p.id
+                    ),
+                )
+                .label("this rule")
+                .help("this is a bug in ion-preflight: please report it with this file");
+                self.diags.push(d);
             }
-            let (Some(assert), Some(message)) = (assert, message) else {
+        }
+        for (id, dependents) in &orphaned {
+            let Some(at) = self.disabled_at.get(id).cloned() else {
                 continue;
             };
-            if p.when.is_some() && when.is_none() {
-                continue;
-            }
-            let mut reads = Vec::new();
-            if let Some(fe) = &for_each {
-                fe.path.roots(&mut reads);
-            }
-            if let Some(w) = &when {
-                cond_roots(w, &mut reads);
-            }
-            cond_roots(&assert, &mut reads);
-            for part in &message.parts {
-                if let Part::Path { path, .. } = part {
-                    path.roots(&mut reads);
-                }
-            }
-            reads.sort();
-            reads.dedup();
-            for r in &reads {
-                needs.add(*r);
-            }
-            let mut conditions_used = BTreeSet::new();
-            for n in [p.when.as_ref(), p.assert.as_ref()].into_iter().flatten() {
-                self.conditions_used(n, &mut conditions_used, &mut Vec::new());
-            }
-            let conditions_text = conditions_used
-                .into_iter()
-                .filter_map(|name| {
-                    let c = self.conditions.get(&name)?;
-                    Some((name, self.lines.snippet(&c.file, &c.node)))
-                })
+            let names: Vec<String> = dependents
+                .iter()
+                .map(|(r, _)| format!("`{}`", r.id))
                 .collect();
-            rules.push(Rule {
-                id: p.id.clone(),
-                title: p.title.clone(),
-                description: p.description.clone(),
-                severity: p.severity,
-                tags: p.tags.clone(),
-                docs: p.docs.clone(),
-                preempts: p.preempts.clone(),
-                requires: p
-                    .requires
-                    .iter()
-                    .filter(|(r, _)| !disabled.contains(r.as_str()))
-                    .map(|(r, _)| r.clone())
-                    .collect(),
-                origin: Origin {
-                    file: p.file.name.clone(),
-                    line: p.id_pos.line,
-                },
-                for_each,
-                when,
-                assert,
-                message,
-                requires_idx: requires,
-                reads,
-                source_text: p.source_text.clone(),
-                conditions_text,
-            });
+            let mut d = Diagnostic::at(
+                &at.file,
+                at.pos,
+                "disabled-required-rule",
+                format!(
+                    "`{id}` cannot be disabled while {} {} it: {}",
+                    if names.len() == 1 { "a rule" } else { "rules" },
+                    if names.len() == 1 { "requires" } else { "require" },
+                    names.join(", ")
+                ),
+            )
+            .label("required by enabled rules")
+            .help(format!(
+                "a rule that requires `{id}` would judge data `{id}` guards (a missing customer would pass `customer-active`); disable those rules too, or define a rule of your own with the id `{id}` after this `disable`"
+            ));
+            for (r, pos) in dependents {
+                d = d.with_related(
+                    Diagnostic::at(
+                        &r.file,
+                        *pos,
+                        "related",
+                        format!("`{}` requires `{id}` here", r.id),
+                    )
+                    .label("requires it"),
+                );
+            }
+            self.diags.push(d);
+        }
+        if rules.is_empty() && self.diags.is_empty() {
+            let message = "the effective rule set is empty: there is no rule to vouch for an order, so every check would be indeterminate".to_owned();
+            let d = match (&self.last_disable, &self.last_file) {
+                (Some(at), _) => Diagnostic::at(&at.file, at.pos, "empty-rule-set", message)
+                    .label("the last rule is disabled here"),
+                (None, Some(file)) => Diagnostic::at(
+                    file,
+                    Pos {
+                        line: 1,
+                        column: 1,
+                        offset: Some(0),
+                        len: 0,
+                    },
+                    "empty-rule-set",
+                    message,
+                )
+                .label("this file defines no rule"),
+                (None, None) => {
+                    Diagnostic::without_location("(rule set)", "empty-rule-set", message)
+                }
+            }
+            .help("load the built-in set (leave out --no-default-rules) or a file with `rules:`");
+            self.diags.push(d);
         }
         // `requires` cycles.
         if rules.len() == active.len()
@@ -828,7 +855,7 @@ impl Loader {
         if !self.diags.is_empty() {
             let mut seen = HashSet::new();
             let mut diags = std::mem::take(&mut self.diags);
-            diags.retain(|d| seen.insert(d.one_line()));
+            diags.retain(|d| seen.insert(d.primary_line()));
             // File order: files in the order they were first reported, then
             // line and column.
             let mut files: Vec<String> = Vec::new();
@@ -856,7 +883,228 @@ impl Loader {
             unchecked,
             fields,
             named_conditions: self.named_ids.len(),
+            composition: std::mem::take(&mut self.composition),
         })
+    }
+
+    /// Compiles one enabled rule: its `for_each`, conditions, message and
+    /// `requires` (resolved by id against the effective set). `None` when
+    /// it could not be compiled (the reason is reported).
+    fn compile_rule<'p>(
+        &mut self,
+        p: &'p PendingRule,
+        active: &[&'p PendingRule],
+        index: &HashMap<&str, usize>,
+        orphaned: &mut BTreeMap<String, Vec<(&'p PendingRule, Pos)>>,
+        needs: &mut Needs,
+    ) -> Option<Rule> {
+        let file = p.file.clone();
+        let mut scope = Scope {
+            bound: Vec::new(),
+            types: Vec::new(),
+            free: None,
+        };
+        let mut expanding = Vec::new();
+        let for_each = p.for_each.as_ref().and_then(|n| {
+            let text = self.string(&file, n, "`for_each`")?;
+            let Some((path_text, var)) = text.rsplit_once(" as ") else {
+                let d = Diagnostic::at(
+                    &file,
+                    n.pos,
+                    "bad-for-each",
+                    format!("`for_each: {text}` must read `PATH as NAME`"),
+                )
+                .help("for example `for_each: order.orderItems as item`");
+                self.push(d);
+                return None;
+            };
+            let (path, ty) = self.path_text(&file, n.pos, path_text.trim(), &mut scope)?;
+            let var = var.trim().to_owned();
+            self.check_var_name(&file, n.pos, &var, &scope)?;
+            let element = match ty {
+                Ty::Array(e) => *e,
+                t if t.is_open() => Ty::Unchecked,
+                other => {
+                    let problem = Problem {
+                        code: "type-mismatch",
+                        message: format!(
+                            "`for_each` iterates over a list, but `{}` is {other}",
+                            path_text.trim()
+                        ),
+                        label: "not a list",
+                        help: None,
+                    };
+                    self.type_problem(&file, n.pos, problem);
+                    return None;
+                }
+            };
+            Some((ForEach { path, var }, element))
+        });
+        if p.for_each.is_some() && for_each.is_none() {
+            return None;
+        }
+        let for_each = for_each.map(|(fe, element)| {
+            scope.bound.push(fe.var.clone());
+            scope.types.push(element);
+            fe
+        });
+        let when = p
+            .when
+            .as_ref()
+            .and_then(|n| self.cond(&file, n, &mut scope, 0, &mut expanding));
+        let assert = p
+            .assert
+            .as_ref()
+            .and_then(|n| self.cond(&file, n, &mut scope, 0, &mut expanding));
+        let message = p
+            .message
+            .as_ref()
+            .and_then(|n| self.template(&file, n, &scope, for_each.is_some()));
+        let mut requires = Vec::new();
+        for (req, pos) in &p.requires {
+            // Resolved by id against the effective set: a rule defined
+            // after a `disable` of the same id takes the disabled rule's
+            // place for every rule that requires it.
+            match index.get(req.as_str()) {
+                Some(&i) => {
+                    let dep = active[i];
+                    if dep.severity < p.severity {
+                        self.severity_inversion(p, *pos, dep);
+                    }
+                    requires.push(i);
+                }
+                None if self.disabled_at.contains_key(req) => {
+                    orphaned.entry(req.clone()).or_default().push((p, *pos));
+                }
+                None => {
+                    let help = did_you_mean(req, index.keys().copied());
+                    let d = Diagnostic::at(
+                        &file,
+                        *pos,
+                        "unknown-rule",
+                        format!("`requires` names `{req}`, which is not a rule"),
+                    )
+                    .label("unknown rule id")
+                    .maybe_help(help);
+                    self.push(d);
+                }
+            }
+        }
+        let (Some(assert), Some(message)) = (assert, message) else {
+            return None;
+        };
+        if p.when.is_some() && when.is_none() {
+            return None;
+        }
+        let mut reads = Vec::new();
+        if let Some(fe) = &for_each {
+            fe.path.roots(&mut reads);
+        }
+        if let Some(w) = &when {
+            cond_roots(w, &mut reads);
+        }
+        cond_roots(&assert, &mut reads);
+        reads.sort();
+        reads.dedup();
+        for r in &reads {
+            needs.add(*r);
+        }
+        // The resources a message's placeholders name are fetched (except
+        // product details, a request per product, which a message alone
+        // never costs), but never widen what the rule needs: a rule reading only
+        // `customer` is not skipped for a check without an order because its
+        // message names `{order.referenceId|…}` (the fallback renders).
+        let mut shown = Vec::new();
+        for part in &message.parts {
+            if let Part::Path { path, .. } = part {
+                path.roots(&mut shown);
+            }
+        }
+        for r in shown {
+            if r != Root::Products {
+                needs.add(r);
+            }
+        }
+        let mut conditions_used = BTreeSet::new();
+        for n in [p.when.as_ref(), p.assert.as_ref()].into_iter().flatten() {
+            self.conditions_used(n, &mut conditions_used, &mut Vec::new());
+        }
+        let conditions_text = conditions_used
+            .into_iter()
+            .filter_map(|name| {
+                let c = self.conditions.get(&name)?;
+                Some((name, self.lines.snippet(&c.file, &c.node)))
+            })
+            .collect();
+        Some(Rule {
+            id: p.id.clone(),
+            title: p.title.clone(),
+            description: p.description.clone(),
+            severity: p.severity,
+            tags: p.tags.clone(),
+            docs: p.docs.clone(),
+            preempts: p.preempts.clone(),
+            requires: p.requires.iter().map(|(r, _)| r.clone()).collect(),
+            origin: Origin {
+                file: p.file.name.clone(),
+                line: p.id_pos.line,
+            },
+            for_each,
+            when,
+            assert,
+            message,
+            requires_idx: requires,
+            reads,
+            source_text: p.source_text.clone(),
+            conditions_text,
+        })
+    }
+
+    /// `p` (its `requires` entry at `pos`) requires `dep`, whose severity is
+    /// lower. Reported in the user's file that caused it: the `requires`
+    /// entry, else where `dep`'s severity was set (an `overrides` entry, a
+    /// replacement rule), else where `p`'s was; the other places are
+    /// related information.
+    fn severity_inversion(&mut self, p: &PendingRule, pos: Pos, dep: &PendingRule) {
+        let message = format!(
+            "`{}` ({}) requires `{}`, whose severity is only {}",
+            p.id, p.severity, dep.id, dep.severity
+        );
+        let requires_at = Place {
+            file: p.file.clone(),
+            pos,
+        };
+        let candidates = [&requires_at, &dep.severity_at, &p.severity_at];
+        let primary = candidates
+            .iter()
+            .find(|c| !c.file.is_builtin())
+            .copied()
+            .unwrap_or(&requires_at);
+        let mut d = Diagnostic::at(&primary.file, primary.pos, "requires-lower-severity", message)
+            .label("lower severity")
+            .help("a failing lower-severity rule would silence this one and let the order through; raise the required rule's severity or drop the requirement");
+        let notes = [
+            (
+                &requires_at,
+                format!("`{}` requires `{}` here", p.id, dep.id),
+            ),
+            (
+                &dep.severity_at,
+                format!("`{}` gets severity {} here", dep.id, dep.severity),
+            ),
+            (
+                &p.severity_at,
+                format!("`{}` gets severity {} here", p.id, p.severity),
+            ),
+        ];
+        for (place, note) in notes {
+            if !std::ptr::eq(place, primary) {
+                d = d.with_related(
+                    Diagnostic::at(&place.file, place.pos, "related", note).label("here"),
+                );
+            }
+        }
+        self.diags.push(d);
     }
 
     fn conditions_used(&self, node: &Node, out: &mut BTreeSet<String>, stack: &mut Vec<String>) {
@@ -1343,8 +1591,16 @@ impl Loader {
                         }
                     };
                     let Some(when) = parse_when(&text) else {
-                        let d = Diagnostic::at(file, v.pos, "bad-date", format!("`{text}` is not `now`, `now±N(d|h|m|s)` or a date such as 2026-01-31"))
-                            .label("not a point in time");
+                        let d = if super::condition::date_form(&text)
+                            == Some(super::condition::DateForm::NoOffset)
+                        {
+                            Diagnostic::at(file, v.pos, "bad-date", format!("`{text}` has no offset, so it names no point in time (it is a different instant in every time zone)"))
+                                .label("no offset")
+                                .help(format!("write the offset it is meant in, e.g. `{text}Z` for UTC or `{text}+01:00`"))
+                        } else {
+                            Diagnostic::at(file, v.pos, "bad-date", format!("`{text}` is not `now`, `now±N(d|h|m|s)`, an RFC 3339 timestamp such as 2026-01-31T09:30:00Z or a calendar date such as 2026-01-31"))
+                                .label("not a point in time")
+                        };
                         self.push(d);
                         return None;
                     };
@@ -1493,8 +1749,7 @@ impl Loader {
                 ),
             )
             .label("cycle");
-            // Reported even inside an expansion: a cycle is only visible there.
-            self.diags.push(d);
+            self.push(d);
             return None;
         }
         let Some(named) = self.conditions.get(&name) else {
@@ -1512,17 +1767,22 @@ impl Loader {
         };
         let (cnode, cfile, free) = (named.node.clone(), named.file.clone(), named.free.clone());
         let mut missing = Vec::new();
-        for var in &free {
+        for (var, at) in &free {
             if !scope.bound.iter().any(|b| b == var) {
                 if let Some(f) = scope.free.as_deref_mut() {
-                    f.insert(var.clone());
+                    f.entry(var.clone()).or_insert_with(|| at.clone());
                 } else {
-                    missing.push(var.clone());
+                    missing.push((var.clone(), at.clone()));
                 }
             }
         }
         if !missing.is_empty() {
-            let d = Diagnostic::at(
+            // Where the unbound variable is read: when that is a user's file
+            // (a redefined condition) and this use is built in, the user's
+            // line is the place to fix.
+            let (var_file, var_pos) = missing[0].1.clone();
+            let missing: Vec<String> = missing.into_iter().map(|(v, _)| v).collect();
+            let mut d = Diagnostic::at(
                 file,
                 node.pos,
                 "unbound-variable",
@@ -1541,6 +1801,23 @@ impl Loader {
                 "use it inside `for_each: … as {0}` or a quantifier with `as: {0}`",
                 missing[0]
             ));
+            if file.is_builtin() && !var_file.is_builtin() {
+                let note = format!(
+                    "the condition is used here ({}:{}), where `{}` is not bound",
+                    file.name, node.pos.line, missing[0]
+                );
+                d = d.relocated(&var_file, var_pos, note);
+            } else if var_file.name != file.name || var_pos.line != node.pos.line {
+                d = d.with_related(
+                    Diagnostic::at(
+                        &var_file,
+                        var_pos,
+                        "related",
+                        format!("`{}` is read here", missing[0]),
+                    )
+                    .label("read here"),
+                );
+            }
             self.push(d);
             return None;
         }
@@ -1548,7 +1825,7 @@ impl Loader {
         // be remembered per element (one free variable at most; none when
         // it reads only context roots, or while compiling a named
         // condition on its own).
-        let memo_slot = match free.iter().collect::<Vec<_>>().as_slice() {
+        let memo_slot = match free.keys().collect::<Vec<_>>().as_slice() {
             [] if scope.free.is_none() => Some(None),
             [var] if scope.free.is_none() => scope.bound.iter().rposition(|b| b == *var).map(Some),
             _ => None,
@@ -1556,10 +1833,12 @@ impl Loader {
         let next_id = u32::try_from(self.named_ids.len()).unwrap_or(u32::MAX);
         let id = *self.named_ids.entry(name.clone()).or_insert(next_id);
         expanding.push(name);
-        // Problems inside the definition were reported when it was defined.
-        self.quiet += 1;
+        self.uses.push(Place {
+            file: file.clone(),
+            pos: node.pos,
+        });
         let c = self.cond(&cfile, &cnode, scope, depth + 1, expanding);
-        self.quiet -= 1;
+        self.uses.pop();
         expanding.pop();
         match (c, memo_slot) {
             (Some(body), Some(slot)) => Some(Cond::Named {
@@ -1607,7 +1886,8 @@ impl Loader {
         } else if let Some(root) = Root::from_name(&raw.head) {
             Start::Root(root)
         } else if let Some(free) = scope.free.as_deref_mut() {
-            free.insert(raw.head.clone());
+            free.entry(raw.head.clone())
+                .or_insert_with(|| (file.clone(), pos));
             Start::Var(usize::MAX)
         } else {
             let mut candidates: Vec<&str> = Root::ALL.iter().map(|r| r.name()).collect();
@@ -1715,7 +1995,7 @@ impl Loader {
         let d = Diagnostic::at(file, pos, problem.code, problem.message)
             .label(problem.label)
             .maybe_help(problem.help);
-        self.diags.push(d);
+        self.push(d);
     }
 
     fn check_var_name(
@@ -1765,6 +2045,7 @@ impl Loader {
         file: &Arc<SourceFile>,
         node: &Node,
         scope: &Scope<'_>,
+        in_for_each: bool,
     ) -> Option<Template> {
         let text = self.string(file, node, "`message`")?;
         let raw = match template::parse(&text) {
@@ -1785,8 +2066,23 @@ impl Loader {
         for p in raw {
             parts.push(match p {
                 RawPart::Text(t) => Part::Text(t.into()),
-                RawPart::Index => Part::Index,
-                RawPart::Number => Part::Number,
+                RawPart::Index(offset) | RawPart::Number(offset) if !in_for_each => {
+                    let name = if matches!(p, RawPart::Index(_)) { "$index" } else { "$number" };
+                    let at = placeholder_pos(file.text(), node.pos, offset);
+                    let d = Diagnostic::at(
+                        file,
+                        at,
+                        "bad-placeholder",
+                        format!("`{{{name}}}` is the position of the current `for_each` element, but this rule has no `for_each`"),
+                    )
+                    .label("no element here")
+                    .help("add `for_each: PATH as NAME` to the rule, or leave the placeholder out");
+                    self.push(d);
+                    ok = false;
+                    continue;
+                }
+                RawPart::Index(_) => Part::Index,
+                RawPart::Number(_) => Part::Number,
                 RawPart::Path {
                     path,
                     fallback,
@@ -1994,8 +2290,8 @@ struct Scope<'f> {
     /// The type of each bound variable (parallel to `bound`).
     types: Vec<Ty>,
     /// When compiling a named condition on its own: unbound names are
-    /// collected here instead of being errors.
-    free: Option<&'f mut BTreeSet<String>>,
+    /// collected here (with where they are read) instead of being errors.
+    free: Option<&'f mut FreeVars>,
 }
 
 /// The type of variable `name` when it is bound in `scope`.
@@ -2051,7 +2347,13 @@ pub(crate) fn parse_when(text: &str) -> Option<When> {
             _ => return None,
         };
         let unit = rest.chars().last()?;
-        let n: i64 = rest[..rest.len() - 1].parse().ok()?;
+        // Digits only (no sign of their own); the unit may be any character,
+        // so it is cut off by its own length.
+        let digits = &rest[..rest.len() - unit.len_utf8()];
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let n: i64 = digits.parse().ok()?;
         let secs = match unit {
             'd' => n.checked_mul(86_400)?,
             'h' => n.checked_mul(3_600)?,
@@ -2059,6 +2361,12 @@ pub(crate) fn parse_when(text: &str) -> Option<When> {
             's' => n,
             _ => return None,
         };
+        // At most 10,000 years either way: further and "now" plus the offset
+        // leaves the range of timestamps, where it would silently read as
+        // "now".
+        if secs > MAX_RELATIVE_SECONDS {
+            return None;
+        }
         return Some(When::Now(jiff::SignedDuration::from_secs(sign * secs)));
     }
     super::condition::parse_date(t).map(When::At)
@@ -2127,21 +2435,23 @@ fn build_regex(pattern: &str) -> Result<regex_automata::meta::Regex, regex::Erro
         // capture groups, and no one-pass DFA (which exists to report them).
         .onepass(false)
         .which_captures(regex_automata::nfa::thompson::WhichCaptures::None);
-    meta::Builder::new()
-        .configure(config)
-        .build(pattern)
-        .map_err(|_| {
-            match RegexBuilder::new(pattern)
-                .size_limit(MAX_REGEX_SIZE)
-                .build()
-            {
-                Err(e) => e,
-                // Unreachable in practice: both accept the same patterns.
-                Ok(_) => {
-                    regex::Error::Syntax(format!("the pattern `{pattern}` could not be compiled"))
-                }
-            }
-        })
+    // `(?i)` folds ASCII letters only (see `rules::regex_fold`).
+    let mut builder = meta::Builder::new();
+    builder.configure(config);
+    match super::regex_fold::ascii_folded(pattern) {
+        Some(hir) => builder.build_from_hir(&hir),
+        None => builder.build(pattern),
+    }
+    .map_err(|_| {
+        match RegexBuilder::new(pattern)
+            .size_limit(MAX_REGEX_SIZE)
+            .build()
+        {
+            Err(e) => e,
+            // Unreachable in practice: both accept the same patterns.
+            Ok(_) => regex::Error::Syntax(format!("the pattern `{pattern}` could not be compiled")),
+        }
+    })
 }
 
 fn cond_roots(c: &Cond, out: &mut Vec<Root>) {

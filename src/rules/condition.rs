@@ -263,7 +263,12 @@ impl Cond {
             Cond::Quant { path, kind, body } => {
                 let items = match path.lookup(env.ctx, &env.scope, Some(&env.rows), None) {
                     Lookup::Found(Value::Array(items)) => items,
-                    Lookup::Found(_) | Lookup::Missing => return Ok(false),
+                    // ION leaves empty lists out of its JSON: a missing or
+                    // null list has no elements, so it answers as `[]` does.
+                    Lookup::Found(Value::Null) | Lookup::Missing => {
+                        return Ok(*kind != Quantifier::Some);
+                    }
+                    Lookup::Found(_) => return Ok(false),
                     Lookup::Unknown(e) => return Err(e.into_owned()),
                 };
                 let mut unknown = None;
@@ -329,7 +334,12 @@ impl Cond {
                 // not hold) was an alternative: one line per value looked at,
                 // listing what would have satisfied it.
                 if is_all == negated {
-                    merge_alternatives(out, first);
+                    merge_alternatives(out, first, ", or ");
+                } else {
+                    // The false parts of a false `all` that look at the same
+                    // value are one line: "a non-empty value, and of type
+                    // string".
+                    merge_alternatives(out, first, ", and ");
                 }
             }
             Cond::Not(inner) => inner.explain(env, !negated, out),
@@ -395,7 +405,9 @@ impl Cond {
                             path: resolved,
                             found: None,
                             missing: true,
-                            expected: format!("an array with {what} the condition"),
+                            expected: format!(
+                                "an array with {what} the condition (missing counts as no elements)"
+                            ),
                         });
                         return;
                     }
@@ -454,8 +466,9 @@ impl Cond {
 }
 
 /// Folds the evidence from `first` on that looks at the same path and found
-/// the same value into one entry whose expectations are joined with "or".
-fn merge_alternatives(out: &mut Vec<Evidence>, first: usize) {
+/// the same value into one entry whose expectations are joined with
+/// `joiner` (", or " for alternatives, ", and " for conjuncts).
+fn merge_alternatives(out: &mut Vec<Evidence>, first: usize, joiner: &str) {
     let mut merged: Vec<Evidence> = Vec::new();
     for e in out.drain(first..) {
         match merged
@@ -463,7 +476,7 @@ fn merge_alternatives(out: &mut Vec<Evidence>, first: usize) {
             .find(|m| m.path == e.path && m.found == e.found && m.missing == e.missing)
         {
             Some(m) => {
-                m.expected.push_str(", or ");
+                m.expected.push_str(joiner);
                 m.expected.push_str(&e.expected);
             }
             None => merged.push(e),
@@ -503,7 +516,8 @@ impl Test {
             Test::Contains { value, ignore_case } => match v {
                 Value::String(s) => value.as_str().is_some_and(|needle| {
                     if *ignore_case {
-                        s.to_lowercase().contains(&needle.to_lowercase())
+                        s.to_ascii_lowercase()
+                            .contains(&needle.to_ascii_lowercase())
                     } else {
                         s.contains(needle)
                     }
@@ -564,27 +578,94 @@ pub(crate) fn json_eq(a: &Value, b: &Value, ignore_case: bool) -> bool {
     }
 }
 
-/// Case-insensitive string equality. ASCII strings (the usual case: ION's
-/// enumerations) compare without allocating; only when either side has
-/// non-ASCII text are both lowercased.
+/// `ignore_case` equality: ASCII letters fold, nothing else does (the rule
+/// language's one case-folding rule, as for `(?i)` in `matches`): by
+/// Unicode, `oK` with a KELVIN SIGN would equal `ok`, and a look-alike
+/// identifier would pass for the real one.
 fn eq_ignore_case(x: &str, y: &str) -> bool {
-    if x.is_ascii() && y.is_ascii() {
-        x.eq_ignore_ascii_case(y)
-    } else {
-        x.to_lowercase() == y.to_lowercase()
+    x.eq_ignore_ascii_case(y)
+}
+
+/// An RFC 3339 timestamp (`2026-03-01T09:30:00Z`, `…T09:30:00.5+01:00`),
+/// or a calendar date (`2026-03-01`, its midnight UTC) — exactly these
+/// forms: no basic format (`20260301`), no timestamp without an offset (whose
+/// instant is unknown), no time-zone annotation (`…[Europe/Paris]`), no
+/// expanded year (`+002026-…`), no surrounding blanks.
+pub(crate) fn parse_date(s: &str) -> Option<jiff::Timestamp> {
+    match date_form(s)? {
+        DateForm::Date => s
+            .parse::<jiff::civil::Date>()
+            .ok()
+            .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp()),
+        DateForm::Timestamp => s.parse::<jiff::Timestamp>().ok(),
+        DateForm::NoOffset => None,
     }
 }
 
-/// An RFC 3339 timestamp, or a calendar date (its midnight UTC).
-pub(crate) fn parse_date(s: &str) -> Option<jiff::Timestamp> {
-    let s = s.trim();
-    if let Ok(t) = s.parse::<jiff::Timestamp>() {
-        return Some(t);
+/// The shape of a date string, checked byte by byte before any parser sees
+/// it (parsers accept more than RFC 3339).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DateForm {
+    /// `YYYY-MM-DD`.
+    Date,
+    /// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+    Timestamp,
+    /// `YYYY-MM-DDTHH:MM:SS[.frac]` without an offset: not a point in time.
+    NoOffset,
+}
+
+/// Which RFC 3339 form `s` has, if any (see [`parse_date`]).
+pub(crate) fn date_form(s: &str) -> Option<DateForm> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        b.get(r.clone())
+            .is_some_and(|d| d.len() == r.len() && d.iter().all(u8::is_ascii_digit))
+    };
+    if !(digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && digits(5..7)
+        && b.get(7) == Some(&b'-')
+        && digits(8..10))
+    {
+        return None;
     }
-    s.parse::<jiff::civil::Date>()
-        .ok()
-        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
-        .map(|z| z.timestamp())
+    if b.len() == 10 {
+        return Some(DateForm::Date);
+    }
+    let time = matches!(b.get(10), Some(b'T' | b't'))
+        && digits(11..13)
+        && b.get(13) == Some(&b':')
+        && digits(14..16)
+        && b.get(16) == Some(&b':')
+        && digits(17..19);
+    if !time {
+        return None;
+    }
+    let mut i = 19;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+    }
+    match &b[i..] {
+        [] => Some(DateForm::NoOffset),
+        [b'Z' | b'z'] => Some(DateForm::Timestamp),
+        [b'+' | b'-', ..]
+            if b.len() == i + 6
+                && digits(i + 1..i + 3)
+                && b[i + 3] == b':'
+                && digits(i + 4..i + 6) =>
+        {
+            Some(DateForm::Timestamp)
+        }
+        _ => None,
+    }
 }
 
 /// "a string", "a list", … for a JSON value, in messages.

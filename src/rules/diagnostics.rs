@@ -25,6 +25,12 @@ impl SourceFile {
     pub(crate) fn text(&self) -> &str {
         self.source.inner()
     }
+
+    /// Whether this is a rule set shipped inside the binary
+    /// (`builtin:default`, …) rather than a user's file.
+    pub(crate) fn is_builtin(&self) -> bool {
+        self.name.starts_with("builtin:")
+    }
 }
 
 /// One problem in a rule file.
@@ -39,6 +45,8 @@ pub struct Diagnostic {
     column: u32,
     span: SourceSpan,
     source: Option<Arc<NamedSource<String>>>,
+    /// Other places involved (e.g. the built-in rule a user's file broke).
+    related: Vec<Diagnostic>,
 }
 
 impl Diagnostic {
@@ -58,6 +66,7 @@ impl Diagnostic {
             column: pos.column,
             span,
             source,
+            related: Vec::new(),
         }
     }
 
@@ -73,6 +82,7 @@ impl Diagnostic {
             column: 0,
             span: SourceSpan::from(0..0),
             source: None,
+            related: Vec::new(),
         }
     }
 
@@ -91,6 +101,39 @@ impl Diagnostic {
     pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
+    }
+
+    /// Adds another place involved in the problem, shown after this one.
+    pub(crate) fn with_related(mut self, related: Diagnostic) -> Self {
+        if !self
+            .related
+            .iter()
+            .any(|r| r.primary_line() == related.primary_line())
+            && related.primary_line() != self.primary_line()
+        {
+            self.related.push(related);
+        }
+        self
+    }
+
+    /// The same problem placed at `file`/`pos` (a user's file), with the
+    /// place it was found at kept as related information, described by
+    /// `note`.
+    pub(crate) fn relocated(self, file: &SourceFile, pos: Pos, note: String) -> Diagnostic {
+        let mut moved = Diagnostic::at(file, pos, self.code, self.message.clone());
+        moved.label = self.label.clone();
+        moved.help = self.help.clone();
+        let mut original = self;
+        let related = std::mem::take(&mut original.related);
+        original.help = None;
+        original.code = "related";
+        original.message = note;
+        original.label = "here".to_owned();
+        moved = moved.with_related(original);
+        for r in related {
+            moved = moved.with_related(r);
+        }
+        moved
     }
 
     pub(crate) fn maybe_help(mut self, help: Option<String>) -> Self {
@@ -129,6 +172,13 @@ impl Diagnostic {
     pub fn column(&self) -> u32 {
         self.column
     }
+
+    /// Other places involved in the problem, such as the built-in rule or
+    /// condition a user's file broke (the user's own place comes first, as
+    /// this diagnostic's location).
+    pub fn related(&self) -> &[Diagnostic] {
+        &self.related
+    }
 }
 
 impl fmt::Debug for Diagnostic {
@@ -140,13 +190,27 @@ impl fmt::Debug for Diagnostic {
             .field("column", &self.column)
             .field("message", &self.message)
             .field("help", &self.help)
+            .field("related", &self.related)
             .finish()
     }
 }
 
 impl Diagnostic {
-    /// `file:line:column: message (hint)` on one line, for logs and plain output.
+    /// `file:line:column: message (hint)` on one line, for logs and plain
+    /// output; related places follow as `[see FILE:LINE:COLUMN: what is there]`.
     pub fn one_line(&self) -> String {
+        let mut s = self.primary_line();
+        for r in &self.related {
+            s.push_str(&format!(
+                " [see {}:{}:{}: {}]",
+                r.file, r.line, r.column, r.message
+            ));
+        }
+        s
+    }
+
+    /// [`Diagnostic::one_line`] without the related places.
+    pub(crate) fn primary_line(&self) -> String {
         let mut s = if self.line > 0 {
             format!(
                 "{}:{}:{}: {}",
@@ -173,6 +237,11 @@ impl fmt::Display for Diagnostic {
 impl std::error::Error for Diagnostic {}
 
 impl miette::Diagnostic for Diagnostic {
+    fn severity(&self) -> Option<miette::Severity> {
+        // A related place is information about the problem, not another one.
+        (self.code == "related").then_some(miette::Severity::Advice)
+    }
+
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(self.code))
     }
@@ -185,6 +254,15 @@ impl miette::Diagnostic for Diagnostic {
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
         self.source.as_ref().map(|s| s as &dyn SourceCode)
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(
+            self.related.iter().map(|r| r as &dyn miette::Diagnostic),
+        ))
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {

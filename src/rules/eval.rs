@@ -597,7 +597,7 @@ rules:
             report.result("has-sku").unwrap().message.as_deref(),
             Some("item 3 has no sku")
         );
-        let order: Vec<&str> = report.results.iter().map(|r| r.rule.as_str()).collect();
+        let order: Vec<&str> = report.results().iter().map(|r| r.rule.as_str()).collect();
         assert_eq!(
             order,
             [

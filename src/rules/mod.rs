@@ -8,6 +8,7 @@ mod condition;
 mod diagnostics;
 mod eval;
 mod path;
+mod regex_fold;
 mod rows;
 pub mod schema;
 pub(crate) use crate::context::shape;
@@ -275,6 +276,65 @@ pub(crate) struct Inner {
     pub(crate) fields: rows::FieldTable,
     /// How many named conditions are remembered per element.
     pub(crate) named_conditions: usize,
+    /// What each loaded file contributed, in load order.
+    pub(crate) composition: Vec<FileComposition>,
+}
+
+/// What one loaded rule file contributed to the effective set
+/// ([`RuleSet::composition`]; `rules lint` prints it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct FileComposition {
+    /// The file (`builtin:default` for the embedded set).
+    pub file: String,
+    /// Ids of the rules it defined, in file order.
+    pub added: Vec<String>,
+    /// Ids it disabled.
+    pub disabled: Vec<String>,
+    /// Rules whose severity it changed, with the new severity.
+    pub overridden: Vec<(String, Severity)>,
+    /// Named conditions it defined that no earlier file had.
+    pub defined_conditions: Vec<String>,
+    /// Named conditions it redefined (replacing an earlier file's, for
+    /// every rule that uses them).
+    pub redefined_conditions: Vec<String>,
+}
+
+impl FileComposition {
+    /// One line: `FILE: added 2 rules (a, b); disabled x; …`.
+    pub fn summary(&self) -> String {
+        fn part(out: &mut Vec<String>, what: &str, items: &[String]) {
+            if !items.is_empty() {
+                out.push(format!("{what} {}", items.join(", ")));
+            }
+        }
+        let mut parts = Vec::new();
+        match self.added.len() {
+            0 => {}
+            n @ 1..=8 => parts.push(format!(
+                "added {} ({})",
+                plural_rules(n),
+                self.added.join(", ")
+            )),
+            n => parts.push(format!("added {}", plural_rules(n))),
+        }
+        part(&mut parts, "disabled", &self.disabled);
+        let overridden: Vec<String> = self
+            .overridden
+            .iter()
+            .map(|(id, s)| format!("{id} (to {s})"))
+            .collect();
+        part(&mut parts, "overrode", &overridden);
+        let conditions = |n: usize| if n == 1 { "condition" } else { "conditions" };
+        let redefined = format!("redefined {}", conditions(self.redefined_conditions.len()));
+        part(&mut parts, &redefined, &self.redefined_conditions);
+        let defined = format!("defined {}", conditions(self.defined_conditions.len()));
+        part(&mut parts, &defined, &self.defined_conditions);
+        if parts.is_empty() {
+            parts.push("nothing".to_owned());
+        }
+        format!("{}: {}", self.file, parts.join("; "))
+    }
 }
 
 static BUILTIN: LazyLock<Result<RuleSet, String>> =
@@ -304,6 +364,7 @@ fn builtin_or_empty(set: &Result<RuleSet, String>) -> RuleSet {
                 unchecked: Vec::new(),
                 fields: rows::FieldTable::default(),
                 named_conditions: 0,
+                composition: Vec::new(),
             }),
         },
     }
@@ -369,6 +430,12 @@ impl RuleSet {
         &self.inner.unchecked
     }
 
+    /// What each loaded file added, disabled, overrode and redefined, in
+    /// load order (extended files before the files extending them).
+    pub fn composition(&self) -> &[FileComposition] {
+        &self.inner.composition
+    }
+
     /// Which resources the rules read.
     pub fn needs(&self) -> Needs {
         self.inner.needs
@@ -381,14 +448,12 @@ impl RuleSet {
 
     /// Evaluates every rule against `ctx`. Never panics, whatever the data.
     ///
-    /// An empty rule set has nothing to vouch for an order, so its verdict is
-    /// `indeterminate`, never `ready`.
+    /// The verdict is the report's own ([`Report::verdict`]), decided from
+    /// the results in one place: an empty set (which the loader refuses;
+    /// only the fallback of [`RuleSet::builtin`] can be one) has nothing to
+    /// vouch for an order, so its verdict is `indeterminate`, never `ready`.
     pub fn evaluate_with(&self, ctx: &Context, options: &EvalOptions) -> Report {
-        let mut report = eval::evaluate(&self.inner, ctx, options);
-        if self.inner.rules.is_empty() {
-            report.verdict = crate::report::Verdict::Indeterminate;
-        }
-        report
+        eval::evaluate(&self.inner, ctx, options)
     }
 }
 
@@ -508,6 +573,14 @@ impl RuleLoadError {
             RuleLoadError::Invalid { diagnostics } => diagnostics,
             RuleLoadError::Read { .. } => &[],
         }
+    }
+}
+
+fn plural_rules(n: usize) -> String {
+    if n == 1 {
+        "1 rule".to_owned()
+    } else {
+        format!("{n} rules")
     }
 }
 

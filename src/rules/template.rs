@@ -14,8 +14,10 @@ pub(crate) enum RawPart {
         /// Byte offset of the placeholder inside the template text.
         offset: usize,
     },
-    Index,
-    Number,
+    /// `{$index}`, at this byte offset.
+    Index(usize),
+    /// `{$number}`, at this byte offset.
+    Number(usize),
 }
 
 /// A compiled part.
@@ -77,8 +79,8 @@ pub(crate) fn parse(text: &str) -> Result<Vec<RawPart>, (usize, String)> {
                     None => (inner.trim(), None),
                 };
                 match expr {
-                    "$index" => parts.push(RawPart::Index),
-                    "$number" => parts.push(RawPart::Number),
+                    "$index" => parts.push(RawPart::Index(i)),
+                    "$number" => parts.push(RawPart::Number(i)),
                     _ => {
                         let path = super::path::parse(expr)
                             .map_err(|e| (i, format!("in placeholder `{{{inner}}}`: {e}")))?;
@@ -130,9 +132,16 @@ impl Template {
                             _ => out.push_str(&show(v)),
                         }
                     }
-                    Lookup::Missing | Lookup::Unknown(_) => match fallback {
+                    // A message never widens what its rule needs: data the
+                    // rule does not read may be absent or not fetched, and
+                    // renders the fallback (or says which it is).
+                    Lookup::Missing => match fallback {
                         Some(f) => out.push_str(f),
                         None => out.push_str("<missing>"),
+                    },
+                    Lookup::Unknown(_) => match fallback {
+                        Some(f) => out.push_str(f),
+                        None => out.push_str("<unavailable>"),
                     },
                 },
             }
@@ -155,7 +164,7 @@ mod tests {
         };
         assert_eq!(fallback.as_deref(), Some("no id"));
         assert_eq!(parts[2], RawPart::Text(" #".into()));
-        assert_eq!(parts[3], RawPart::Number);
+        assert_eq!(parts[3], RawPart::Number(32));
     }
 
     #[test]

@@ -881,12 +881,12 @@ fn merge(file: &RawGiven, case: Option<&RawGiven>) -> RawGiven {
 fn compare(expect: &Expect, report: &Report) -> Vec<Mismatch> {
     let mut mismatches = Vec::new();
     if let Some(verdict) = expect.verdict
-        && verdict != report.verdict
+        && verdict != report.verdict()
     {
         mismatches.push(Mismatch {
             rule: VERDICT.to_owned(),
             expected: verdict.to_string(),
-            actual: report.verdict.to_string(),
+            actual: report.verdict().to_string(),
         });
     }
     for e in &expect.rules {
@@ -1056,16 +1056,18 @@ mod tests {
 
     #[test]
     fn unknown_key_names_line_and_column() {
-        let (line, column, message) =
-            parse_err("rules: []\nnow: 2026-03-01\ncases:\n  - name: a\n    expcet: {}\n");
+        let (line, column, message) = parse_err(
+            "rules: [builtin:default]\nnow: 2026-03-01\ncases:\n  - name: a\n    expcet: {}\n",
+        );
         assert_eq!((line, column), (5, 5), "{message}");
         assert!(message.contains("expcet"), "{message}");
     }
 
     #[test]
     fn bad_now_is_reported_where_it_is() {
-        let (line, column, message) =
-            parse_err("rules: []\nnow: yesterday\ncases:\n  - name: a\n    expect: {}\n");
+        let (line, column, message) = parse_err(
+            "rules: [builtin:default]\nnow: yesterday\ncases:\n  - name: a\n    expect: {}\n",
+        );
         assert_eq!((line, column), (2, 6));
         assert!(
             message.contains("`now: yesterday` is not a timestamp"),
@@ -1075,7 +1077,8 @@ mod tests {
 
     #[test]
     fn a_case_without_now_is_an_error() {
-        let (line, _, message) = parse_err("rules: []\ncases:\n  - name: a\n    expect: {}\n");
+        let (line, _, message) =
+            parse_err("rules: [builtin:default]\ncases:\n  - name: a\n    expect: {}\n");
         assert_eq!(line, 3);
         assert!(message.contains("has no `now`"), "{message}");
     }
@@ -1083,7 +1086,7 @@ mod tests {
     #[test]
     fn duplicate_case_names_are_an_error() {
         let (line, _, message) = parse_err(
-            "rules: []\nnow: 2026-03-01\ncases:\n  - name: a\n    expect: {}\n  - name: a\n    expect: {}\n",
+            "rules: [builtin:default]\nnow: 2026-03-01\ncases:\n  - name: a\n    expect: {}\n  - name: a\n    expect: {}\n",
         );
         assert_eq!(line, 6);
         assert!(
@@ -1108,7 +1111,7 @@ mod tests {
         let file = parse_in(
             dir.path(),
             r#"
-rules: []
+rules: [builtin:default]
 now: 2026-03-01T12:00:00Z
 given:
   customer: { file: customer.json }
@@ -1180,7 +1183,7 @@ cases:
         let dir = tempfile::tempdir().unwrap();
         let (line, column, message) = parse_err_in(
             dir.path(),
-            "rules: []\nnow: 2026-03-01\ncases:\n  - name: a\n    given:\n      customer: { file: nope.json }\n    expect: {}\n",
+            "rules: [builtin:default]\nnow: 2026-03-01\ncases:\n  - name: a\n    given:\n      customer: { file: nope.json }\n    expect: {}\n",
         );
         assert_eq!((line, column), (6, 25), "{message}");
         assert!(message.contains("nope.json"), "{message}");
@@ -1192,7 +1195,7 @@ cases:
         std::fs::write(dir.path().join("bad.json"), "{\n  \"a\": 1,\n  oops\n}").unwrap();
         let (line, _, message) = parse_err_in(
             dir.path(),
-            "rules: []\nnow: 2026-03-01\ncases:\n  - name: a\n    given:\n      order: { file: bad.json }\n    expect: {}\n",
+            "rules: [builtin:default]\nnow: 2026-03-01\ncases:\n  - name: a\n    given:\n      order: { file: bad.json }\n    expect: {}\n",
         );
         assert_eq!(line, 6);
         assert!(message.contains("line 3"), "{message}");
@@ -1201,7 +1204,7 @@ cases:
     #[test]
     fn a_bad_outcome_is_an_error() {
         let (line, _, message) = parse_err(
-            "rules: []\nnow: 2026-03-01\ncases:\n  - name: a\n    expect:\n      verdict: fine\n",
+            "rules: [builtin:default]\nnow: 2026-03-01\ncases:\n  - name: a\n    expect:\n      verdict: fine\n",
         );
         assert_eq!(line, 6, "{message}");
     }
@@ -1209,7 +1212,7 @@ cases:
     #[test]
     fn an_unavailable_order_is_an_error() {
         let (line, _, message) = parse_err(
-            "rules: []\nnow: 2026-03-01\ncases:\n  - name: a\n    given:\n      order: unavailable\n    expect: {}\n",
+            "rules: [builtin:default]\nnow: 2026-03-01\ncases:\n  - name: a\n    given:\n      order: unavailable\n    expect: {}\n",
         );
         assert_eq!(line, 6);
         assert!(message.contains("cannot be `unavailable`"), "{message}");
@@ -1270,7 +1273,7 @@ cases:
                 &["order.orderItems[0]", "order.orderItems[2]"],
             ),
         ]);
-        assert_eq!(r.verdict, Verdict::Blocked);
+        assert_eq!(r.verdict(), Verdict::Blocked);
 
         let all_good = Expect {
             verdict: Some(Verdict::Blocked),

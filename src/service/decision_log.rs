@@ -203,7 +203,7 @@ impl<'a> Entry<'a> {
         (values, replacement): (&[String], &str),
     ) -> Self {
         let failing_rules = report
-            .results
+            .results()
             .iter()
             .filter(|r| matches!(r.outcome, Outcome::Fail | Outcome::Error))
             .map(|r| FailingRule {
@@ -224,7 +224,7 @@ impl<'a> Entry<'a> {
             check,
             account_id: report.account_id,
             customer_id: report.customer_id,
-            verdict: report.verdict.as_str(),
+            verdict: report.verdict().as_str(),
             failing_rules,
             mode: None,
             ion_status: None,

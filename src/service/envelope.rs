@@ -67,9 +67,9 @@ pub fn customer_blocked(report: &Report, request_id: &str) -> Value {
 /// failing element of a `for_each` rule.
 fn blocking_failures(report: &Report) -> impl Iterator<Item = (&str, &str, &str)> {
     report
-        .results
+        .results()
         .iter()
-        .filter(|r| r.outcome == Outcome::Fail && r.severity >= report.fail_on)
+        .filter(|r| r.outcome == Outcome::Fail && r.severity >= report.fail_on())
         .flat_map(|r| {
             let code = r
                 .preempts

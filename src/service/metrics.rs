@@ -98,9 +98,9 @@ fn escape(label: &str) -> String {
 impl Metrics {
     /// Counts one finished check of `kind`.
     pub fn record_check(&self, kind: CheckKind, report: &Report, took: Duration) {
-        self.checks[kind.index()][verdict_index(report.verdict)].fetch_add(1, Ordering::Relaxed);
+        self.checks[kind.index()][verdict_index(report.verdict())].fetch_add(1, Ordering::Relaxed);
         if let Ok(mut outcomes) = self.outcomes.lock() {
-            for r in &report.results {
+            for r in report.results() {
                 *outcomes
                     .entry((r.rule.clone(), r.outcome.as_str()))
                     .or_default() += 1;

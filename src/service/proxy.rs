@@ -601,7 +601,7 @@ async fn checked(p: &Shared, req: Request, route: Route, what: Checked) -> Respo
     if p.mode == Mode::Enforce
         && let Some(report) = &report
     {
-        match report.verdict {
+        match report.verdict() {
             Verdict::Blocked => {
                 decided.log(p, report, None);
                 tracing::info!(decision = %id, check = what.as_str(), account = report.account_id, customer = report.customer_id, "{noun} blocked by the pre-flight");
@@ -720,7 +720,7 @@ async fn forward_checked(
     };
     if let Some(report) = report {
         let codes = decided.what.ion_codes(status, &body);
-        let judged = assessment(report.verdict, status.as_u16(), &codes);
+        let judged = assessment(report.verdict(), status.as_u16(), &codes);
         tracing::info!(
             target: "ion_preflight::audit",
             decision = %id,
@@ -728,7 +728,7 @@ async fn forward_checked(
             check = decided.what.as_str(),
             account = report.account_id,
             customer = report.customer_id,
-            verdict = report.verdict.as_str(),
+            verdict = report.verdict().as_str(),
             ion_status = status.as_u16(),
             ion_codes = ?codes,
             assessment = judged,
@@ -744,7 +744,10 @@ async fn forward_checked(
             h.insert(DECISION_HEADER, v);
         }
         if let Some(r) = report {
-            h.insert(VERDICT_HEADER, HeaderValue::from_static(r.verdict.as_str()));
+            h.insert(
+                VERDICT_HEADER,
+                HeaderValue::from_static(r.verdict().as_str()),
+            );
         }
     }
     out.body(Body::from(body))

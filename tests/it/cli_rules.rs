@@ -85,7 +85,7 @@ fn lint_lists_paths_that_escape_type_checking() {
         .arg(&file));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{}", r.stdout);
+    assert_eq!(lines.len(), 3, "{}", r.stdout);
     assert!(
         lines[0].starts_with("unchecked: ")
             && lines[0].ends_with("escape.yaml:5:21: `customer.~loyaltyTier` is read without checking it against ION's types"),
@@ -93,6 +93,11 @@ fn lint_lists_paths_that_escape_type_checking() {
         lines[0]
     );
     assert!(lines[1].ends_with("(1 unchecked path)"), "{}", lines[1]);
+    assert!(
+        lines[2].ends_with("escape.yaml: added 1 rule (acme-new-field)"),
+        "{}",
+        lines[2]
+    );
 }
 
 #[test]

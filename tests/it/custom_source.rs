@@ -96,7 +96,7 @@ impl DataSource for RecordedAnswers {
 /// Outcome per rule id, for comparing two reports of the same data.
 fn outcomes(report: &Report) -> Vec<(String, Outcome)> {
     report
-        .results
+        .results()
         .iter()
         .map(|r| (r.rule.clone(), r.outcome))
         .collect()
@@ -245,7 +245,7 @@ async fn a_source_that_cannot_tell_makes_the_check_indeterminate() {
         .await;
     assert_eq!(report.verdict(), Verdict::Indeterminate);
     let errors: Vec<_> = report
-        .results
+        .results()
         .iter()
         .filter(|r| r.outcome == Outcome::Error)
         .collect();

@@ -74,25 +74,25 @@ macro_rules! snapshot {
 #[test]
 fn ready_nce_order() {
     let report = check("ready-nce");
-    assert_eq!(report.verdict, Verdict::Ready);
-    assert_eq!(report.summary.fail, 0, "{report:#?}");
-    assert_eq!(report.summary.error, 0);
+    assert_eq!(report.verdict(), Verdict::Ready);
+    assert_eq!(report.summary().fail, 0, "{report:#?}");
+    assert_eq!(report.summary().error, 0);
     snapshot!("ready_nce_order", report);
 }
 
 #[test]
 fn inactive_customer() {
     let report = check("inactive-customer");
-    assert_eq!(report.verdict, Verdict::Blocked);
+    assert_eq!(report.verdict(), Verdict::Blocked);
     assert_eq!(outcome(&report, "customer-active"), Outcome::Fail);
-    assert_eq!(report.summary.blocking, 1, "only the status blocks");
+    assert_eq!(report.summary().blocking, 1, "only the status blocks");
     snapshot!("inactive_customer", report);
 }
 
 #[test]
 fn unknown_customer() {
     let report = check("unknown-customer");
-    assert_eq!(report.verdict, Verdict::Blocked);
+    assert_eq!(report.verdict(), Verdict::Blocked);
     assert_eq!(outcome(&report, "customer-exists"), Outcome::Fail);
     for dependent in [
         "customer-active",
@@ -102,38 +102,38 @@ fn unknown_customer() {
     ] {
         assert_eq!(outcome(&report, dependent), Outcome::Skip, "{dependent}");
     }
-    assert_eq!(report.summary.blocking, 1, "one root cause, one failure");
+    assert_eq!(report.summary().blocking, 1, "one root cause, one failure");
     snapshot!("unknown_customer", report);
 }
 
 #[test]
 fn nce_without_tenant() {
     let report = check("nce-without-tenant");
-    assert_eq!(report.verdict, Verdict::Blocked);
+    assert_eq!(report.verdict(), Verdict::Blocked);
     assert_eq!(
         failing_items(&report, "nce-item-has-microsoft-tenant"),
         ["order.orderItems[0]"]
     );
-    assert_eq!(report.summary.blocking, 1);
+    assert_eq!(report.summary().blocking, 1);
     snapshot!("nce_without_tenant", report);
 }
 
 #[test]
 fn update_without_resource_id() {
     let report = check("update-without-resource-id");
-    assert_eq!(report.verdict, Verdict::Blocked);
+    assert_eq!(report.verdict(), Verdict::Blocked);
     assert_eq!(
         failing_items(&report, "update-item-has-resource-id"),
         ["order.orderItems[0]"]
     );
-    assert_eq!(report.summary.blocking, 1);
+    assert_eq!(report.summary().blocking, 1);
     snapshot!("update_without_resource_id", report);
 }
 
 #[test]
 fn mixed_faults() {
     let report = check("mixed-faults");
-    assert_eq!(report.verdict, Verdict::Blocked);
+    assert_eq!(report.verdict(), Verdict::Blocked);
     let expect = [
         ("order-item-required-fields", vec!["order.orderItems[1]"]),
         ("order-item-action-allowed", vec!["order.orderItems[2]"]),
@@ -159,8 +159,8 @@ fn mixed_faults() {
         assert_eq!(outcome(&report, rule), Outcome::Fail, "{rule}");
         assert_eq!(&failing_items(&report, rule), items, "{rule}");
     }
-    assert_eq!(report.summary.fail, expect.len());
-    assert_eq!(report.summary.warnings, 5);
+    assert_eq!(report.summary().fail, expect.len());
+    assert_eq!(report.summary().warnings, 5);
     snapshot!("mixed_faults", report);
 }
 

@@ -56,12 +56,12 @@ fn oracle(id: u64, order: &Value) -> (Verdict, BTreeSet<String>) {
         .with_cloud_profiles(Fetched::present(profiles))
         .with_order(Some(order.clone()));
     let report = RuleSet::builtin().evaluate(&ctx);
-    (report.verdict, failing(&report))
+    (report.verdict(), failing(&report))
 }
 
 fn failing(report: &Report) -> BTreeSet<String> {
     report
-        .results
+        .results()
         .iter()
         .filter(|r| r.outcome == Outcome::Fail)
         .map(|r| r.rule.clone())
@@ -175,17 +175,17 @@ async fn batch_under_injected_faults_keeps_every_guarantee() {
     for (id, report) in &reports {
         let (expected, expected_failing) = oracle(*id, &order);
         expected_verdicts.insert(expected.as_str());
-        *by_verdict.entry(report.verdict.as_str()).or_default() += 1;
+        *by_verdict.entry(report.verdict().as_str()).or_default() += 1;
         let both_served = served_ok
             .get(id)
             .is_some_and(|s| s.contains("customer") && s.contains("cloudProfiles"));
-        match report.verdict {
+        match report.verdict() {
             // Fail closed: `ready` only with every resource served in full,
             // nothing left unevaluated, and the verdict complete data gives.
             Verdict::Ready => {
                 assert!(both_served, "customer {id} ready without its data ({ctx})");
                 assert!(
-                    report.results.iter().all(|r| r.outcome != Outcome::Error),
+                    report.results().iter().all(|r| r.outcome != Outcome::Error),
                     "customer {id}: ready with a rule in error ({ctx})"
                 );
                 assert_eq!(expected, Verdict::Ready, "customer {id} ({ctx})");
@@ -212,7 +212,7 @@ async fn batch_under_injected_faults_keeps_every_guarantee() {
         // No lost results: when the last answer for both resources was the
         // real one, the report is exactly what complete data gives.
         if last_ok.get(id).copied() == Some(2) {
-            assert_eq!(report.verdict, expected, "customer {id} ({ctx})");
+            assert_eq!(report.verdict(), expected, "customer {id} ({ctx})");
             assert_eq!(failing(report), expected_failing, "customer {id} ({ctx})");
         }
     }

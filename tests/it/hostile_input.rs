@@ -92,9 +92,9 @@ fn a_2k_rule_file_loads_and_evaluates() {
     let ctx = Context::new(1, 2, jiff::Timestamp::UNIX_EPOCH)
         .with_customer(Fetched::present(json!({"customerStatus": "INACTIVE"})));
     let report = set.evaluate(&ctx);
-    assert_eq!(report.summary.fail, 2_000);
+    assert_eq!(report.summary().fail, 2_000);
     // Warnings only: visible, not blocking.
-    assert_eq!(report.verdict, Verdict::Ready);
+    assert_eq!(report.verdict(), Verdict::Ready);
 }
 
 #[test]
@@ -151,8 +151,8 @@ fn catastrophic_patterns_run_in_linear_time() {
     let ctx = Context::new(1, 2, jiff::Timestamp::UNIX_EPOCH)
         .with_customer(Fetched::present(json!({ "customerName": evil })));
     let report = set.evaluate(&ctx);
-    assert_eq!(report.results[0].outcome, Outcome::Fail);
-    assert_eq!(report.verdict, Verdict::Blocked);
+    assert_eq!(report.results()[0].outcome, Outcome::Fail);
+    assert_eq!(report.verdict(), Verdict::Blocked);
 }
 
 #[test]
@@ -181,7 +181,7 @@ fn report_of(r: &Run) -> Report {
 
 fn failing(report: &Report) -> Vec<&str> {
     report
-        .results
+        .results()
         .iter()
         .filter(|r| r.outcome == Outcome::Fail)
         .map(|r| r.rule.as_str())
@@ -242,7 +242,7 @@ fn orders_with_wrong_types_and_nulls_are_judged_not_crashed() {
         no_panic(&r);
         assert_eq!(r.code, 1, "{order}: {}", r.stderr);
         let report = report_of(&r);
-        assert_eq!(report.verdict, Verdict::Blocked);
+        assert_eq!(report.verdict(), Verdict::Blocked);
         let fails = failing(&report);
         for rule in must_fail {
             assert!(fails.contains(&rule), "{order}: {rule} not in {fails:?}");
@@ -281,9 +281,9 @@ fn an_order_of_100k_items_through_the_cli_is_checked() {
     no_panic(&r);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let report = report_of(&r);
-    assert_eq!(report.verdict, Verdict::Ready);
+    assert_eq!(report.verdict(), Verdict::Ready);
     let required = report
-        .results
+        .results()
         .iter()
         .find(|r| r.rule == "order-item-required-fields")
         .expect("rule");
@@ -308,9 +308,9 @@ fn a_million_item_order_and_a_million_profiles_evaluate_correctly() {
         .with_cloud_profiles(Fetched::present(Value::Array(profiles)))
         .with_order(Some(order));
     let report = RuleSet::builtin().evaluate(&ctx);
-    assert_eq!(report.verdict, Verdict::Blocked);
+    assert_eq!(report.verdict(), Verdict::Blocked);
     let required = report
-        .results
+        .results()
         .iter()
         .find(|r| r.rule == "order-item-required-fields")
         .expect("rule");
@@ -406,7 +406,7 @@ fn malformed_recorded_responses_make_the_check_indeterminate() {
         assert_eq!(r.code, 3, "{what}: {}", r.stderr);
         assert_one_line(&r.stderr);
         assert!(r.stderr.contains(says), "{what}: {}", r.stderr);
-        assert_eq!(report_of(&r).verdict, Verdict::Indeterminate, "{what}");
+        assert_eq!(report_of(&r).verdict(), Verdict::Indeterminate, "{what}");
     }
 }
 
@@ -449,7 +449,7 @@ fn unexpected_nulls_and_huge_arrays_in_responses_get_correct_outcomes() {
     let r = check_snapshot(&snap, &tenant_order(dir.path()));
     no_panic(&r);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(report_of(&r).verdict, Verdict::Ready);
+    assert_eq!(report_of(&r).verdict(), Verdict::Ready);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -652,7 +652,7 @@ fn expected(customer: &Value, profiles: &Value, order: &Value) -> Report {
 }
 
 fn outcomes(r: &Report) -> Vec<(String, Outcome)> {
-    r.results
+    r.results()
         .iter()
         .map(|x| (x.rule.clone(), x.outcome))
         .collect()
@@ -679,17 +679,17 @@ proptest! {
             .at(jiff::Timestamp::UNIX_EPOCH);
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
         let report = rt.block_on(preflight.check(req));
-        prop_assert_eq!(report.results.len(), RuleSet::builtin().rules().len());
-        if report.verdict == Verdict::Ready {
+        prop_assert_eq!(report.results().len(), RuleSet::builtin().rules().len());
+        if report.verdict() == Verdict::Ready {
             prop_assert!(serde_json::from_value::<Customer>(customer.clone()).is_ok());
-            prop_assert!(report.results.iter().all(|r| r.outcome != Outcome::Error || r.severity < report.fail_on));
+            prop_assert!(report.results().iter().all(|r| r.outcome != Outcome::Error || r.severity < report.fail_on()));
         }
         let want = expected(&customer, &profiles, &order);
-        prop_assert_eq!(report.verdict, want.verdict);
+        prop_assert_eq!(report.verdict(), want.verdict());
         prop_assert_eq!(outcomes(&report), outcomes(&want));
         // The report survives its own JSON shape.
         let back: Report = serde_json::from_str(&serde_json::to_string(&report).expect("ser")).expect("de");
-        prop_assert_eq!(back.verdict, report.verdict);
+        prop_assert_eq!(back.verdict(), report.verdict());
     }
 }
 
@@ -714,7 +714,7 @@ proptest! {
         if is_object {
             prop_assert!(r.code == 0 || r.code == 1, "exit {}: {}", r.code, r.stderr);
             let report: Report = serde_json::from_str(&r.stdout).expect("a whole report");
-            prop_assert_eq!(r.code == 0, report.verdict == Verdict::Ready);
+            prop_assert_eq!(r.code == 0, report.verdict() == Verdict::Ready);
         } else {
             prop_assert_eq!(r.code, 2, "{}", r.stderr);
             assert_one_line(&r.stderr);

@@ -27,8 +27,10 @@ mod proxy_customers;
 #[cfg(feature = "serve")]
 mod proxy_gate;
 mod render_formats;
+mod rule_composition;
 mod rule_schema;
 mod rule_tests;
+mod rule_traps;
 mod rule_types;
 mod secrets;
 #[cfg(feature = "serve")]

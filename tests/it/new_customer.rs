@@ -87,7 +87,7 @@ async fn a_fresh_payload_is_ready_after_asking_for_both_statuses_of_both_lookups
     let server = MockServer::start().await;
     mount_nobody(&server, "john.doe@acme.com", "Acme Corp").await;
     let report = check(&server, NewCustomerRequest::new(ACCOUNT, acme())).await;
-    assert_eq!(report.verdict, Verdict::Ready, "{report:#?}");
+    assert_eq!(report.verdict(), Verdict::Ready, "{report:#?}");
     assert_eq!(
         outcome(&report, "new-customer-email-not-in-use"),
         Outcome::Pass
@@ -131,7 +131,7 @@ async fn an_inactive_customer_with_the_email_in_another_case_is_cus_cr_001() {
         mount_lookup(&server, "filter.customerName", "Acme Corp", status, vec![]).await;
     }
     let report = check(&server, NewCustomerRequest::new(ACCOUNT, payload)).await;
-    assert_eq!(report.verdict, Verdict::Blocked);
+    assert_eq!(report.verdict(), Verdict::Blocked);
     let r = report
         .result("new-customer-email-not-in-use")
         .expect("rule");
@@ -250,7 +250,7 @@ async fn a_failed_lookup_is_indeterminate_never_ready() {
         .mount(&server)
         .await;
     let report = check(&server, NewCustomerRequest::new(ACCOUNT, acme())).await;
-    assert_eq!(report.verdict, Verdict::Indeterminate);
+    assert_eq!(report.verdict(), Verdict::Indeterminate);
     let r = report
         .result("new-customer-email-not-in-use")
         .expect("rule");
@@ -280,7 +280,7 @@ async fn nothing_is_looked_up_for_a_payload_without_email_or_organization() {
         .await;
     let payload = json!({"customerName": "J", "languageCode": "EN"});
     let report = check(&server, NewCustomerRequest::new(ACCOUNT, payload)).await;
-    assert_eq!(report.verdict, Verdict::Blocked);
+    assert_eq!(report.verdict(), Verdict::Blocked);
     assert_eq!(
         outcome(&report, "new-customer-required-fields"),
         Outcome::Fail
@@ -321,13 +321,13 @@ async fn a_snapshot_replays_the_recorded_lookups_and_a_missing_one_is_unavailabl
     let report = pf
         .check_new_customer(NewCustomerRequest::new(ACCOUNT, acme()))
         .await;
-    assert_eq!(report.verdict, Verdict::Ready, "{report:#?}");
+    assert_eq!(report.verdict(), Verdict::Ready, "{report:#?}");
     let mut unknown = acme();
     unknown["customerEmail"] = json!("nobody@nowhere.example");
     let report = pf
         .check_new_customer(NewCustomerRequest::new(ACCOUNT, unknown))
         .await;
-    assert_eq!(report.verdict, Verdict::Indeterminate);
+    assert_eq!(report.verdict(), Verdict::Indeterminate);
     let r = report
         .result("new-customer-email-not-in-use")
         .expect("rule");

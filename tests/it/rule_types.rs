@@ -72,10 +72,10 @@ fn an_escaped_field_is_read_like_any_other() {
             {"isNce": true, "extension": {"tier": "gold"}}
         ]})));
     let report = set.evaluate(&ctx);
-    let segment = &report.results[0];
+    let segment = &report.results()[0];
     assert_eq!(segment.outcome, Outcome::Fail);
     assert_eq!(segment.message.as_deref(), Some("segment HOBBY"));
-    let nce = &report.results[1];
+    let nce = &report.results()[1];
     assert_eq!(nce.outcome, Outcome::Fail);
     assert_eq!(nce.message.as_deref(), Some("item 1 tier silver"));
 }
@@ -91,5 +91,5 @@ fn a_known_field_escaped_is_still_read_and_listed() {
     assert_eq!(set.unchecked_paths().len(), 1);
     let ctx = Context::new(1, 2, "2026-06-15T12:00:00Z".parse().unwrap())
         .with_customer(Fetched::present(json!({"customerStatus": "ACTIVE"})));
-    assert_eq!(set.evaluate(&ctx).results[0].outcome, Outcome::Pass);
+    assert_eq!(set.evaluate(&ctx).results()[0].outcome, Outcome::Pass);
 }

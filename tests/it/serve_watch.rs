@@ -56,7 +56,10 @@ async fn until_rules(base: &str, want: &[&str]) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the rules never became {want:?}: {:?}", rule_ids(base).await);
+    panic!(
+        "the rules never became {want:?}: {:?}",
+        rule_ids(base).await
+    );
 }
 
 async fn reload_counts(base: &str) -> (u64, u64) {

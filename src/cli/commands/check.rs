@@ -29,7 +29,7 @@ pub fn run(args: CheckArgs) -> Result<Exit, CliError> {
     }
     let report = runtime()?.block_on(preflight.check(req));
     let exit = emit(&report, args.format)?;
-    if report.verdict == Verdict::Indeterminate {
+    if report.verdict() == Verdict::Indeterminate {
         eprintln!("error: {}", report.indeterminate_reason());
     }
     // The process ends right after this, and the operating system reclaims
@@ -57,5 +57,5 @@ pub fn emit(report: &Report, format: CheckFormat) -> Result<Exit, CliError> {
     };
     written.map_err(CliError::stdout)?;
     write_stdout(&buf)?;
-    Ok(Exit::from_verdict(report.verdict))
+    Ok(Exit::from_verdict(report.verdict()))
 }

@@ -61,11 +61,11 @@ fn one(args: &NewCustomerArgs, preflight: &Preflight, input: &InputPath) -> Resu
                 Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
                     return Err(CliError::stdout(e));
                 }
-                _ => Exit::from_verdict(report.verdict),
+                _ => Exit::from_verdict(report.verdict()),
             }
         }
     };
-    if report.verdict == Verdict::Indeterminate {
+    if report.verdict() == Verdict::Indeterminate {
         eprintln!("error: {}", report.indeterminate_reason());
     }
     Ok(exit)

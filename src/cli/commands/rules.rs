@@ -39,6 +39,9 @@ pub fn run(cmd: RulesCommand) -> Result<Exit, CliError> {
                     if n == 1 { "" } else { "s" }
                 )),
             }
+            for file in set.composition() {
+                out.push_str(&format!("  {}\n", file.summary()));
+            }
             write_stdout(out.as_bytes())?;
             Ok(Exit::Ready)
         }

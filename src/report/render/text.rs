@@ -77,10 +77,19 @@ pub fn text(report: &Report, out: &mut dyn Write, options: TextOptions) -> io::R
         .collect();
 
     let who = report.subject();
+    let unevaluated = report.unevaluated_blocking();
     let headline = match report.verdict {
+        Verdict::Ready if unevaluated.is_some() => format!(
+            "{}: no blocking rule failed for {who}, but none was evaluated: every one was skipped",
+            p.paint(&format!("{BOLD}{GREEN}"), "READY")
+        ),
         Verdict::Ready => format!(
             "{}: no blocking rule failed for {who}",
             p.paint(&format!("{BOLD}{GREEN}"), "READY")
+        ),
+        Verdict::Indeterminate if errors.is_empty() => format!(
+            "{}: no rule was evaluated for {who}; do not order until one is",
+            p.paint(&format!("{BOLD}{MAGENTA}"), "INDETERMINATE"),
         ),
         Verdict::Blocked => format!(
             "{}: {} for {who}",
@@ -98,6 +107,16 @@ pub fn text(report: &Report, out: &mut dyn Write, options: TextOptions) -> io::R
     section(out, &p, "Blocking failures", RED, "x", &blocking)?;
     section(out, &p, "Could not be evaluated", MAGENTA, "?", &errors)?;
     section(out, &p, "Warnings", YELLOW, "!", &warnings)?;
+    if let Some(skipped) = &unevaluated {
+        section(
+            out,
+            &p,
+            "Blocking rules not evaluated",
+            YELLOW,
+            "-",
+            skipped,
+        )?;
+    }
 
     let s = &report.summary;
     writeln!(out)?;

@@ -27,7 +27,7 @@ rules:
 fn requires_skips_dependents_of_a_failed_rule_and_keeps_file_order() {
     let ctx = Context::new(1001, 2002, now()).with_customer(Fetched::Absent);
     let report = run(EXISTS_AND_ACTIVE, &ctx);
-    let ids: Vec<&str> = report.results.iter().map(|r| r.rule.as_str()).collect();
+    let ids: Vec<&str> = report.results().iter().map(|r| r.rule.as_str()).collect();
     assert_eq!(ids, ["customer-active", "customer-exists"]);
     let exists = report.result("customer-exists").unwrap();
     assert_eq!(exists.outcome, Outcome::Fail);
@@ -42,9 +42,9 @@ fn requires_skips_dependents_of_a_failed_rule_and_keeps_file_order() {
         active.message.as_deref(),
         Some("requires customer-exists (fail)")
     );
-    assert_eq!(report.verdict, Verdict::Blocked);
-    assert_eq!(report.summary.fail, 1);
-    assert_eq!(report.summary.skip, 1);
+    assert_eq!(report.verdict(), Verdict::Blocked);
+    assert_eq!(report.summary().fail, 1);
+    assert_eq!(report.summary().skip, 1);
 }
 
 #[test]
@@ -83,21 +83,40 @@ fn unavailable_data_is_an_error_and_the_verdict_indeterminate_never_ready() {
         report.result("customer-active").unwrap().outcome,
         Outcome::Skip
     );
-    assert_eq!(report.verdict, Verdict::Indeterminate);
+    assert_eq!(report.verdict(), Verdict::Indeterminate);
 }
 
 #[test]
 fn a_context_nobody_fetched_fails_closed() {
     let ctx = Context::new(1001, 2002, now());
     let report = run(EXISTS_AND_ACTIVE, &ctx);
-    assert_eq!(report.verdict, Verdict::Indeterminate);
+    assert_eq!(report.verdict(), Verdict::Indeterminate);
 }
 
+/// An empty effective rule set is a configuration error at load, located
+/// in the file; and a report without results (whatever made it) is never
+/// ready: the verdict comes from one function, which says so.
 #[test]
-fn an_empty_rule_set_is_never_ready() {
-    let set = RuleSet::from_yaml("empty.yaml", "rules: []\n").unwrap();
-    let report = set.evaluate(&ctx_with(json!({})));
-    assert_eq!(report.verdict, Verdict::Indeterminate);
+fn an_empty_rule_set_is_refused_and_never_ready() {
+    let err = RuleSet::from_yaml("empty.yaml", "rules: []\n").unwrap_err();
+    let d = &err.diagnostics()[0];
+    assert_eq!(
+        (d.code(), d.file(), d.line()),
+        ("empty-rule-set", "empty.yaml", 1)
+    );
+    let report = crate::report::Report::from_results(
+        1001,
+        2002,
+        now(),
+        crate::report::Severity::Error,
+        Vec::new(),
+    );
+    assert_eq!(report.verdict(), Verdict::Indeterminate);
+    assert_eq!(
+        report.with_fail_on(crate::report::Severity::Info).verdict(),
+        Verdict::Indeterminate,
+        "re-judging with another threshold cannot make it ready"
+    );
 }
 
 #[test]
@@ -164,7 +183,7 @@ fn for_each_reports_every_failing_element_with_its_own_message() {
          "attributes": [{"name": "domainName", "value": " "}]}
     ]}));
     let report = run(PER_ITEM, &ctx);
-    let r = &report.results[0];
+    let r = &report.results()[0];
     assert_eq!(r.outcome, Outcome::Fail);
     assert_eq!(r.preempts.as_deref(), Some("COMM-VL-004"));
     assert_eq!(r.checked_items, Some(3));
@@ -196,17 +215,20 @@ fn for_each_reports_every_failing_element_with_its_own_message() {
 #[test]
 fn for_each_with_no_applicable_element_is_skip_with_the_reason() {
     let ctx = order_ctx(json!({"orderItems": [{"providerName": "GOOGLE", "action": "CREATE"}]}));
-    let r = &run(PER_ITEM, &ctx).results[0];
+    let report = run(PER_ITEM, &ctx);
+    let r = &report.results()[0];
     assert_eq!(r.outcome, Outcome::Skip);
     assert_eq!(
         r.message.as_deref(),
         Some("precondition not met by any of the 1 element of order.orderItems")
     );
     let ctx = order_ctx(json!({"orderItems": []}));
-    let r = &run(PER_ITEM, &ctx).results[0];
+    let report = run(PER_ITEM, &ctx);
+    let r = &report.results()[0];
     assert_eq!(r.outcome, Outcome::Skip);
     let ctx = order_ctx(json!({"displayName": "no items"}));
-    let r = &run(PER_ITEM, &ctx).results[0];
+    let report = run(PER_ITEM, &ctx);
+    let r = &report.results()[0];
     assert_eq!(
         r.message.as_deref(),
         Some("nothing to check: order.orderItems is missing")
@@ -216,7 +238,8 @@ fn for_each_with_no_applicable_element_is_skip_with_the_reason() {
 #[test]
 fn order_rules_skip_when_the_check_has_no_order() {
     let ctx = ctx_with(json!({})).with_order(None);
-    let r = &run(PER_ITEM, &ctx).results[0];
+    let report = run(PER_ITEM, &ctx);
+    let r = &report.results()[0];
     assert_eq!(r.outcome, Outcome::Skip);
     assert_eq!(r.message.as_deref(), Some("this check has no order"));
 }
@@ -233,16 +256,16 @@ rules:
     message: m
 "#;
     let r = run(yaml, &ctx_with(json!({"customerStatus": "ACTIVE"})));
-    assert_eq!(r.results[0].outcome, Outcome::Skip);
+    assert_eq!(r.results()[0].outcome, Outcome::Skip);
     assert_eq!(
-        r.results[0].message.as_deref(),
+        r.results()[0].message.as_deref(),
         Some(
             "precondition not met: customer.customerStatus is \"ACTIVE\", not equal to \"INACTIVE\""
         )
     );
     let ctx = Context::new(1, 2, now()).with_customer(Fetched::unavailable("403"));
     let r = run(yaml, &ctx);
-    assert_eq!(r.results[0].outcome, Outcome::Error);
+    assert_eq!(r.results()[0].outcome, Outcome::Error);
 }
 
 #[test]
@@ -258,18 +281,18 @@ rules:
     let set = RuleSet::from_yaml("w.yaml", yaml).unwrap();
     let ctx = ctx_with(json!({}));
     let report = set.evaluate(&ctx);
-    assert_eq!(report.verdict, Verdict::Ready);
-    assert_eq!(report.summary.warnings, 1);
-    assert_eq!(report.summary.blocking, 0);
+    assert_eq!(report.verdict(), Verdict::Ready);
+    assert_eq!(report.summary().warnings, 1);
+    assert_eq!(report.summary().blocking, 0);
     let strict = set.evaluate_with(
         &ctx,
         &EvalOptions {
             fail_on: Severity::Warning,
         },
     );
-    assert_eq!(strict.verdict, Verdict::Blocked);
+    assert_eq!(strict.verdict(), Verdict::Blocked);
     assert_eq!(
-        report.with_fail_on(Severity::Warning).verdict,
+        report.with_fail_on(Severity::Warning).verdict(),
         Verdict::Blocked
     );
 }
@@ -286,8 +309,8 @@ rules:
 "#;
     let ctx = Context::new(1, 2, now()).with_customer(Fetched::unavailable("timeout"));
     let report = run(yaml, &ctx);
-    assert_eq!(report.results[0].outcome, Outcome::Error);
-    assert_eq!(report.verdict, Verdict::Ready);
+    assert_eq!(report.results()[0].outcome, Outcome::Error);
+    assert_eq!(report.verdict(), Verdict::Ready);
 }
 
 #[test]
@@ -312,7 +335,8 @@ rules:
         .with_product("A", Fetched::present(json!({"disabled": false})))
         .with_product("B", Fetched::present(json!({"disabled": true})))
         .with_product("C", Fetched::unavailable("timeout"));
-    let r = &set.evaluate(&ctx).results[0];
+    let report = set.evaluate(&ctx);
+    let r = &report.results()[0];
     assert_eq!(r.outcome, Outcome::Fail);
     assert_eq!(r.items.len(), 2);
     assert_eq!(r.items[0].outcome, Outcome::Fail);
@@ -344,7 +368,7 @@ fn evaluation_never_panics_on_odd_data() {
         json!({"customerStatus": null}),
     ] {
         let report = set.evaluate(&ctx_with(customer.clone()));
-        assert_ne!(report.verdict, Verdict::Ready, "{customer}");
+        assert_ne!(report.verdict(), Verdict::Ready, "{customer}");
     }
 }
 
@@ -362,7 +386,7 @@ fn a_rule_set_is_shared_across_threads_without_copying() {
                 s.spawn(move || {
                     let status = if i % 2 == 0 { "ACTIVE" } else { "INACTIVE" };
                     set.evaluate(&ctx_with(json!({"customerStatus": status})))
-                        .verdict
+                        .verdict()
                 })
             })
             .collect();

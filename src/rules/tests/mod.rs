@@ -44,7 +44,7 @@ pub(super) fn one_rule(assert: &str) -> RuleSet {
 
 /// The outcome of the single rule `assert` against `ctx`.
 pub(super) fn outcome_of(assert: &str, ctx: &Context) -> Outcome {
-    one_rule(assert).evaluate(ctx).results[0].outcome
+    one_rule(assert).evaluate(ctx).results()[0].outcome
 }
 
 /// Loads rule-file text (without the built-in set) and evaluates it.

@@ -285,8 +285,30 @@ fn quantifiers_bind_the_element() {
             "{ path: customer.~arr, as: x, some: { path: x, equals: a } }",
             Fail,
         ),
+        // A missing or null list has no elements (ION leaves empty lists
+        // out of its JSON): it answers exactly as `[]` does.
         (
             "{ path: customer.~nope, as: x, every: { path: x, equals: a } }",
+            Pass,
+        ),
+        (
+            "{ path: customer.~nope, as: x, none: { path: x, equals: a } }",
+            Pass,
+        ),
+        (
+            "{ path: customer.~nope, as: x, some: { path: x, equals: a } }",
+            Fail,
+        ),
+        (
+            "{ path: customer.~n, as: x, none: { path: x, equals: a } }",
+            Pass,
+        ),
+        (
+            "{ path: customer.~n, as: x, some: { path: x, equals: a } }",
+            Fail,
+        ),
+        (
+            "{ path: customer.~s, as: x, every: { path: x, equals: a } }",
             Fail,
         ),
         (

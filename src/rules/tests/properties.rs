@@ -125,8 +125,8 @@ proptest! {
         let set = RuleSet::from_yaml("gen.yaml", &text)
             .map_err(|e| TestCaseError::fail(format!("{text}\n{:?}", e.diagnostics().iter().map(|d| d.one_line()).collect::<Vec<_>>())))?;
         let report = set.evaluate(&ctx(Fetched::present(customer)));
-        prop_assert_eq!(report.results.len(), conds.len());
-        for (i, r) in report.results.iter().enumerate() {
+        prop_assert_eq!(report.results().len(), conds.len());
+        for (i, r) in report.results().iter().enumerate() {
             prop_assert_eq!(&r.rule, &format!("r{i}"));
             prop_assert!(r.outcome == Outcome::Pass || r.outcome == Outcome::Fail);
             if r.outcome == Outcome::Fail {
@@ -145,10 +145,10 @@ proptest! {
     ) {
         let set = RuleSet::from_yaml("gen.yaml", &rule_file(&conds)).unwrap();
         let report = set.evaluate(&ctx(Fetched::unavailable("ION timed out")));
-        for r in &report.results {
+        for r in report.results() {
             prop_assert_eq!(r.outcome, Outcome::Error, "{:?}", r);
         }
-        prop_assert_eq!(report.verdict, Verdict::Indeterminate);
+        prop_assert_eq!(report.verdict(), Verdict::Indeterminate);
     }
 
     /// `not` inverts, and `any [c, not c]` always holds, on any data.
@@ -159,8 +159,8 @@ proptest! {
         );
         let set = RuleSet::from_yaml("neg.yaml", &text).unwrap();
         let report = set.evaluate(&ctx(Fetched::present(customer)));
-        prop_assert_ne!(report.results[0].outcome, report.results[1].outcome);
-        prop_assert_eq!(report.results[2].outcome, Outcome::Pass);
+        prop_assert_ne!(report.results()[0].outcome, report.results()[1].outcome);
+        prop_assert_eq!(report.results()[2].outcome, Outcome::Pass);
     }
 
     /// Arbitrary text never panics the loader; a rejection always carries
