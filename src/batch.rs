@@ -56,7 +56,23 @@ pub struct BatchStats {
     pub indeterminate: usize,
     /// Per rule id, in how many reports it failed.
     pub failing: HashMap<String, usize>,
+    /// Per rule id, in how many reports it could not be evaluated (at or
+    /// above the report's blocking threshold: the rules that made checks
+    /// indeterminate).
+    pub errored: HashMap<String, usize>,
+    /// Why rules could not be evaluated: each report's first reason (its
+    /// first line, the report's own customer id replaced by `{customer}` so
+    /// the same cause counts once), and in how many reports. At most
+    /// [`MAX_REASONS`] distinct reasons are kept; later ones are counted
+    /// under [`OTHER_REASONS`].
+    pub reasons: HashMap<String, usize>,
 }
+
+/// How many distinct reasons [`BatchStats::reasons`] keeps.
+pub const MAX_REASONS: usize = 1000;
+
+/// The reason the ones past [`MAX_REASONS`] are counted under.
+pub const OTHER_REASONS: &str = "(other reasons)";
 
 impl BatchStats {
     /// Counts one report.
@@ -66,10 +82,32 @@ impl BatchStats {
             Verdict::Blocked => self.blocked += 1,
             Verdict::Indeterminate => self.indeterminate += 1,
         }
+        let mut reason = None;
         for r in report.results() {
             if r.outcome == Outcome::Fail {
                 *self.failing.entry(r.rule.clone()).or_default() += 1;
             }
+            if r.outcome == Outcome::Error && r.severity >= report.fail_on() {
+                *self.errored.entry(r.rule.clone()).or_default() += 1;
+                if reason.is_none() {
+                    reason = r.message.as_deref();
+                }
+            }
+        }
+        if let Some(reason) = reason {
+            let first = reason.lines().next().unwrap_or(reason);
+            let first = first.strip_prefix("cannot evaluate: ").unwrap_or(first);
+            let key = if report.customer_id == 0 {
+                first.to_owned()
+            } else {
+                first.replace(&report.customer_id.to_string(), "{customer}")
+            };
+            let key = if self.reasons.len() < MAX_REASONS || self.reasons.contains_key(&key) {
+                key
+            } else {
+                OTHER_REASONS.to_owned()
+            };
+            *self.reasons.entry(key).or_default() += 1;
         }
     }
 
@@ -92,11 +130,18 @@ impl BatchStats {
 
     /// The most frequent failing rules, most frequent first, ties by id.
     pub fn top_failing(&self, n: usize) -> Vec<(&str, usize)> {
-        let mut v: Vec<(&str, usize)> =
-            self.failing.iter().map(|(k, &c)| (k.as_str(), c)).collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        v.truncate(n);
-        v
+        top(&self.failing, n)
+    }
+
+    /// The rules that most often could not be evaluated, most frequent
+    /// first, ties by id.
+    pub fn top_errored(&self, n: usize) -> Vec<(&str, usize)> {
+        top(&self.errored, n)
+    }
+
+    /// The most frequent reasons rules could not be evaluated.
+    pub fn top_reasons(&self, n: usize) -> Vec<(&str, usize)> {
+        top(&self.reasons, n)
     }
 
     /// The summary printed on stderr at the end.
@@ -108,20 +153,51 @@ impl BatchStats {
             self.blocked,
             self.indeterminate
         );
-        let top = self.top_failing(TOP_FAILING);
-        if !top.is_empty() {
-            s.push_str("\nmost frequent failing rules:");
+        for (heading, top) in [
+            ("most frequent failing rules", self.top_failing(TOP_FAILING)),
+            (
+                "rules that could not be evaluated",
+                self.top_errored(TOP_FAILING),
+            ),
+            ("most frequent reasons", self.top_reasons(TOP_REASONS)),
+        ] {
+            if top.is_empty() {
+                continue;
+            }
+            s.push_str(&format!("\n{heading}:"));
             let width = top
                 .iter()
                 .map(|(_, c)| c.to_string().len())
                 .max()
                 .unwrap_or(1);
-            for (rule, count) in top {
-                s.push_str(&format!("\n  {count:>width$}  {rule}"));
+            for (what, count) in top {
+                s.push_str(&format!("\n  {count:>width$}  {}", shortened(what)));
             }
         }
         s
     }
+}
+
+/// How many reasons the summary lists.
+const TOP_REASONS: usize = 3;
+
+/// The longest reason the summary shows whole (the reports have it all).
+const REASON_CHARS: usize = 160;
+
+fn shortened(text: &str) -> String {
+    if text.chars().count() <= REASON_CHARS {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(REASON_CHARS - 1).collect();
+    format!("{cut}…")
+}
+
+/// The `n` largest counts, largest first, ties by key.
+fn top(counts: &HashMap<String, usize>, n: usize) -> Vec<(&str, usize)> {
+    let mut v: Vec<(&str, usize)> = counts.iter().map(|(k, &c)| (k.as_str(), c)).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    v.truncate(n);
+    v
 }
 
 /// Why a batch stopped before its id stream ended.
@@ -394,7 +470,7 @@ mod tests {
             ready,
             blocked,
             indeterminate,
-            failing: HashMap::new(),
+            ..BatchStats::default()
         };
         assert_eq!(stats(0, 0, 0).verdict(), Verdict::Ready);
         assert_eq!(stats(5, 0, 0).verdict(), Verdict::Ready);
@@ -414,6 +490,40 @@ mod tests {
         assert_eq!(
             s.summary(),
             "4 checked: 2 ready, 2 blocked, 0 indeterminate\nmost frequent failing rules:\n  10  email\n   2  customer-active\n   2  gdap"
+        );
+    }
+
+    #[test]
+    fn summary_lists_the_rules_that_errored_and_the_most_frequent_reasons() {
+        let unavailable = |customer: u64, why: &str| {
+            Report::from_results(
+                1,
+                customer,
+                jiff::Timestamp::UNIX_EPOCH,
+                Severity::Error,
+                vec![RuleResult {
+                    rule: "customer-exists".into(),
+                    title: "t".into(),
+                    severity: Severity::Error,
+                    outcome: Outcome::Error,
+                    message: Some(format!(
+                        "cannot evaluate: customer unavailable: ION did not answer GET /c/{customer}: {why}\nmore"
+                    )),
+                    preempts: None,
+                    docs: None,
+                    evidence: vec![],
+                    items: vec![],
+                    checked_items: None,
+                }],
+            )
+        };
+        let mut s = BatchStats::default();
+        for (id, why) in [(7001, "timeout"), (7002, "timeout"), (7003, "reset")] {
+            s.record(&unavailable(id, why));
+        }
+        assert_eq!(
+            s.summary(),
+            "3 checked: 0 ready, 0 blocked, 3 indeterminate\nrules that could not be evaluated:\n  3  customer-exists\nmost frequent reasons:\n  2  customer unavailable: ION did not answer GET /c/{customer}: timeout\n  1  customer unavailable: ION did not answer GET /c/{customer}: reset"
         );
     }
 }

@@ -43,6 +43,7 @@ pub mod batch;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod context;
+mod did_you_mean;
 pub mod ion;
 mod preflight;
 pub mod reference;

@@ -7,7 +7,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::context::{CheckRequest, NewCustomerRequest};
-use crate::report::{NewCustomerSubject, Report};
+use crate::report::{Inputs, NewCustomerSubject, Report};
 use crate::rules::{EvalOptions, RuleSet};
 use crate::source::Source;
 
@@ -89,7 +89,10 @@ impl Preflight {
                 .source
                 .fetch_within(&req, self.rules.needs(), self.check_timeout)
                 .await;
-            let report = self.rules.evaluate_with(&ctx, &self.options);
+            let mut report = self.rules.evaluate_with(&ctx, &self.options);
+            report.inputs = Some(Inputs {
+                order: req.order.is_some(),
+            });
             let span = tracing::Span::current();
             span.record("verdict", report.verdict().as_str());
             span.record("duration_ms", started.elapsed().as_millis() as u64);
@@ -151,8 +154,8 @@ mod tests {
 
     #[test]
     fn a_check_can_be_spawned() {
-        let dir = std::env::temp_dir();
-        let source = crate::source::SnapshotSource::open(dir).expect("temp dir exists");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo");
+        let source = crate::source::SnapshotSource::open(dir).expect("the demo snapshot");
         let preflight = Preflight::new(source, RuleSet::builtin());
         let fut = preflight.check(CheckRequest::new(1, 2));
         assert_send(&fut);

@@ -17,7 +17,7 @@ Examples:
       --order fixtures/orders/nce-order.json
 
   # Check against live ION (token from the environment):
-  export ION_ACCOUNT_ID=1001 ION_TOKEN_FILE=~/.config/ion/refresh-token
+  export ION_ACCOUNT_ID=1001 ION_TOKEN_FILE=~/.config/ion-preflight/token.json
   ion-preflight check --customer 2002 --order order.json --format json
 
   # Check every customer of the account, 16 at a time, one JSON line each:
@@ -103,8 +103,9 @@ pub struct RuleArgs {
     /// override earlier ones); `builtin:new-customer` adds that built-in set.
     #[arg(long = "rules", value_name = "FILE")]
     pub rules: Vec<PathBuf>,
-    /// Leaves the built-in rule set out (use only the --rules files).
-    #[arg(long)]
+    /// Leaves the built-in rule set out (use only the --rules files, so at
+    /// least one is required).
+    #[arg(long, requires = "rules")]
     pub no_default_rules: bool,
 }
 
@@ -165,10 +166,10 @@ pub enum BatchFormat {
 #[command(after_help = CHECK_HELP)]
 pub struct CheckArgs {
     /// Reseller account id.
-    #[arg(long, env = "ION_ACCOUNT_ID", value_name = "ID", value_parser = parse_id)]
+    #[arg(long, env = "ION_ACCOUNT_ID", value_name = "ID", value_parser = parse_id, allow_negative_numbers = true)]
     pub account: u64,
     /// Customer id.
-    #[arg(long, value_name = "ID", value_parser = parse_id)]
+    #[arg(long, value_name = "ID", value_parser = parse_id, allow_negative_numbers = true)]
     pub customer: u64,
     /// The exact JSON body you are about to POST to ION's orders endpoint
     /// (`-` reads stdin). Without it, only customer rules are checked.
@@ -197,7 +198,7 @@ pub struct CheckArgs {
 #[command(group = clap::ArgGroup::new("who").required(true).args(["customers", "all"]))]
 pub struct BatchArgs {
     /// Reseller account id.
-    #[arg(long, env = "ION_ACCOUNT_ID", value_name = "ID", value_parser = parse_id)]
+    #[arg(long, env = "ION_ACCOUNT_ID", value_name = "ID", value_parser = parse_id, allow_negative_numbers = true)]
     pub account: u64,
     /// File with one customer id per line (`-` reads stdin; blank lines and
     /// `#` comments are ignored).
@@ -258,7 +259,7 @@ pub enum NewCustomerFormat {
 #[command(group = clap::ArgGroup::new("what").required(true).args(["payload", "payloads"]))]
 pub struct NewCustomerArgs {
     /// Reseller account id.
-    #[arg(long, env = "ION_ACCOUNT_ID", value_name = "ID", value_parser = parse_id)]
+    #[arg(long, env = "ION_ACCOUNT_ID", value_name = "ID", value_parser = parse_id, allow_negative_numbers = true)]
     pub account: u64,
     /// The exact JSON body you are about to POST to ION's customers
     /// endpoint (`-` reads stdin).
@@ -283,8 +284,9 @@ pub struct NewCustomerArgs {
     /// (`builtin:new-customer`; repeatable).
     #[arg(long = "rules", value_name = "FILE")]
     pub rules: Vec<PathBuf>,
-    /// Leaves the built-in new-customer rule set out.
-    #[arg(long)]
+    /// Leaves the built-in new-customer rule set out (use only the --rules
+    /// files, so at least one is required).
+    #[arg(long, requires = "rules")]
     pub no_default_rules: bool,
     /// Read a snapshot directory (see `snapshot --payload`) instead of the
     /// network.
@@ -382,10 +384,10 @@ pub enum ListFormat {
 #[command(after_help = SNAPSHOT_HELP)]
 pub struct SnapshotArgs {
     /// Reseller account id.
-    #[arg(long, env = "ION_ACCOUNT_ID", value_name = "ID", value_parser = parse_id)]
+    #[arg(long, env = "ION_ACCOUNT_ID", value_name = "ID", value_parser = parse_id, allow_negative_numbers = true)]
     pub account: u64,
     /// Customer id.
-    #[arg(long, value_name = "ID", value_parser = parse_id,
+    #[arg(long, value_name = "ID", value_parser = parse_id, allow_negative_numbers = true,
           required_unless_present = "payload", conflicts_with = "payload")]
     pub customer: Option<u64>,
     /// The order body (decides which product details are recorded).

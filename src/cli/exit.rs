@@ -95,16 +95,17 @@ pub const EXIT_CODES: [ExitCodeDoc; 5] = [
     ExitCodeDoc {
         exit: Exit::Usage,
         help: "usage, configuration, rule-file, order-, payload- or customers-file error",
-        check: "usage, configuration, rule-file or order-file error (`check-new-customer`: payload file)",
-        batch: "same, or a bad customers file",
+        check: "usage, configuration (a missing or malformed token file, too), rule-file or order-file error, a `--data` directory that is no snapshot (`check-new-customer`: payload file)",
+        batch: "same, or a bad or empty customers file",
         other: "same (`rules lint`: an invalid rule file; `auth`: no or an unusable token file; `snapshot`: a directory that cannot be written)",
     },
     ExitCodeDoc {
         exit: Exit::Indeterminate,
         help: "indeterminate: data needed by a blocking rule could not be fetched\n\
-               (batch: at least one indeterminate, or listing customers failed)",
+               (batch: at least one indeterminate, listing customers failed, or\n\
+               ION rejected the credentials)",
         check: "indeterminate: data a blocking rule needs could not be fetched",
-        batch: "at least one indeterminate, or listing customers failed",
+        batch: "at least one indeterminate, listing customers failed, or ION rejected the credentials (the batch stops)",
         other: "`snapshot`, `auth`: ION could not be reached, refused the credentials or failed",
     },
     ExitCodeDoc {
@@ -197,6 +198,15 @@ pub enum CliError {
         /// Why.
         source: SourceError,
     },
+    /// ION definitely rejected the credentials (after the one refresh the
+    /// client may try): `batch` stops launching checks.
+    #[error(
+        "{cause}; the batch stopped: no further customer was checked (the reports written are whole)"
+    )]
+    CredentialsRejected {
+        /// ION's rejection, as the client reported it.
+        cause: String,
+    },
     /// A configuration problem the command line itself finds (a bad
     /// environment variable, no token file named, …).
     #[error("{0}")]
@@ -268,6 +278,7 @@ pub fn exit_code(e: &CliError) -> Exit {
         | CliError::Usage(_)
         | CliError::Output { .. } => Exit::Usage,
         CliError::Ion(e) => ion_exit(e),
+        CliError::CredentialsRejected { .. } => Exit::Indeterminate,
         CliError::Listing { source, .. } => match source {
             SourceError::Ion(e) => ion_exit(e),
             _ => Exit::Indeterminate,

@@ -6,13 +6,29 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// Parses a customer or account id: a positive integer.
+/// Parses a customer or account id: a positive integer up to [`u64::MAX`].
+/// Each message says what is wrong with this text: negative, zero, too
+/// large (with the limit), or not a number.
 pub fn parse_id(s: &str) -> Result<u64, String> {
     let t = s.trim();
+    if let Some(rest) = t.strip_prefix('-')
+        && !rest.is_empty()
+        && rest.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(format!(
+            "{t} is negative: ids are positive integers, e.g. 2002"
+        ));
+    }
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("expected a positive integer id, e.g. 2002".into());
+    }
     match t.parse::<u64>() {
         Ok(0) => Err("ids start at 1".into()),
-        Ok(id) if t.bytes().all(|b| b.is_ascii_digit()) => Ok(id),
-        _ => Err("expected a positive integer id, e.g. 2002".into()),
+        Ok(id) => Ok(id),
+        Err(_) => Err(format!(
+            "{t} is too large for an id (the largest is {})",
+            u64::MAX
+        )),
     }
 }
 
@@ -153,22 +169,69 @@ pub enum CustomersFileError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// A line is not a customer id.
-    #[error("customers file {path}, line {line}: {text:?} is not a customer id ({reason})")]
-    BadId {
+    /// Lines that are not customer ids (every one, up to
+    /// [`MAX_BAD_LINES`]).
+    #[error("{}", bad_lines_message(path, lines, *more))]
+    BadIds {
         /// The file.
         path: String,
-        /// 1-based line.
-        line: usize,
-        /// The line's text (shortened).
-        text: String,
-        /// Why.
-        reason: String,
+        /// The bad lines, in file order.
+        lines: Vec<BadLine>,
+        /// Bad lines after the first [`MAX_BAD_LINES`], not listed.
+        more: usize,
+    },
+    /// The file holds no customer id at all: a batch would check nothing.
+    #[error(
+        "customers file {path} holds no customer id (only blank lines and comments): nothing to check"
+    )]
+    Empty {
+        /// The file.
+        path: String,
     },
 }
 
-/// Reads a customers file: one id per line; blank lines and lines starting
-/// with `#` are ignored. Every line is checked before any check starts.
+/// One line of a customers file that is not a customer id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadLine {
+    /// 1-based line.
+    pub line: usize,
+    /// The line's text (shortened).
+    pub text: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// How many bad lines of a customers file are listed; the rest are counted.
+pub const MAX_BAD_LINES: usize = 20;
+
+fn bad_lines_message(path: &str, lines: &[BadLine], more: usize) -> String {
+    let describe = |b: &BadLine| {
+        format!(
+            "line {}: {:?} is not a customer id ({})",
+            b.line, b.text, b.reason
+        )
+    };
+    match (lines, more) {
+        ([one], 0) => format!("customers file {path}, {}", describe(one)),
+        _ => {
+            let mut s = format!(
+                "customers file {path}: {} lines are not customer ids: ",
+                lines.len() + more
+            );
+            let listed: Vec<String> = lines.iter().map(describe).collect();
+            s.push_str(&listed.join("; "));
+            if more > 0 {
+                s.push_str(&format!("; and {more} more"));
+            }
+            s
+        }
+    }
+}
+
+/// Reads a customers file: one id per line; blank lines, lines starting
+/// with `#` and a trailing `# comment` after an id are ignored, as is a
+/// UTF-8 byte-order mark. Every line is checked before any check starts, and
+/// every bad line is reported at once (up to [`MAX_BAD_LINES`]).
 pub fn read_customers(input: &InputPath) -> Result<Vec<u64>, CustomersFileError> {
     let path = input.display();
     let text = input.read().map_err(|source| CustomersFileError::Read {
@@ -180,19 +243,41 @@ pub fn read_customers(input: &InputPath) -> Result<Vec<u64>, CustomersFileError>
 
 /// Parses a customers file read from `path`.
 pub fn parse_customers(path: &str, text: &str) -> Result<Vec<u64>, CustomersFileError> {
+    // Excel and Windows editors start UTF-8 files with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut ids = Vec::new();
+    let mut bad = Vec::new();
+    let mut more = 0usize;
     for (i, line) in text.lines().enumerate() {
-        let t = line.trim();
-        if t.is_empty() || t.starts_with('#') {
+        let t = match line.find('#') {
+            Some(at) => &line[..at],
+            None => line,
+        }
+        .trim();
+        if t.is_empty() {
             continue;
         }
-        let id = parse_id(t).map_err(|reason| CustomersFileError::BadId {
+        match parse_id(t) {
+            Ok(id) => ids.push(id),
+            Err(reason) if bad.len() < MAX_BAD_LINES => bad.push(BadLine {
+                line: i + 1,
+                text: t.chars().take(40).collect(),
+                reason,
+            }),
+            Err(_) => more += 1,
+        }
+    }
+    if !bad.is_empty() {
+        return Err(CustomersFileError::BadIds {
             path: path.to_owned(),
-            line: i + 1,
-            text: t.chars().take(40).collect(),
-            reason,
-        })?;
-        ids.push(id);
+            lines: bad,
+            more,
+        });
+    }
+    if ids.is_empty() {
+        return Err(CustomersFileError::Empty {
+            path: path.to_owned(),
+        });
     }
     Ok(ids)
 }
@@ -205,12 +290,20 @@ mod tests {
     fn ids_are_positive_integers() {
         assert_eq!(parse_id("2002"), Ok(2002));
         assert_eq!(parse_id(" 7 "), Ok(7));
-        assert!(parse_id("0").is_err());
-        assert!(parse_id("-3").is_err());
+        assert_eq!(parse_id("0"), Err("ids start at 1".into()));
+        assert_eq!(
+            parse_id("-3"),
+            Err("-3 is negative: ids are positive integers, e.g. 2002".into())
+        );
         assert!(parse_id("+3").is_err());
         assert!(parse_id("12a").is_err());
         assert!(parse_id("").is_err());
-        assert!(parse_id("99999999999999999999999").is_err());
+        assert!(parse_id("-").is_err());
+        assert_eq!(parse_id("18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(
+            parse_id("99999999999999999999999"),
+            Err("99999999999999999999999 is too large for an id (the largest is 18446744073709551615)".into())
+        );
     }
 
     #[test]
@@ -250,6 +343,40 @@ mod tests {
             err.to_string(),
             "customers file c.txt, line 2: \"abc\" is not a customer id (expected a positive integer id, e.g. 2002)"
         );
+    }
+
+    #[test]
+    fn customers_file_accepts_a_bom_and_trailing_comments() {
+        assert_eq!(
+            parse_customers("c.txt", "\u{feff}2002\r\n2003  # Fabrikam\r\n#2004\r\n")
+                .expect("valid"),
+            vec![2002, 2003]
+        );
+    }
+
+    #[test]
+    fn customers_file_reports_every_bad_line_up_to_the_limit() {
+        let err = parse_customers("c.txt", "2002\nabc\n-5\n2003\n0\n").expect_err("bad");
+        assert_eq!(
+            err.to_string(),
+            "customers file c.txt: 3 lines are not customer ids: line 2: \"abc\" is not a customer id (expected a positive integer id, e.g. 2002); line 3: \"-5\" is not a customer id (-5 is negative: ids are positive integers, e.g. 2002); line 5: \"0\" is not a customer id (ids start at 1)"
+        );
+        let many: String = (0..25).map(|i| format!("x{i}\n")).collect();
+        let err = parse_customers("c.txt", &many).expect_err("bad");
+        let CustomersFileError::BadIds { lines, more, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!((lines.len(), *more), (MAX_BAD_LINES, 5));
+        assert!(err.to_string().ends_with("; and 5 more"), "{err}");
+        assert!(err.to_string().contains(": 25 lines are not"), "{err}");
+    }
+
+    #[test]
+    fn a_customers_file_without_ids_is_an_error() {
+        for text in ["", "\u{feff}", "# nobody yet\n\n"] {
+            let err = parse_customers("c.txt", text).expect_err("empty");
+            assert!(matches!(err, CustomersFileError::Empty { .. }), "{err:?}");
+        }
     }
 
     #[test]

@@ -28,15 +28,58 @@ pub use exit::{
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
+        Err(mut e) => {
             // --help and --version print to stdout and exit 0; usage errors
             // print to stderr and exit 2.
+            name_the_account_variable(&mut e, std::env::args_os());
             let _ = e.print();
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
     logging::init();
     run(cli).into()
+}
+
+/// `--account` falls back to `ION_ACCOUNT_ID`, which clap's messages do not
+/// say: a missing account names the variable too, and a bad value that came
+/// from the variable (no `--account` among the arguments) is reported as the
+/// variable's, not as the flag's.
+fn name_the_account_variable(
+    e: &mut clap::Error,
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    const FLAG: &str = "--account";
+    const VAR: &str = "ION_ACCOUNT_ID";
+    let is_flag = |a: &str| a.split_whitespace().next() == Some(FLAG);
+    match (e.kind(), e.get(ContextKind::InvalidArg).cloned()) {
+        (ErrorKind::MissingRequiredArgument, Some(ContextValue::Strings(missing))) => {
+            let named = missing
+                .into_iter()
+                .map(|a| {
+                    if is_flag(&a) {
+                        format!("{a} (or set {VAR})")
+                    } else {
+                        a
+                    }
+                })
+                .collect();
+            e.insert(ContextKind::InvalidArg, ContextValue::Strings(named));
+        }
+        (ErrorKind::ValueValidation, Some(ContextValue::String(arg))) if is_flag(&arg) => {
+            let given_as_flag = args.into_iter().any(|a| {
+                a.to_str()
+                    .is_some_and(|a| a == FLAG || a.starts_with("--account="))
+            });
+            if !given_as_flag {
+                e.insert(
+                    ContextKind::InvalidArg,
+                    ContextValue::String(format!("{VAR} (the environment variable)")),
+                );
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Runs a parsed command line, printing errors to stderr.
@@ -50,28 +93,82 @@ pub fn run(cli: Cli) -> Exit {
     }
 }
 
-/// Prints `e` on stderr: one line, or miette's rendering (with source
-/// snippets) for rule-file and rule-test diagnostics.
+/// Prints `e` on stderr in the one format of every error: an `error:` line.
+/// Rule-file problems get one `error: file:line:column: message [code]` line
+/// each, followed by the snippet of the author's file that shows the place.
 pub(crate) fn print_error(e: &CliError) {
-    let diag: &dyn miette::Diagnostic = match e {
-        CliError::Rules(d) => d,
-        CliError::RuleTest(d) => d,
-        _ => {
-            eprintln!("error: {e}");
-            return;
+    let mut out = format!("error: {e}\n");
+    match e {
+        CliError::Rules(crate::rules::RuleLoadError::Invalid { diagnostics }) => {
+            for d in diagnostics {
+                out.push_str(&format!("error: {} [{}]\n", d.one_line(), d.code()));
+                out.push_str(&snippet(d));
+            }
         }
-    };
+        CliError::RuleTest(d) => out.push_str(&snippet(d)),
+        _ => {}
+    }
+    eprint!("{out}");
+}
+
+/// The source snippet miette draws for `diag` (the file's lines around the
+/// place, with its labels), without miette's header, message and help: the
+/// `error:` line says those.
+fn snippet(diag: &dyn miette::Diagnostic) -> String {
+    if diag.source_code().is_none() {
+        return String::new();
+    }
     let color = std::io::stderr().is_terminal() && !logging::no_color();
     let theme = if color {
         miette::GraphicalTheme::unicode()
     } else {
         miette::GraphicalTheme::unicode_nocolor()
     };
-    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
-    let mut out = String::new();
-    if handler.render_report(&mut out, diag).is_ok() {
-        eprint!("{out}");
-    } else {
-        eprintln!("error: {e}");
+    let handler = miette::GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .without_cause_chain();
+    let mut rendered = String::new();
+    if handler
+        .render_report(&mut rendered, &SnippetOnly(diag))
+        .is_err()
+    {
+        return String::new();
+    }
+    // Everything before the snippet's frame is the (empty) header.
+    let mut lines = rendered.lines().skip_while(|l| !l.contains('╭')).peekable();
+    if lines.peek().is_none() {
+        return String::new();
+    }
+    let mut s: String = lines.map(|l| format!("{l}\n")).collect();
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
+/// A diagnostic's source and labels only, for [`snippet`].
+struct SnippetOnly<'a>(&'a dyn miette::Diagnostic);
+
+impl std::fmt::Debug for SnippetOnly<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SnippetOnly")
+    }
+}
+
+impl std::fmt::Display for SnippetOnly<'_> {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ok(())
+    }
+}
+
+impl std::error::Error for SnippetOnly<'_> {}
+
+impl miette::Diagnostic for SnippetOnly<'_> {
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.0.source_code()
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.0.labels()
     }
 }

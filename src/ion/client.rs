@@ -2,8 +2,8 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -54,6 +54,10 @@ struct Inner {
     backoff_max: Duration,
     max_retry_after: Duration,
     observer: Option<RequestObserver>,
+    /// The first definite rejection of the credentials (after the one
+    /// refresh a rejected access token gets), for callers that must stop
+    /// asking (see [`IonClient::credentials_rejected`]).
+    rejection: OnceLock<String>,
 }
 
 impl std::fmt::Debug for IonClient {
@@ -278,6 +282,7 @@ impl IonClientBuilder {
                 backoff_max: self.backoff_max,
                 max_retry_after: self.max_retry_after,
                 observer: self.observer,
+                rejection: OnceLock::new(),
             }),
         })
     }
@@ -426,6 +431,7 @@ impl IonClient {
                 backoff_max: inner.backoff_max,
                 max_retry_after: inner.max_retry_after,
                 observer: inner.observer.clone(),
+                rejection: OnceLock::new(),
             }),
         }
     }
@@ -686,6 +692,25 @@ impl IonClient {
         }
     }
 
+    /// Why ION definitely rejected this client's credentials, once it has:
+    /// the refresh token refused (`invalid_grant`), or an access token
+    /// refused when there is nothing to refresh it with. (A request refused
+    /// right after a successful refresh is not counted: the refresh just
+    /// showed the credentials work.) Every later request would be
+    /// refused too, so a caller checking many customers stops (`batch`
+    /// does).
+    pub fn credentials_rejected(&self) -> Option<&str> {
+        self.inner.rejection.get().map(String::as_str)
+    }
+
+    /// Records a definite rejection (see [`IonClient::credentials_rejected`]).
+    fn definitely_rejected(&self, e: IonError) -> IonError {
+        if matches!(e, IonError::TokenRejected { .. }) {
+            let _ = self.inner.rejection.set(e.to_string());
+        }
+        e
+    }
+
     /// A GET with token handling (one refresh and one retry when ION rejects
     /// the token) and retries on transient failures.
     ///
@@ -697,7 +722,12 @@ impl IonClient {
         let target = self.refresh_target();
         let mut refreshed = false;
         loop {
-            let (token, owed) = self.inner.auth.access_token(&target).await?;
+            let (token, owed) = self
+                .inner
+                .auth
+                .access_token(&target)
+                .await
+                .map_err(|e| self.definitely_rejected(e))?;
             let request = self.get_with_retries(url, endpoint, &token);
             let result = match owed {
                 Some(owed) => {
@@ -713,6 +743,9 @@ impl IonClient {
                     tracing::debug!(path = %endpoint.path, "ION rejected the access token; refreshing once");
                     self.inner.auth.invalidate(&token).await;
                     refreshed = true;
+                }
+                Err(e) if !refreshed && !self.inner.auth.can_refresh() => {
+                    return Err(self.definitely_rejected(e));
                 }
                 other => return other,
             }

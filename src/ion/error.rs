@@ -311,12 +311,14 @@ pub(crate) fn transport_error(
         };
     }
     // The chain of causes without reqwest's own text (which repeats the
-    // URL): "connection refused", "connection reset", …
+    // URL) and hyper's generic wrapper (`client error (Connect)`, which
+    // says nothing the kind does not): "tcp connect error: Connection
+    // refused (os error 111)", "connection reset", …
     let mut detail = Vec::new();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         let text = s.to_string();
-        if !detail.contains(&text) {
+        if !detail.contains(&text) && !text.starts_with("client error (") {
             detail.push(text);
         }
         source = s.source();

@@ -81,7 +81,7 @@ pub(crate) async fn refresh(
                     retry_after: None,
                 }
             } else {
-                IonError::TokenRejected { endpoint, message }
+                refusal(endpoint, status.as_u16(), message)
             });
         }
         let parsed: TokenResponse =
@@ -155,6 +155,7 @@ pub(crate) async fn validate(
             .await
             .map_err(|e| transport_error(&endpoint, &e, target.timeout))?;
         span.record("duration_ms", started.elapsed().as_millis() as u64);
+        tracing::debug!(status = status.as_u16(), bytes = body.len(), "ION answered");
         if status.is_success() {
             serde_json::from_slice(&body).map_err(|e| IonError::MalformedResponse {
                 endpoint: endpoint.clone(),
@@ -168,13 +169,30 @@ pub(crate) async fn validate(
                 attempts: 1,
             })
         } else {
-            Err(IonError::TokenRejected {
-                endpoint: endpoint.clone(),
-                message: message_from_body(&body, true),
-            })
+            Err(refusal(
+                endpoint.clone(),
+                status.as_u16(),
+                message_from_body(&body, true),
+            ))
         }
     }
     .instrument(span)
     .await
     .map_err(|e| e.redact(token.expose_secret()))
+}
+
+/// A 4xx from an OAuth endpoint. Only 400 and 401 are ION's answer about the
+/// token itself (OAuth's `invalid_grant` / `invalid_token`): a definite
+/// rejection. Anything else (a 404 from a proxy or a moved endpoint, a 403,
+/// a 405) says nothing about the token, and must not be reported as if it
+/// did — a user told the token is rejected may throw a working one away.
+fn refusal(endpoint: Endpoint, status: u16, message: String) -> IonError {
+    match status {
+        400 | 401 => IonError::TokenRejected { endpoint, message },
+        _ => IonError::Rejected {
+            endpoint,
+            status,
+            message,
+        },
+    }
 }

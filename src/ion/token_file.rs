@@ -261,6 +261,47 @@ impl TokenStore for TokenFile {
 }
 
 /// Parses the file's text: the JSON format, or a bare refresh token.
+/// The keys of the JSON token file, for "did you mean".
+const KEYS: [&str; 6] = [
+    "version",
+    "refresh_token",
+    "refresh_obtained_at",
+    "refresh_expires_at",
+    "access_token",
+    "access_expires_at",
+];
+
+/// A misspelled or missing key, in words: keys are no secrets, so they may
+/// be named (values never are). `None` for any other error.
+fn key_problem(e: &serde_json::Error) -> Option<String> {
+    let message = e.to_string();
+    let quoted = |prefix: &str| {
+        let rest = message.strip_prefix(prefix)?;
+        let name = &rest[..rest.find('`')?];
+        // A key that looks like anything but a key name is not repeated.
+        let plain = name.len() <= 40
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        Some(if plain {
+            format!("`{name}`")
+        } else {
+            "a key".to_owned()
+        })
+    };
+    if let Some(name) = quoted("unknown field `") {
+        let raw = name.trim_matches('`');
+        let hint = crate::did_you_mean::did_you_mean(raw, KEYS)
+            .map(|h| format!("; {h}"))
+            .unwrap_or_default();
+        return Some(format!(
+            "unknown key {name} in the JSON token file{hint} (its keys: {})",
+            KEYS.join(", ")
+        ));
+    }
+    quoted("missing field `").map(|name| format!("the JSON token file has no {name}"))
+}
+
 fn parse(text: &str) -> Result<Option<StoredTokens>, String> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
@@ -278,13 +319,14 @@ fn parse(text: &str) -> Result<Option<StoredTokens>, String> {
     }
     // serde_json's messages can quote a value ("invalid type: string …"),
     // which may be a token: only the position and the kind are shown.
-    let located = |e: serde_json::Error| {
-        format!(
+    let located = |e: serde_json::Error| match key_problem(&e) {
+        Some(problem) => format!("{problem} (line {}, column {})", e.line(), e.column()),
+        None => format!(
             "invalid JSON token file ({:?} error at line {}, column {})",
             e.classify(),
             e.line(),
             e.column()
-        )
+        ),
     };
     let version: VersionOnly = serde_json::from_str(trimmed).map_err(located)?;
     match version.version {

@@ -216,6 +216,15 @@ pub struct NewCustomerSubject {
     pub line: Option<u64>,
 }
 
+/// What a customer check was given to read, beyond the data it fetched:
+/// without an order, the order rules were skipped, and a `ready` verdict
+/// covers the customer checks only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inputs {
+    /// `true` when the check had an order body.
+    pub order: bool,
+}
+
 /// The outcome of one check.
 ///
 /// The verdict and summary are derived from the results and the threshold
@@ -234,6 +243,10 @@ pub struct Report {
     /// For a new-customer check: which payload it was about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_customer: Option<NewCustomerSubject>,
+    /// For a check of an existing customer: which inputs it had (the order
+    /// or not). Left out of the JSON for a new-customer check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Inputs>,
     /// The verdict.
     verdict: Verdict,
     /// The lowest severity that blocks (`error`, or `warning` when warnings
@@ -256,6 +269,8 @@ struct ReportData {
     customer_id: u64,
     #[serde(default)]
     new_customer: Option<NewCustomerSubject>,
+    #[serde(default)]
+    inputs: Option<Inputs>,
     fail_on: Severity,
     checked_at: String,
     results: Vec<RuleResult>,
@@ -267,6 +282,7 @@ impl From<ReportData> for Report {
             account_id: d.account_id,
             customer_id: d.customer_id,
             new_customer: d.new_customer,
+            inputs: d.inputs,
             verdict: verdict_of(&d.results, d.fail_on),
             fail_on: d.fail_on,
             checked_at: d.checked_at,
@@ -278,7 +294,9 @@ impl From<ReportData> for Report {
 
 impl Report {
     /// One line saying why the report is indeterminate: how many blocking
-    /// rules could not be evaluated and the first reason.
+    /// rules could not be evaluated and the first reason, shortened (what
+    /// was unavailable and the first cause; the report's results hold the
+    /// reason in full, and this line goes beside them).
     pub fn indeterminate_reason(&self) -> String {
         let errors: Vec<_> = self
             .results
@@ -289,7 +307,7 @@ impl Report {
             .iter()
             .find_map(|r| r.message.as_deref())
             .unwrap_or("the data they need is unavailable");
-        let first = first.lines().next().unwrap_or(first);
+        let first = short_reason(first.lines().next().unwrap_or(first));
         format!(
             "{} could not be evaluated, so the verdict is indeterminate: {first}",
             if errors.len() == 1 {
@@ -334,6 +352,7 @@ impl Report {
             account_id,
             customer_id,
             new_customer: None,
+            inputs: None,
             verdict,
             fail_on,
             checked_at: checked_at.to_string(),
@@ -400,6 +419,20 @@ impl Report {
     /// The result for rule `id`, if the rule set has it.
     pub fn result(&self, id: &str) -> Option<&RuleResult> {
         self.results.iter().find(|r| r.rule == id)
+    }
+}
+
+/// `reason` without the `cannot evaluate:` prefix, cut after its second
+/// `: `-separated part (`customer unavailable: could not reach ION for GET
+/// …`), with a pointer to the rest: the report states it in full.
+fn short_reason(reason: &str) -> String {
+    let reason = reason.strip_prefix("cannot evaluate: ").unwrap_or(reason);
+    let mut parts = reason.splitn(3, ": ");
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(what), Some(why), Some(_)) => {
+            format!("{what}: {why} (the report has the full reason)")
+        }
+        _ => reason.to_owned(),
     }
 }
 

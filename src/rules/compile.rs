@@ -10,7 +10,7 @@ use regex::RegexBuilder;
 use serde_json::Value;
 
 use super::condition::{Cmp, Cond, Quantifier, Test, TypeName, When};
-use super::diagnostics::{Diagnostic, SourceFile, did_you_mean};
+use super::diagnostics::{Diagnostic, SourceFile, did_you_mean, operator_hint, yaml_hint};
 use super::path::{self as paths, Path, RawPath, RawSeg, Seg, Start};
 use super::rows::FieldTable;
 use super::shape::Ty;
@@ -363,7 +363,8 @@ impl Loader {
                 } else {
                     "yaml-syntax"
                 };
-                self.diag(&file, pos, code, message);
+                let help = yaml_hint(&message, file.text(), pos.line);
+                self.push(Diagnostic::at(&file, pos, code, message).maybe_help(help));
                 self.stack.pop();
                 return;
             }
@@ -2113,7 +2114,7 @@ impl Loader {
 
     /// Reports a key that is not an operator, with the closest one.
     fn unknown_operator(&mut self, file: &SourceFile, key: &Key, operators: &[&str]) {
-        let help = did_you_mean(&key.name, operators.iter().copied());
+        let help = Some(operator_hint(&key.name, operators));
         let d = Diagnostic::at(
             file,
             key.pos,

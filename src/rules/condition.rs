@@ -374,7 +374,7 @@ impl Cond {
                         path: resolved,
                         found: None,
                         missing: false,
-                        expected: format!("{expected} (unknown: {reason})"),
+                        expected: format!("{expected} (unknown: {})", unknown_what(&reason)),
                     },
                 });
             }
@@ -416,7 +416,7 @@ impl Cond {
                             path: resolved,
                             found: None,
                             missing: false,
-                            expected: format!("an array (unknown: {reason})"),
+                            expected: format!("an array (unknown: {})", unknown_what(&reason)),
                         });
                         return;
                     }
@@ -686,4 +686,10 @@ pub(crate) fn show(v: &Value) -> Cow<'_, str> {
         Value::String(s) => Cow::Borrowed(s),
         other => Cow::Owned(other.to_string()),
     }
+}
+
+/// What was unavailable, without why (`customer unavailable`): the rule's
+/// message carries the reason in full, the evidence need not repeat it.
+fn unknown_what(reason: &str) -> &str {
+    reason.split(": ").next().unwrap_or(reason)
 }

@@ -322,27 +322,111 @@ fn offset_of_line_col(text: &str, line: u32, column: u32) -> usize {
     text.len()
 }
 
-/// "did you mean `x`?" for the candidate closest to `word`, when one is close.
-pub(crate) fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
-    closest(word, candidates).map(|c| format!("did you mean `{c}`?"))
+pub(crate) use crate::did_you_mean::{closest, did_you_mean};
+
+/// Operators as other languages spell them, and this format's word.
+const OPERATOR_ALIASES: &[(&str, &str)] = &[
+    ("==", "equals"),
+    ("=", "equals"),
+    ("eq", "equals"),
+    ("!=", "not_equals"),
+    ("ne", "not_equals"),
+    ("in", "one_of"),
+    ("not_in", "not_one_of"),
+    ("<", "lt"),
+    ("<=", "lte"),
+    (">", "gt"),
+    (">=", "gte"),
+    ("max", "lte"),
+    ("min", "gte"),
+    ("regex", "matches"),
+    ("pattern", "matches"),
+];
+
+/// The help for a key that is not an operator: the closest operator when
+/// one is close, the operator another language's word means (`in` is
+/// `one_of`), and otherwise the keys allowed, like unknown keys get.
+pub(crate) fn operator_hint(word: &str, operators: &[&str]) -> String {
+    if let Some(h) = did_you_mean(word, operators.iter().copied()) {
+        return h;
+    }
+    let allowed = operators.join(", ");
+    match OPERATOR_ALIASES
+        .iter()
+        .find(|(alias, op)| *alias == word && operators.contains(op))
+    {
+        Some((_, op)) => format!("this format writes it `{op}`; expected one of: {allowed}"),
+        None => format!("expected one of: {allowed}"),
+    }
 }
 
-/// The candidate most like `word`, when one is close enough to be what was
-/// meant (Jaro-Winkler similarity above 0.8): the one measure every
-/// did-you-mean of the crate uses.
-pub(crate) fn closest<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let mut best: Option<(f64, &str)> = None;
-    for c in candidates {
-        let score = strsim::jaro_winkler(word, c);
-        if score > 0.8 && best.is_none_or(|(s, _)| score > s) {
-            best = Some((score, c));
-        }
+/// A hint for a YAML syntax error the rule-file format makes easy to hit
+/// (docs/rules.md, "Paths"): `[`…`]` in an unquoted path inside `{ … }`,
+/// and a regular expression's `\` inside double quotes. `line` is the
+/// 1-based line the error is on.
+pub(crate) fn yaml_hint(message: &str, text: &str, line: u32) -> Option<String> {
+    let at = text
+        .lines()
+        .nth(line.saturating_sub(1) as usize)
+        .unwrap_or("");
+    if message.contains("unknown escape character") && at.contains('"') && at.contains('\\') {
+        return Some(
+            "inside double quotes `\\` starts a YAML escape: write a pattern in single quotes ('\\.onmicrosoft\\.com$'), or double each backslash".to_owned(),
+        );
     }
-    best.map(|(_, c)| c)
+    if message.contains("flow mapping") && at.contains('{') && at.contains('[') {
+        return Some(
+            "inside `{ … }`, `[` and `]` are YAML punctuation: quote a path that contains them, e.g. `path: \"item.attributes[name=domainName].value\"`".to_owned(),
+        );
+    }
+    None
+}
+
+#[cfg(test)]
+mod hint_tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_operator_gets_the_closest_the_alias_or_the_list() {
+        let ops = ["path", "equals", "one_of", "lte"];
+        assert_eq!(operator_hint("equal", &ops), "did you mean `equals`?");
+        assert_eq!(
+            operator_hint("in", &ops),
+            "this format writes it `one_of`; expected one of: path, equals, one_of, lte"
+        );
+        assert_eq!(
+            operator_hint("<=", &ops),
+            "this format writes it `lte`; expected one of: path, equals, one_of, lte"
+        );
+        assert_eq!(
+            operator_hint("bogus", &ops),
+            "expected one of: path, equals, one_of, lte"
+        );
+    }
+
+    #[test]
+    fn yaml_errors_in_paths_and_patterns_get_the_documented_hint() {
+        let flow = "a: 1\n  x: { path: item.attributes[name=d].value, exists: true }\n";
+        let hint = yaml_hint(
+            "invalid YAML: while parsing a flow mapping, did not find expected ',' or '}'",
+            flow,
+            2,
+        );
+        assert!(hint.is_some_and(|h| h.contains("quote a path")));
+        let quoted = "x: { matches: \"\\.com$\" }\n";
+        let hint = yaml_hint(
+            "invalid YAML: while parsing a quoted scalar, found unknown escape character",
+            quoted,
+            1,
+        );
+        assert!(hint.is_some_and(|h| h.contains("single quotes")));
+        assert_eq!(
+            yaml_hint(
+                "invalid YAML: mapping values are not allowed",
+                "a: b: c\n",
+                1
+            ),
+            None
+        );
+    }
 }

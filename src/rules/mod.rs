@@ -7,6 +7,7 @@ mod compile;
 mod condition;
 mod diagnostics;
 mod eval;
+mod explain;
 mod path;
 mod regex_fold;
 mod rows;
@@ -219,6 +220,10 @@ impl Rule {
             for line in d.trim().lines() {
                 out.push_str(&format!("  {line}\n"));
             }
+        }
+        out.push_str("\nIn words:\n");
+        for line in explain::in_words(self).lines() {
+            out.push_str(&format!("  {line}\n"));
         }
         out.push_str("\nDefinition:\n");
         for line in self.source_text.lines() {

@@ -368,7 +368,7 @@ impl RuleTestFile {
                 file: file.to_owned(),
                 line,
                 column,
-                message: first_line(&e.to_string()),
+                message: without_location(&first_line(&e.to_string())),
             }
         })?;
         let loader = Loader { file, base };
@@ -1004,6 +1004,19 @@ fn ids_from_name(name: &str) -> (Option<u64>, Option<u64>) {
 /// The first line of a parser message (serde-saphyr appends a snippet).
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or(s).trim().to_owned()
+}
+
+/// The YAML library's message without its own `error: line L column C:`
+/// prefix: the file, line and column are said once, before it.
+fn without_location(message: &str) -> String {
+    let text = message.strip_prefix("error: ").unwrap_or(message);
+    match text.strip_prefix("line ").and_then(|rest| {
+        let at = rest.find(": ")?;
+        rest[..at].contains(" column ").then(|| &rest[at + 2..])
+    }) {
+        Some(rest) => rest.to_owned(),
+        None => text.to_owned(),
+    }
 }
 
 #[cfg(test)]

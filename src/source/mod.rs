@@ -167,6 +167,15 @@ impl Source {
     pub fn custom(source: impl DataSource + 'static) -> Self {
         Source::Custom(CustomSource(Arc::new(source)))
     }
+
+    /// Why live ION definitely rejected the credentials, once it has
+    /// ([`IonClient::credentials_rejected`]); `None` for other sources.
+    pub fn credentials_rejected(&self) -> Option<&str> {
+        match self {
+            Source::Live(client) => client.credentials_rejected(),
+            _ => None,
+        }
+    }
 }
 
 /// A `Source` is a data source too, so a caller's source can wrap live ION

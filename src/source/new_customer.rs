@@ -30,7 +30,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::snapshot::{account_dir, file_name_for, read_resource, write_json};
+use super::snapshot::{account_dir, file_name_for, read_resource, write_json, write_marker};
 use super::{Source, bounded};
 use crate::context::NewCustomerRequest;
 use crate::context::shape::PayloadListRoot;
@@ -388,6 +388,7 @@ pub async fn record_new_customer(
         write_json(&path, &body).await?;
         written.push(path);
     }
+    write_marker(root, &jiff::Timestamp::now().to_string()).await?;
     Ok(written)
 }
 

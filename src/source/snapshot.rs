@@ -3,15 +3,19 @@
 //! The layout mirrors ION's API paths (documented in `docs/snapshot.md`):
 //!
 //! ```text
+//! DIR/snapshot.json                                                  marks the directory
 //! DIR/accounts/{accountId}/customers/{customerId}.json               GET customer body
 //! DIR/accounts/{accountId}/customers/{customerId}/cloudProfiles.json GET cloudProfiles body
 //! DIR/accounts/{accountId}/products/{productId}.json                 GET product body
 //! DIR/accounts/{accountId}/customers.json                            ListCustomers body (optional)
 //! ```
 //!
-//! A missing resource file means ION answered 404 (the customer or product
-//! does not exist). A file that is not JSON, or not in the resource's shape,
-//! makes that resource unavailable, with the file and the line and column.
+//! Every resource has two possible records: `NAME.json`, the body ION
+//! returned, or `NAME.404.json`, ION's 404 (the resource does not exist),
+//! with when it was recorded. A resource with neither was not recorded: it
+//! is unavailable, never taken for absent (offline, nothing answered). A
+//! file that is not JSON, or not in the resource's shape, makes that
+//! resource unavailable, with the file and the line and column.
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +35,10 @@ pub struct SnapshotSource {
     root: PathBuf,
 }
 
+/// The file that marks a directory as a snapshot, written by every
+/// recording.
+pub const MARKER_FILE: &str = "snapshot.json";
+
 /// A snapshot problem.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -38,6 +46,16 @@ pub enum SnapshotError {
     /// The snapshot directory does not exist or is not a directory.
     #[error("snapshot directory {} does not exist or is not a directory", path.display())]
     NotADirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The directory exists but holds no snapshot: no [`MARKER_FILE`] and
+    /// no `accounts/` directory.
+    #[error(
+        "{} is not a snapshot directory (it has no {MARKER_FILE} and no accounts/ directory); record one with `ion-preflight snapshot --out DIR`",
+        path.display()
+    )]
+    NotASnapshot {
         /// The path.
         path: PathBuf,
     },
@@ -85,6 +103,8 @@ pub enum SnapshotError {
 
 impl SnapshotSource {
     /// Opens the snapshot directory `dir` (nothing is read until a fetch).
+    /// A directory that is not a snapshot (no [`MARKER_FILE`], no
+    /// `accounts/`) is refused: every read from it would be "not recorded".
     ///
     /// ```
     /// use ion_preflight::{CheckRequest, Preflight, RuleSet, SnapshotSource, Verdict};
@@ -93,12 +113,16 @@ impl SnapshotSource {
     /// let report = preflight.check(CheckRequest::new(1001, 2003)).await;
     /// assert_eq!(report.verdict(), Verdict::Blocked); // customer 2003 is inactive
     /// assert!(SnapshotSource::open("no/such/dir").is_err());
+    /// assert!(SnapshotSource::open("docs").is_err()); // a directory, not a snapshot
     /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn open(dir: impl Into<PathBuf>) -> Result<SnapshotSource, SnapshotError> {
         let root = dir.into();
         if !root.is_dir() {
             return Err(SnapshotError::NotADirectory { path: root });
+        }
+        if !root.join(MARKER_FILE).is_file() && !root.join("accounts").is_dir() {
+            return Err(SnapshotError::NotASnapshot { path: root });
         }
         Ok(SnapshotSource { root })
     }
@@ -178,7 +202,57 @@ pub(crate) fn file_name_for(id: &str) -> String {
     if out.is_empty() {
         out.push_str("%00");
     }
+    // `X.404` would collide with the 404 record of `X` (`X.404.json`).
+    if let Some(stem) = out.strip_suffix(".404") {
+        out = format!("{stem}%2E404");
+    }
     out
+}
+
+/// Where ION's 404 for the resource recorded at `path` (`NAME.json`) is
+/// recorded: `NAME.404.json`. Generic, so every resource (and any recorded
+/// later) has one.
+pub(crate) fn not_found_path(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!("{stem}.404.json"))
+}
+
+/// What a snapshot recorded for one resource.
+#[derive(Debug)]
+pub(crate) enum Recorded<T> {
+    /// ION's body, typed and as it came.
+    Body(T, Value),
+    /// ION answered 404 when the snapshot was recorded.
+    NotFound,
+    /// Nothing was recorded for this resource.
+    Nothing,
+}
+
+/// Reads what the snapshot recorded for the resource at `path`: its body,
+/// ION's 404 (`NAME.404.json`), or nothing.
+pub(crate) async fn read_recorded<T: DeserializeOwned>(
+    path: &Path,
+) -> Result<Recorded<T>, SnapshotError> {
+    if let Some((typed, value)) = read_resource::<T>(path).await? {
+        return Ok(Recorded::Body(typed, value));
+    }
+    match read_resource::<NotFoundRecord>(&not_found_path(path)).await? {
+        Some(_) => Ok(Recorded::NotFound),
+        None => Ok(Recorded::Nothing),
+    }
+}
+
+/// The content of a `NAME.404.json` record.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct NotFoundRecord {
+    /// Always 404.
+    status: u16,
+    /// When ION answered (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    recorded_at: Option<String>,
 }
 
 /// Reads a recorded resource: `Ok(None)` when the file does not exist.
@@ -214,13 +288,22 @@ fn strip_location(message: &str) -> String {
     }
 }
 
-fn snapshot_fetched(
-    result: Result<Option<(impl Sized, Value)>, SnapshotError>,
+/// The fetched value of a recorded resource: present, absent (a recorded
+/// 404), or unavailable (not recorded, or a broken file). `what` names the
+/// resource ("customer 2002 of account 1001") for the message.
+fn snapshot_fetched<T>(
+    result: Result<Recorded<T>, SnapshotError>,
+    what: &str,
+    path: &Path,
     map: impl FnOnce(Value) -> Value,
 ) -> Fetched {
     match result {
-        Ok(Some((_, v))) => Fetched::present(map(v)),
-        Ok(None) => Fetched::Absent,
+        Ok(Recorded::Body(_, v)) => Fetched::present(map(v)),
+        Ok(Recorded::NotFound) => Fetched::Absent,
+        Ok(Recorded::Nothing) => Fetched::unavailable(format!(
+            "the snapshot holds no {what} (no {}, and no 404 recorded for it; `ion-preflight snapshot` records both)",
+            path.display()
+        )),
         Err(e) => Fetched::unavailable(e.to_string()),
     }
 }
@@ -228,20 +311,25 @@ fn snapshot_fetched(
 impl DataSource for SnapshotSource {
     async fn customer(&self, account: u64, customer: u64) -> Fetched {
         let path = customer_path(&self.root, account, customer);
-        snapshot_fetched(read_resource::<Customer>(&path).await, |v| v)
+        let what = format!("customer {customer} of account {account}");
+        snapshot_fetched(read_recorded::<Customer>(&path).await, &what, &path, |v| v)
     }
 
     async fn cloud_profiles(&self, account: u64, customer: u64) -> Fetched {
         let path = cloud_profiles_path(&self.root, account, customer);
+        let what = format!("cloud profiles of customer {customer} of account {account}");
         snapshot_fetched(
-            read_resource::<CustomerCloudProfiles>(&path).await,
+            read_recorded::<CustomerCloudProfiles>(&path).await,
+            &what,
+            &path,
             profiles_array,
         )
     }
 
     async fn product(&self, account: u64, product_id: &str) -> Fetched {
         let path = product_path(&self.root, account, product_id);
-        snapshot_fetched(read_resource::<Product>(&path).await, |v| v)
+        let what = format!("product {product_id} of account {account}");
+        snapshot_fetched(read_recorded::<Product>(&path).await, &what, &path, |v| v)
     }
 
     fn list_customers(
@@ -261,9 +349,10 @@ impl DataSource for SnapshotSource {
 
 /// Records, from live ION, the responses a check of `req` reads (per
 /// `needs`) into the snapshot directory `dir`, creating it if needed.
-/// Returns the files written. A resource ION says does not exist has its
-/// file removed (absent file = 404); any other failure aborts the recording,
-/// because a missing file would later read as "does not exist".
+/// Returns the files written. A resource ION says does not exist is
+/// recorded as such (`NAME.404.json`, with the time), replacing a body
+/// recorded earlier; any other failure aborts the recording. Every
+/// recording (re)writes the directory's [`MARKER_FILE`].
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -315,21 +404,61 @@ pub async fn record(
     }));
     let (customer, profiles, products) = futures::try_join!(customer, profiles, products)?;
 
+    let recorded_at = jiff::Timestamp::now().to_string();
     let mut written = Vec::new();
     for (path, body) in customer.into_iter().chain(profiles).chain(products) {
-        match body {
-            Some(body) => {
-                write_json(&path, &body).await?;
-                written.push(path);
-            }
-            None => match tokio::fs::remove_file(&path).await {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => return Err(SnapshotError::Write { path, source }),
-            },
+        written.push(write_recorded(&path, body.as_ref(), &recorded_at).await?);
+    }
+    write_marker(root, &recorded_at).await?;
+    Ok(written)
+}
+
+/// Records ION's answer for the resource at `path`: the body into
+/// `NAME.json`, or a 404 (`body` is `None`) into `NAME.404.json`; the other
+/// record is removed, so re-recording into a directory stays truthful.
+/// Returns the file written.
+pub(crate) async fn write_recorded(
+    path: &Path,
+    body: Option<&Value>,
+    recorded_at: &str,
+) -> Result<PathBuf, SnapshotError> {
+    let not_found = not_found_path(path);
+    let (target, stale, content) = match body {
+        Some(body) => (path.to_owned(), not_found, body.clone()),
+        None => {
+            let record = NotFoundRecord {
+                status: 404,
+                recorded_at: Some(recorded_at.to_owned()),
+            };
+            let value = serde_json::to_value(record).map_err(|e| SnapshotError::Write {
+                path: not_found.clone(),
+                source: std::io::Error::other(e),
+            })?;
+            (not_found, path.to_owned(), value)
+        }
+    };
+    write_json(&target, &content).await?;
+    match tokio::fs::remove_file(&stale).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(SnapshotError::Write {
+                path: stale,
+                source,
+            });
         }
     }
-    Ok(written)
+    Ok(target)
+}
+
+/// Writes the [`MARKER_FILE`] that makes `root` a snapshot, with the time
+/// of the latest recording.
+pub(crate) async fn write_marker(root: &Path, recorded_at: &str) -> Result<(), SnapshotError> {
+    let marker = serde_json::json!({
+        "ion_preflight_snapshot": 1,
+        "last_recorded_at": recorded_at,
+    });
+    write_json(&root.join(MARKER_FILE), &marker).await
 }
 
 pub(crate) async fn write_json(path: &Path, body: &Value) -> Result<(), SnapshotError> {
@@ -362,6 +491,19 @@ mod tests {
         assert_eq!(file_name_for("../etc/passwd"), "%2E.%2Fetc%2Fpasswd");
         assert_eq!(file_name_for("a b:c"), "a%20b%3Ac");
         assert_eq!(file_name_for(""), "%00");
+        assert_eq!(file_name_for("X.404"), "X%2E404");
+    }
+
+    #[test]
+    fn a_404_is_recorded_beside_the_body_file() {
+        assert_eq!(
+            not_found_path(Path::new("d/customers/2002.json")),
+            Path::new("d/customers/2002.404.json")
+        );
+        assert_eq!(
+            not_found_path(Path::new("d/products/a.b.json")),
+            Path::new("d/products/a.b.404.json")
+        );
     }
 
     #[test]

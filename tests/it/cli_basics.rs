@@ -120,7 +120,13 @@ fn malformed_ids_name_the_flag() {
         .env("ION_ACCOUNT_ID", "acme")
         .args(["check", "--customer", "2002"]));
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("'--account <ID>'"), "{}", r.stderr);
+    // The value came from the variable, and the message says so.
+    assert!(
+        r.stderr
+            .contains("'ION_ACCOUNT_ID (the environment variable)'"),
+        "{}",
+        r.stderr
+    );
     let r = run(bin().args(["batch", "--account", "0", "--all"]));
     assert_eq!(r.code, 2);
     assert!(

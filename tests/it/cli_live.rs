@@ -64,7 +64,7 @@ pub async fn ion() -> MockServer {
     ion_with_token(ACCESS).await
 }
 
-fn live(server: &MockServer) -> assert_cmd::Command {
+pub fn live(server: &MockServer) -> assert_cmd::Command {
     let mut cmd = bin();
     cmd.env("ION_BASE_URL", server.uri())
         .env("ION_ACCESS_TOKEN", ACCESS);
@@ -73,14 +73,14 @@ fn live(server: &MockServer) -> assert_cmd::Command {
 
 /// `check --account 1001 --customer <customer>` against `server`; callers
 /// add the flags under test.
-fn live_check(server: &MockServer, customer: &str) -> assert_cmd::Command {
+pub fn live_check(server: &MockServer, customer: &str) -> assert_cmd::Command {
     let mut cmd = live(server);
     cmd.args(["check", "--account", "1001", "--customer", customer]);
     cmd
 }
 
 /// Flags for checking the NCE order with a JSON report.
-const NCE_JSON: [&str; 4] = [
+pub const NCE_JSON: [&str; 4] = [
     "--order",
     "fixtures/orders/nce-order.json",
     "--format",

@@ -182,7 +182,12 @@ async fn the_demo_snapshot_gives_the_expected_verdicts() {
     let no_tenant = verdict(2004).await;
     assert_eq!(outcome(&no_tenant, "microsoft-tenant"), Outcome::Fail);
     assert_eq!(outcome(&no_tenant, "customer-active"), Outcome::Pass);
-    let unknown = verdict(2005).await;
+    // 9999: the snapshot recorded ION's 404.
+    let unknown = verdict(9999).await;
     assert_eq!(outcome(&unknown, "customer-exists"), Outcome::Fail);
     assert_eq!(outcome(&unknown, "customer-active"), Outcome::Skip);
+    // 2005: nothing recorded, so nothing is known.
+    let unrecorded = verdict(2005).await;
+    assert_eq!(outcome(&unrecorded, "customer-exists"), Outcome::Error);
+    assert_eq!(unrecorded.verdict(), Verdict::Indeterminate);
 }

@@ -442,7 +442,10 @@ fn progress_bar_only_on_a_terminal_and_not_with_quiet() {
         eprintln!("`script` is not installed: progress bar not tested");
         return;
     };
-    assert!(tty.contains(" checked ("), "progress bar drawn: {tty:?}");
+    assert!(
+        tty.contains(" checked of 3 listed so far ("),
+        "progress bar drawn: {tty:?}"
+    );
     // Every report line still arrives whole.
     assert_eq!(tty.matches("{\"account_id\":1001").count(), 3, "{tty:?}");
     let quiet = on_a_terminal(&format!("{args} --quiet"), true).expect("script ran before");

@@ -433,7 +433,8 @@ async fn a_recorded_snapshot_holds_no_echoed_token() {
         );
         files += 1;
     }
-    assert_eq!(files, 2);
+    // The customer, its cloud profiles, and the marker (snapshot.json).
+    assert_eq!(files, 3);
     let r = run_async(json_check_of(&out)).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_no_secret(&r, &[access.to_owned()], "replay");

@@ -111,12 +111,45 @@ async fn the_demo_snapshot_has_an_inactive_customer_one_without_tenant_and_an_un
         "{profiles}"
     );
 
+    // 9999: ION's 404s were recorded (customers/9999.404.json and
+    // customers/9999/cloudProfiles.404.json).
     let req =
-        CheckRequest::new(1001, 2005).with_order(json!({"orderItems": [{"productId": "NOPE"}]}));
+        CheckRequest::new(1001, 9999).with_order(json!({"orderItems": [{"productId": "NOPE"}]}));
     let ctx = source.fetch(&req, all_needs()).await;
     assert_eq!(ctx.customer, Fetched::Absent);
     assert_eq!(ctx.cloud_profiles, Fetched::Absent);
-    assert_eq!(ctx.products["NOPE"], Fetched::Absent);
+    // Nothing was recorded for product NOPE: unavailable, never absent.
+    let Fetched::Unavailable { reason } = &ctx.products["NOPE"] else {
+        panic!("{:?}", ctx.products["NOPE"]);
+    };
+    assert!(
+        reason.starts_with("the snapshot holds no product NOPE of account 1001 (no "),
+        "{reason}"
+    );
+
+    // 2005 and account 1002: nothing recorded.
+    for (account, customer) in [(1001, 2005), (1002, 2002)] {
+        let ctx = source
+            .fetch(&CheckRequest::new(account, customer), all_needs())
+            .await;
+        let Fetched::Unavailable { reason } = &ctx.customer else {
+            panic!("{:?}", ctx.customer);
+        };
+        let expected = format!("the snapshot holds no customer {customer} of account {account} (");
+        assert!(reason.starts_with(&expected), "{reason}");
+    }
+}
+
+#[test]
+fn a_directory_that_is_no_snapshot_is_refused_with_its_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("notes.txt"), "hi").expect("write");
+    let e = SnapshotSource::open(dir.path()).expect_err("not a snapshot");
+    assert!(matches!(e, SnapshotError::NotASnapshot { .. }), "{e:?}");
+    assert!(e.to_string().contains("is not a snapshot directory"), "{e}");
+    // A snapshot recorded before the marker existed (accounts/ only) opens.
+    std::fs::create_dir(dir.path().join("accounts")).expect("mkdir");
+    assert!(SnapshotSource::open(dir.path()).is_ok());
 }
 
 #[tokio::test]
@@ -230,11 +263,22 @@ async fn a_recorded_snapshot_replays_what_live_ion_served() {
         [
             "accounts/1001/customers/2002.json",
             "accounts/1001/customers/2002/cloudProfiles.json",
+            "accounts/1001/products/GONE.404.json",
             "accounts/1001/products/P1.json",
             "accounts/1001/products/a%2Fb.json",
         ]
     );
+    // The stale body of a product that no longer exists gave way to ION's
+    // 404, recorded with its time; the directory is marked a snapshot.
     assert!(!stale.exists());
+    let record: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("accounts/1001/products/GONE.404.json"))
+            .expect("404 record"),
+    )
+    .expect("JSON");
+    assert_eq!(record["status"], 404);
+    assert!(record["recorded_at"].is_string(), "{record}");
+    assert!(dir.path().join("snapshot.json").is_file());
 
     let live = Source::from(client).fetch(&req, all_needs()).await;
     let replayed = Source::from(SnapshotSource::open(dir.path()).expect("open"))

@@ -13,7 +13,8 @@ use super::{runtime, write_stdout};
 use crate::cli::args::{AuthCommand, IonArgs, LoginArgs, RefreshArgs, StatusArgs, TokenFileArg};
 use crate::cli::exit::{CliError, Exit};
 use crate::ion::{
-    ACCESS_TOKEN_MARGIN, IonClient, REFRESH_EXPIRY_WARNING, StoredTokens, TokenFile, TokenStore,
+    ACCESS_TOKEN_MARGIN, IonClient, IonError, REFRESH_EXPIRY_WARNING, StoredTokens, TokenFile,
+    TokenStore,
 };
 
 /// Runs an `auth` subcommand.
@@ -148,10 +149,23 @@ fn status(args: &StatusArgs) -> Result<Exit, CliError> {
                 let refresh = v.refresh_expires_in.map_or_else(|| "?".to_owned(), human);
                 format!("accepts the access token ({access} left; refresh token {refresh} left)")
             }
-            Err(e) => {
+            // Only a definite rejection is called one; anything else says
+            // nothing about the token (which may well work).
+            Err(e @ IonError::TokenRejected { .. }) => {
                 let e = CliError::from(e);
                 exit = e.exit();
-                format!("could not check: {e}")
+                format!("rejected the access token: {e}")
+            }
+            Err(e) => {
+                let status = match &e {
+                    IonError::Rejected { status, .. } | IonError::Server { status, .. } => {
+                        format!(" (HTTP {status})")
+                    }
+                    _ => String::new(),
+                };
+                let e = CliError::from(e);
+                exit = e.exit();
+                format!("could not check{status}: {e}; the tokens may still be valid")
             }
         }
     };

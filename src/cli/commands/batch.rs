@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt, future};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use super::{CHECK_TIMEOUT, load_rules, runtime, source};
 use crate::batch::{self, Stop};
@@ -17,7 +17,7 @@ use crate::cli::logging;
 use crate::report::Report;
 use crate::report::render::{JsonArrayStream, JunitStream, NdjsonStream, ReportStream};
 use crate::rules::EvalOptions;
-use crate::source::SourceError;
+use crate::source::{Source, SourceError};
 use crate::{CheckRequest, Preflight};
 
 /// Runs `batch`.
@@ -51,12 +51,13 @@ pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
         }
         preflight.check(req)
     };
-    runtime()?.block_on(async {
+    let source = preflight.source();
+    let exit = runtime()?.block_on(async {
         match customers {
             Some(ids) => {
                 let total = u64::try_from(ids.len()).ok();
                 let ids = futures::stream::iter(ids.into_iter().map(Ok::<u64, SourceError>));
-                drive(&args, ids, total, check).await
+                drive(&args, until_rejected(ids, source), total, check).await
             }
             None => {
                 let ids = preflight
@@ -77,10 +78,26 @@ pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
                             Err(e) => Some(Err(e)),
                         })
                     });
-                drive(&args, ids, None, check).await
+                drive(&args, until_rejected(ids, source), None, check).await
             }
         }
-    })
+    })?;
+    match source.credentials_rejected() {
+        Some(cause) => Err(CliError::CredentialsRejected {
+            cause: cause.to_owned(),
+        }),
+        None => Ok(exit),
+    }
+}
+
+/// `ids` until ION has definitely rejected the credentials: every further
+/// check would be rejected too, so no new check starts (those in flight
+/// finish and are written whole), and the batch ends with that one cause.
+fn until_rejected<'a, T>(
+    ids: impl Stream<Item = T> + 'a,
+    source: &'a Source,
+) -> impl Stream<Item = T> + 'a {
+    ids.take_while(move |_| future::ready(source.credentials_rejected().is_none()))
 }
 
 /// Runs `check` over `ids`, streaming reports to stdout in the chosen
@@ -151,6 +168,14 @@ where
     if !progress.is_hidden() {
         logging::set_progress(Some(progress.clone()));
     }
+    // Without a total (a listing), the bar counts what has been listed so
+    // far, so the spinner shows how far along the listing is too.
+    let listed = progress.clone();
+    let items = items.inspect(move |_| {
+        if total.is_none() {
+            listed.inc_length(1);
+        }
+    });
     let bar = progress.clone();
     let interrupts = interrupts().inspect(move |()| {
         bar.set_message("interrupted: finishing checks in flight");
@@ -204,20 +229,79 @@ fn progress_bar(quiet: bool, total: Option<u64>) -> ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = match total {
-        Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()).with_style(
-            ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} checked ({per_sec}, eta {eta}) {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        ),
-        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
-            ProgressStyle::with_template("{spinner} {pos} checked ({per_sec}) {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        ),
+    let template = match total {
+        Some(_) => "{bar:30} {pos}/{len} checked ({rate}, eta {eta}) {msg}",
+        None => "{spinner} {pos} checked of {len} listed so far ({rate}) {msg}",
     };
+    let style = ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key(
+            "rate",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&rate(state.per_sec()));
+            },
+        );
+    let target = ProgressDrawTarget::term_like(Box::new(RoomForEcho(console::Term::stderr())));
+    let bar = ProgressBar::with_draw_target(Some(total.unwrap_or(0)), target).with_style(style);
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
+}
+
+/// Columns left free at the end of the bar's line.
+const ECHO_ROOM: u16 = 3;
+
+/// stderr, as a terminal a few columns narrower than it is. indicatif pads
+/// the bar's line to the terminal's width, leaving the cursor in the last
+/// column; the terminal's echo of Ctrl-C (`^C`) then wraps onto a line of
+/// its own, the bar's line is no longer where indicatif thinks, and clearing
+/// the bar left it on screen. With room at the end of the line, the echo
+/// lands on the bar's line and is cleared with it.
+#[derive(Debug)]
+struct RoomForEcho(console::Term);
+
+impl indicatif::TermLike for RoomForEcho {
+    fn width(&self) -> u16 {
+        self.0.size().1.saturating_sub(ECHO_ROOM).max(1)
+    }
+    fn height(&self) -> u16 {
+        self.0.size().0
+    }
+    fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_up(n)
+    }
+    fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_down(n)
+    }
+    fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_right(n)
+    }
+    fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+        self.0.move_cursor_left(n)
+    }
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.0.write_line(s)
+    }
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        self.0.write_str(s)
+    }
+    fn clear_line(&self) -> std::io::Result<()> {
+        self.0.clear_line()
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Checks per second as the progress bar shows it: one decimal below 10,
+/// whole numbers above (`10.2542/s` says more than anyone can read).
+fn rate(per_sec: f64) -> String {
+    if !per_sec.is_finite() || per_sec <= 0.0 {
+        "0/s".to_owned()
+    } else if per_sec < 10.0 {
+        format!("{per_sec:.1}/s")
+    } else {
+        format!("{per_sec:.0}/s")
+    }
 }
 
 /// Ctrl-C presses, as a stream.
@@ -225,4 +309,17 @@ pub(super) fn interrupts() -> impl Stream<Item = ()> {
     futures::stream::unfold((), |()| async {
         tokio::signal::ctrl_c().await.ok().map(|()| ((), ()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate;
+
+    #[test]
+    fn the_rate_is_rounded() {
+        assert_eq!(rate(10.2542), "10/s");
+        assert_eq!(rate(3.0625), "3.1/s");
+        assert_eq!(rate(0.0), "0/s");
+        assert_eq!(rate(f64::NAN), "0/s");
+    }
 }

@@ -10,14 +10,14 @@ pub(super) mod serve;
 mod snapshot;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::CommandFactory;
 
 use super::args::{Cli, Command, RuleArgs};
 use super::exit::{CliError, Exit};
-use crate::ion::{IonClient, IonClientBuilder};
+use crate::ion::{IonClient, IonClientBuilder, TokenFile};
 use crate::rules::{Builtin, RuleSet, RuleSetLoader};
 use crate::source::{SnapshotSource, Source};
 
@@ -86,13 +86,38 @@ pub fn client(base_url: Option<&str>) -> Result<IonClient, CliError> {
     Ok(client_builder(base_url)?.build()?)
 }
 
-/// The builder behind [`client`], for a front end that adds to it.
+/// The builder behind [`client`], for a front end that adds to it. The
+/// token file is checked first ([`check_token_file`]).
 pub fn client_builder(base_url: Option<&str>) -> Result<IonClientBuilder, CliError> {
+    check_token_file()?;
     let mut builder = IonClientBuilder::from_env()?;
     if let Some(url) = base_url.map(str::trim).filter(|u| !u.is_empty()) {
         builder = builder.base_url(url);
     }
     Ok(builder)
+}
+
+/// Checks the token file `ION_TOKEN_FILE` names, before any request: a
+/// file that cannot be read or parsed, or that does not exist while nothing
+/// else could seed it (`ION_REFRESH_TOKEN`) or stand in for it
+/// (`ION_ACCESS_TOKEN`), is a configuration error (exit 2) naming the path
+/// and what is wrong.
+pub fn check_token_file() -> Result<(), CliError> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let Some(path) = var("ION_TOKEN_FILE") else {
+        return Ok(());
+    };
+    let file = TokenFile::new(PathBuf::from(path.trim()));
+    if file.read()?.is_none()
+        && var("ION_REFRESH_TOKEN").is_none()
+        && var("ION_ACCESS_TOKEN").is_none()
+    {
+        return Err(CliError::Config(format!(
+            "the token file {} (ION_TOKEN_FILE) does not exist or is empty: store a refresh token in it with `ion-preflight auth login`, or set ION_REFRESH_TOKEN once to seed it",
+            file.path().display()
+        )));
+    }
+    Ok(())
 }
 
 /// The data source: a snapshot directory with `--data`, else live ION.

@@ -102,7 +102,13 @@ pub fn text(report: &Report, out: &mut dyn Write, options: TextOptions) -> io::R
             plural(errors.len(), "rule", "rules")
         ),
     };
-    writeln!(out, "{headline}")?;
+    // A verdict without an order covers the customer checks only: say so
+    // on the verdict line, where a reader (and a CI log) looks.
+    let scope = match report.inputs {
+        Some(inputs) if !inputs.order => "; customer checks only: no order given",
+        _ => "",
+    };
+    writeln!(out, "{headline}{scope}")?;
 
     section(out, &p, "Blocking failures", RED, "x", &blocking)?;
     section(out, &p, "Could not be evaluated", MAGENTA, "?", &errors)?;
