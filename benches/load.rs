@@ -8,6 +8,8 @@
 //! expression is distinct (the rule number is part of it), so none is
 //! compiled only once by luck.
 //!
+//! Also the built-in set (`builtin-default`), which every process loads.
+//!
 //! Run: `cargo bench --bench load`.
 
 use std::fmt::Write as _;
@@ -87,9 +89,11 @@ fn generate(n: usize) -> String {
     y
 }
 
-fn load(c: &mut Criterion) {
-    let text = generate(RULES);
-    let set = RuleSet::from_yaml("generated.yaml", &text).unwrap_or_else(|e| {
+/// Loads `text` once and checks it is the generated set: run inside the
+/// bench (once), so `benches/instructions.sh load builtin …` never counts a
+/// load of the generated file.
+fn check_generated(text: &str) {
+    let set = RuleSet::from_yaml("generated.yaml", text).unwrap_or_else(|e| {
         let first: Vec<String> = e
             .diagnostics()
             .iter()
@@ -104,12 +108,33 @@ fn load(c: &mut Criterion) {
         text.len(),
         text.lines().count()
     );
+}
 
+fn load(c: &mut Criterion) {
+    let text = generate(RULES);
+    let checked = std::sync::Once::new();
     let mut g = c.benchmark_group("bench3-load");
     g.sample_size(20);
     g.throughput(Throughput::Bytes(text.len() as u64));
     g.bench_function("generated-1000-rules", |b| {
+        checked.call_once(|| check_generated(&text));
         b.iter(|| black_box(RuleSet::from_yaml("generated.yaml", black_box(&text))))
+    });
+    g.finish();
+}
+
+/// The built-in set (`rules/default.yaml`), loaded as `rules lint
+/// builtin:default` loads it: what every process pays once at start.
+fn load_builtin(c: &mut Criterion) {
+    let checked = std::sync::Once::new();
+    let mut g = c.benchmark_group("bench3-load");
+    g.sample_size(50);
+    g.bench_function("builtin-default", |b| {
+        checked.call_once(|| {
+            let set = RuleSet::try_builtin().expect("the built-in set loads");
+            assert!(!set.rules().is_empty());
+        });
+        b.iter(|| black_box(RuleSet::try_builtin()))
     });
     g.finish();
 }
@@ -119,6 +144,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
-    targets = load
+    targets = load, load_builtin
 }
 criterion_main!(benches);

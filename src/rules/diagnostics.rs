@@ -322,26 +322,8 @@ fn offset_of_line_col(text: &str, line: u32, column: u32) -> usize {
     text.len()
 }
 
+use super::operator::Operator;
 pub(crate) use crate::did_you_mean::{closest, did_you_mean};
-
-/// Operators as other languages spell them, and this format's word.
-const OPERATOR_ALIASES: &[(&str, &str)] = &[
-    ("==", "equals"),
-    ("=", "equals"),
-    ("eq", "equals"),
-    ("!=", "not_equals"),
-    ("ne", "not_equals"),
-    ("in", "one_of"),
-    ("not_in", "not_one_of"),
-    ("<", "lt"),
-    ("<=", "lte"),
-    (">", "gt"),
-    (">=", "gte"),
-    ("max", "lte"),
-    ("min", "gte"),
-    ("regex", "matches"),
-    ("pattern", "matches"),
-];
 
 /// The help for a key that is not an operator: the closest operator when
 /// one is close, the operator another language's word means (`in` is
@@ -351,11 +333,11 @@ pub(crate) fn operator_hint(word: &str, operators: &[&str]) -> String {
         return h;
     }
     let allowed = operators.join(", ");
-    match OPERATOR_ALIASES
-        .iter()
-        .find(|(alias, op)| *alias == word && operators.contains(op))
-    {
-        Some((_, op)) => format!("this format writes it `{op}`; expected one of: {allowed}"),
+    match Operator::from_alias(word).filter(|op| operators.contains(&op.name())) {
+        Some(op) => format!(
+            "this format writes it `{}`; expected one of: {allowed}",
+            op.name()
+        ),
         None => format!("expected one of: {allowed}"),
     }
 }

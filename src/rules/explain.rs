@@ -3,7 +3,8 @@
 //! say what the engine does (the YAML follows for reference).
 
 use super::Rule;
-use super::condition::{Cond, Quantifier};
+use super::condition::Cond;
+use super::operator::Operator;
 use crate::context::Root;
 
 /// The rule in words, one section per question, indented two spaces.
@@ -123,11 +124,7 @@ fn cond(c: &Cond, indent: usize, out: &mut String) {
             cond(inner, indent + 2, out);
         }
         Cond::Quant { path, kind, body } => {
-            let which = match kind {
-                Quantifier::Some => "at least one element",
-                Quantifier::Every => "every element",
-                Quantifier::None => "no element",
-            };
+            let which = Operator::from(*kind).words();
             out.push_str(&format!("{pad}- {which} of `{}` such that:\n", path.text));
             cond(body, indent + 2, out);
         }

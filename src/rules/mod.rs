@@ -8,6 +8,7 @@ mod condition;
 mod diagnostics;
 mod eval;
 mod explain;
+mod operator;
 mod path;
 mod regex_fold;
 mod rows;

@@ -16,11 +16,24 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
+
+use super::operator::{Argument, Operator};
 
 /// The JSON Schema (draft 2020-12) of a rule file.
 pub fn rule_file_schema() -> Value {
-    let mut schema = schemars::schema_for!(RuleFile).to_value();
+    let mut generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    // The operators' arguments, referred to by `operator_properties`.
+    let _ = generator.subschema_for::<Scalar>();
+    let _ = generator.subschema_for::<TypeOrNull>();
+    let _ = generator.subschema_for::<Length>();
+    let mut schema = generator.into_root_schema_for::<RuleFile>().to_value();
+    for test in ["PathTest", "AttributeTest"] {
+        if let Some(Value::Object(props)) = schema.pointer_mut(&format!("/$defs/{test}/properties"))
+        {
+            props.extend(operator_properties());
+        }
+    }
     // An absent key and a key whose value is null are different things to
     // the loader: optional keys must not accept null.
     optional_not_null(&mut schema);
@@ -267,7 +280,7 @@ struct PathTest {
     #[serde(rename = "as")]
     as_: Option<String>,
     #[serde(flatten)]
-    ops: Operators,
+    modifiers: Modifiers,
 }
 
 /// A test on an attribute, e.g.
@@ -280,68 +293,46 @@ struct AttributeTest {
     /// The object whose `attributes` list to search (e.g. `item`).
     of: String,
     #[serde(flatten)]
-    ops: Operators,
+    modifiers: Modifiers,
 }
 
-/// The operators of a test. One per condition, except that `gt`/`gte`/
-/// `lt`/`lte` may share one, and so may the date operators.
+/// The keys of a test beside its subject and operators. The operators
+/// themselves (`exists`, `equals`, …) are added to the schema from
+/// [`Operator::ALL`] by [`operator_properties`]: one vocabulary for the
+/// loader, the type checker and the schema.
 #[derive(Deserialize, JsonSchema)]
-struct Operators {
-    /// `true`: the value is present (possibly null); `false`: missing.
-    exists: Option<bool>,
-    /// `true`: the value is present and null.
-    null: Option<bool>,
-    /// `true`: "", [] or {}.
-    empty: Option<bool>,
-    /// `true`: present, not null, not blank, not [] or {}.
-    non_empty: Option<bool>,
-    /// Equal to this value.
-    equals: Option<Scalar>,
-    /// Not equal to this value (true when missing).
-    not_equals: Option<Scalar>,
-    /// Equal to one of these values.
-    #[schemars(length(min = 1))]
-    one_of: Option<Vec<Scalar>>,
-    /// Equal to none of these values.
-    #[schemars(length(min = 1))]
-    not_one_of: Option<Vec<Scalar>>,
+struct Modifiers {
     /// With equals, not_equals, one_of, not_one_of, contains: compare text
     /// ignoring case.
     ignore_case: Option<bool>,
-    /// A string matching this regular expression (`regex` crate syntax).
-    matches: Option<String>,
-    /// A string containing this text, or a list containing this value.
-    contains: Option<Scalar>,
-    /// A number greater than this.
-    gt: Option<f64>,
-    /// A number at least this.
-    gte: Option<f64>,
-    /// A number less than this.
-    lt: Option<f64>,
-    /// A number at most this.
-    lte: Option<f64>,
-    /// The value's JSON type (or `date`: a string that parses as a date).
-    #[serde(rename = "type")]
-    type_: Option<TypeOrNull>,
-    /// A date before this: `now`, `now-30d`, `now+12h`, or a date.
-    before: Option<String>,
-    /// A date after this.
-    after: Option<String>,
-    /// A date not before this.
-    not_before: Option<String>,
-    /// A date not after this.
-    not_after: Option<String>,
-    /// The length of a string, list or object: a number, or comparisons.
-    length: Option<Length>,
-    /// At least one element of the list satisfies the condition (`as`
-    /// names the element).
-    some: Option<Box<Condition>>,
-    /// Every element satisfies the condition.
-    every: Option<Box<Condition>>,
-    /// No element satisfies the condition.
-    none: Option<Box<Condition>>,
     /// A note for readers.
     description: Option<String>,
+}
+
+/// The schema of every operator's key, from the operator vocabulary: its
+/// argument's type and its one-line description. One per condition, except
+/// that `gt`/`gte`/`lt`/`lte` may share one, and so may the date operators.
+fn operator_properties() -> serde_json::Map<String, Value> {
+    let scalar = json!({ "$ref": "#/$defs/Scalar" });
+    Operator::ALL
+        .into_iter()
+        .map(|op| {
+            let mut schema = match op.argument() {
+                Argument::Boolean => json!({ "type": "boolean" }),
+                Argument::Scalar => scalar.clone(),
+                Argument::Scalars => {
+                    json!({ "type": "array", "items": scalar.clone(), "minItems": 1 })
+                }
+                Argument::Pattern | Argument::Date => json!({ "type": "string" }),
+                Argument::Number => json!({ "type": "number" }),
+                Argument::TypeName => json!({ "$ref": "#/$defs/TypeOrNull" }),
+                Argument::Length => json!({ "$ref": "#/$defs/Length" }),
+                Argument::Condition => json!({ "$ref": "#/$defs/Condition" }),
+            };
+            schema["description"] = Value::String(op.description().to_owned());
+            (op.name().to_owned(), schema)
+        })
+        .collect()
 }
 
 /// A single value: string, number, boolean or null.
@@ -413,4 +404,51 @@ struct LengthCmp {
     lt: Option<f64>,
     /// At most this long.
     lte: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema's operators are the loader's: every operator, with its
+    /// description, on both kinds of test, and nothing else but the
+    /// subject and modifier keys.
+    #[test]
+    fn the_operator_properties_come_from_the_operator_vocabulary() {
+        let schema = rule_file_schema();
+        for test in ["PathTest", "AttributeTest"] {
+            let props = schema
+                .pointer(&format!("/$defs/{test}/properties"))
+                .and_then(Value::as_object)
+                .unwrap_or_else(|| panic!("{test} has properties: {schema:#}"));
+            for op in Operator::ALL {
+                assert_eq!(
+                    props[op.name()]["description"],
+                    op.description(),
+                    "{test}.{}",
+                    op.name()
+                );
+            }
+            let others: Vec<&str> = props
+                .keys()
+                .map(String::as_str)
+                .filter(|k| Operator::parse(k).is_none())
+                .collect();
+            let expected: &[&str] = if test == "PathTest" {
+                &["path", "as", "ignore_case", "description"]
+            } else {
+                &["attribute", "of", "ignore_case", "description"]
+            };
+            let mut others = others;
+            others.sort_unstable();
+            let mut expected = expected.to_vec();
+            expected.sort_unstable();
+            assert_eq!(others, expected, "{test}");
+            assert_eq!(
+                schema.pointer(&format!("/$defs/{test}/additionalProperties")),
+                Some(&Value::Bool(false)),
+                "{test} refuses unknown keys"
+            );
+        }
+    }
 }

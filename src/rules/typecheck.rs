@@ -12,6 +12,7 @@ use std::fmt::{self, Write as _};
 use serde_json::Value;
 
 use super::diagnostics::did_you_mean;
+use super::operator::{Argument, Operator};
 use super::path::{RawPath, RawSeg};
 use super::shape::{Ty, context_shape, with_article};
 
@@ -255,27 +256,27 @@ fn not_a_list(at: &At<'_>, ty: &Ty, what: &str) -> Problem {
 
 /// Checks that operator `op` can apply to a value of type `ty` (the value
 /// at `path`). For quantifiers, returns the element type.
-pub(crate) fn operator(op: &str, path: &str, ty: &Ty) -> Result<Option<Ty>, Problem> {
+pub(crate) fn operator(op: Operator, path: &str, ty: &Ty) -> Result<Option<Ty>, Problem> {
     if ty.is_open() {
-        return Ok(matches!(op, "some" | "every" | "none").then_some(Ty::Unchecked));
+        return Ok(op.is_quantifier().then_some(Ty::Unchecked));
     }
     let bad = |what: &str, fix: Option<&str>| {
         let p = Problem::new(
             "type-mismatch",
             "operator does not apply",
-            format!("`{op}` {what}, but `{path}` is {ty}"),
+            format!("`{}` {what}, but `{path}` is {ty}", op.name()),
         );
         match fix {
             Some(f) => p.help(f),
             None => p,
         }
     };
-    match op {
-        "some" | "every" | "none" => match ty {
+    match op.argument() {
+        Argument::Condition => match ty {
             Ty::Array(e) => Ok(Some((**e).clone())),
             _ => Err(bad("iterates over a list", None)),
         },
-        "matches" => match ty {
+        Argument::Pattern => match ty {
             Ty::String => Ok(None),
             Ty::Integer | Ty::Number => Err(bad(
                 "tests a string",
@@ -283,7 +284,7 @@ pub(crate) fn operator(op: &str, path: &str, ty: &Ty) -> Result<Option<Ty>, Prob
             )),
             _ => Err(bad("tests a string", None)),
         },
-        "gt" | "gte" | "lt" | "lte" => match ty {
+        Argument::Number => match ty {
             Ty::Integer | Ty::Number => Ok(None),
             Ty::String => Err(bad(
                 "compares numbers",
@@ -297,40 +298,40 @@ pub(crate) fn operator(op: &str, path: &str, ty: &Ty) -> Result<Option<Ty>, Prob
             )),
             _ => Err(bad("compares numbers", None)),
         },
-        "before" | "after" | "not_before" | "not_after" => match ty {
+        Argument::Date => match ty {
             Ty::String => Ok(None),
             _ => Err(bad("compares a date, written as a string", None)),
         },
-        "length" => match ty {
+        Argument::Length => match ty {
             Ty::String | Ty::Array(_) | Ty::Map(_) | Ty::Record(_) => Ok(None),
             _ => Err(bad(
                 "measures a string, list or object",
                 Some("compare the number itself with `gt`, `gte`, `lt`, `lte`"),
             )),
         },
-        "contains" => match ty {
+        Argument::Scalar if op == Operator::Contains => match ty {
             Ty::String | Ty::Array(_) => Ok(None),
             _ => Err(bad("searches a string or a list", None)),
         },
-        "empty" => match ty {
+        Argument::Boolean if op == Operator::Empty => match ty {
             Ty::Integer | Ty::Number | Ty::Boolean => Err(bad(
                 "asks for \"\", [] or {}",
                 Some("a number or boolean is never empty: ask `exists: false` or `null: true`"),
             )),
             _ => Ok(None),
         },
-        _ => Ok(None),
+        Argument::Boolean | Argument::Scalar | Argument::Scalars | Argument::TypeName => Ok(None),
     }
 }
 
 /// Checks that a literal compared with `op` can ever equal a value of type
 /// `ty`.
-pub(crate) fn literal(op: &str, path: &str, ty: &Ty, value: &Value) -> Result<(), Problem> {
+pub(crate) fn literal(op: Operator, path: &str, ty: &Ty, value: &Value) -> Result<(), Problem> {
     if ty.is_open() || value.is_null() {
         return Ok(());
     }
     let (target, what) = match (op, ty) {
-        ("contains", Ty::Array(e)) => (&**e, "elements"),
+        (Operator::Contains, Ty::Array(e)) => (&**e, "elements"),
         _ => (ty, "value"),
     };
     let fits = match target {
@@ -359,7 +360,7 @@ pub(crate) fn literal(op: &str, path: &str, ty: &Ty, value: &Value) -> Result<()
     let mut p = Problem::new(
         "type-mismatch",
         "can never match",
-        format!("`{op}` {shown} can never match: {what_is}"),
+        format!("`{}` {shown} can never match: {what_is}", op.name()),
     );
     if matches!(target, Ty::String) && (value.is_number() || value.is_boolean()) {
         p = p.help("quote it in the rule file: YAML reads unquoted digits, true and false as numbers and booleans");

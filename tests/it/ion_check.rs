@@ -191,3 +191,67 @@ async fn the_demo_snapshot_gives_the_expected_verdicts() {
     assert_eq!(outcome(&unrecorded, "customer-exists"), Outcome::Error);
     assert_eq!(unrecorded.verdict(), Verdict::Indeterminate);
 }
+
+/// Issue 13, class 7 over real HTTP: ION's 404 for the cloud profiles, a
+/// 200 without `customerCloudProfiles` and a 200 with an empty list are one
+/// fact ("the customer has no cloud profiles"), so every quantifier answers
+/// the same on all three: `none` and `every` true, `some` false.
+#[tokio::test]
+async fn no_cloud_profiles_is_one_fact_however_ion_says_it() {
+    const QUANTIFIERS: &str = r#"
+rules:
+  - id: no-disabled-profile
+    title: No disabled profile
+    severity: error
+    assert: { path: cloudProfiles, as: p, none: { path: p.enabled, equals: false } }
+    message: "a profile is disabled"
+  - id: every-profile-enabled
+    title: Every profile enabled
+    severity: error
+    assert: { path: cloudProfiles, as: p, every: { path: p.enabled, equals: true } }
+    message: "a profile is disabled"
+  - id: some-profile
+    title: Some profile
+    severity: warning
+    assert: { path: cloudProfiles, as: p, some: { path: p.enabled, exists: true } }
+    message: "no profile"
+"#;
+    let rules = RuleSetLoader::new()
+        .without_builtin()
+        .source("quantifiers.yaml", QUANTIFIERS)
+        .load()
+        .expect("rules load");
+    let answers = [
+        (
+            "404",
+            ion_error(404, "NOT_FOUND", "no cloud profiles for this customer"),
+        ),
+        (
+            "200 without the list",
+            ok_json(serde_json::json!({ "customerId": CUSTOMER.to_string() })),
+        ),
+        (
+            "200 with an empty list",
+            ok_json(
+                serde_json::json!({ "customerId": CUSTOMER.to_string(), "customerCloudProfiles": [] }),
+            ),
+        ),
+    ];
+    for (what, answer) in answers {
+        let server = MockServer::start().await;
+        mount_customer_record(&server, CUSTOMER).await;
+        mount_get(&server, path(profiles_path(ACCOUNT, CUSTOMER)), answer, 1).await;
+        let preflight = Preflight::new(client_with_access(&server, "at-1"), rules.clone());
+        let report = preflight.check(CheckRequest::new(ACCOUNT, CUSTOMER)).await;
+        assert_eq!(
+            [
+                outcome(&report, "no-disabled-profile"),
+                outcome(&report, "every-profile-enabled"),
+                outcome(&report, "some-profile"),
+            ],
+            [Outcome::Pass, Outcome::Pass, Outcome::Fail],
+            "{what}: {report:#?}"
+        );
+        assert_eq!(report.verdict(), Verdict::Ready, "{what}");
+    }
+}

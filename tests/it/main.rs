@@ -33,6 +33,7 @@ mod rule_composition;
 mod rule_schema;
 mod rule_tests;
 mod rule_traps;
+mod rule_traps_more;
 mod rule_types;
 mod secrets;
 #[cfg(feature = "serve")]
