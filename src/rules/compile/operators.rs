@@ -39,18 +39,20 @@ impl Compiler {
         depth: usize,
         expanding: &mut Vec<String>,
     ) -> Option<Cond> {
-        let mut allowed: Vec<&str> = subject_keys.to_vec();
-        allowed.extend(["as", "ignore_case", "description"]);
-        // Pushed one by one: `extend` would ask the subject keys to be
-        // `'static` like the names.
-        for name in Operator::names() {
-            allowed.push(name);
-        }
+        const MODIFIERS: [&str; 3] = ["as", "ignore_case", "description"];
         let mut ops: Vec<(Operator, &Key, &Node)> = Vec::new();
         for (k, v) in entries {
             if let Some(op) = Operator::parse(&k.name) {
                 ops.push((op, k, v));
-            } else if !allowed.contains(&k.name.as_str()) {
+            } else if !subject_keys.contains(&k.name.as_str())
+                && !MODIFIERS.contains(&k.name.as_str())
+            {
+                // Listed only when needed: most conditions have no unknown key.
+                let mut allowed: Vec<&str> = subject_keys.to_vec();
+                allowed.extend(MODIFIERS);
+                for name in Operator::names() {
+                    allowed.push(name);
+                }
                 self.diags.unknown_operator(file, k, &allowed);
                 return None;
             }
