@@ -6,7 +6,13 @@
 //! cargo bench --bench serve -- --soak 600         # plus 10 minutes of load, RSS sampled
 //! cargo bench --bench serve -- --drop-bodies      # throughput as first measured (see below)
 //! cargo bench --bench serve -- --bin PATH         # another build of the binary
+//! cargo bench --bench serve -- --callgrind 2000   # serve's instructions per check
 //! ```
+//!
+//! The fake upstream sends answers serialized once, and the load generator
+//! drains answers without parsing them, so that the two cores the three
+//! processes share go to the service as far as possible; the CPU each side
+//! used per check is printed with every throughput figure.
 //!
 //! The throughput clients read every answer to its end, as an order system
 //! does. The first version of this bench dropped each answer unread, so
