@@ -341,18 +341,7 @@ mod tests {
     #[test]
     fn rule_outcomes_count_per_rule_and_outcome_in_label_order() {
         use crate::report::{RuleResult, Severity};
-        let result = |rule: &str, outcome| RuleResult {
-            rule: rule.into(),
-            title: "t".into(),
-            severity: Severity::Error,
-            outcome,
-            message: None,
-            preempts: None,
-            docs: None,
-            evidence: vec![],
-            items: vec![],
-            checked_items: None,
-        };
+        let result = |rule: &str, outcome| RuleResult::bare(rule, Severity::Error, outcome);
         let report = |outcomes: [Outcome; 2]| {
             Report::from_results(
                 1,
