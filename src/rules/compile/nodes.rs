@@ -44,7 +44,7 @@ impl Diags {
 
     /// Records a problem. Nothing is muted: a problem found while a named
     /// condition is expanded where it is used is reported like any other
-    /// (duplicates are dropped in `finish`), so a rule is never left out of
+    /// (duplicates are dropped in the plan stage), so a rule is never left out of
     /// the set without a word. A problem found in a built-in file while a
     /// user's file is being expanded (a redefined condition, a user's rule)
     /// is that file's doing: it is placed at the innermost user's place,
@@ -92,7 +92,7 @@ impl Diags {
 
     /// Reports a type problem. Unlike structural problems, these are reported
     /// inside a named condition's expansion too: only there are the types of
-    /// its variables known (duplicates are dropped in `finish`).
+    /// its variables known (duplicates are dropped in the plan stage).
     pub(super) fn type_problem(&mut self, file: &SourceFile, pos: Pos, problem: Problem) {
         let d = Diagnostic::at(file, pos, problem.code, problem.message)
             .label(problem.label)
