@@ -272,3 +272,59 @@ fn a_replaced_customer_exists_that_always_passes_cannot_make_a_missing_customer_
         "{out}"
     );
 }
+
+/// A replacement `customer-exists` whose `when` never holds would always be
+/// `skip`, and a rule whose requirement is skipped is skipped too: every
+/// rule requiring `customer-exists` would be silenced, and a valid NCE order
+/// for a customer ION does not know was `ready`. The built-in
+/// `customer-exists` always applies, so a replacement that can skip (a
+/// `when` or a `for_each`) is refused at its own line, naming the rules it
+/// would silence.
+#[test]
+fn a_replaced_customer_exists_that_can_skip_is_refused_where_it_can() {
+    let file = "replaces-customer-exists-never-applies.yaml";
+    let ds = refused(true, file);
+    let d = only(&ds, "replacement-can-skip");
+    assert_eq!(d.file(), trap(file), "{}", one_line(&ds));
+    assert_eq!(d.line(), line_of(&trap(file), "when:"), "{}", one_line(&ds));
+    let line = d.one_line();
+    for dependent in [
+        "customer-active",
+        "nce-item-has-microsoft-tenant",
+        "customer-email-valid",
+    ] {
+        assert!(line.contains(&format!("`{dependent}`")), "{line}");
+    }
+    assert!(
+        line.contains("builtin:default:"),
+        "the replaced rule and the dependents are related: {line}"
+    );
+
+    // The same rule without its `when` (the condition in `assert`) loads.
+    let fixed = std::fs::read_to_string(trap(file)).unwrap().replace(
+        "    when: { path: request.customerId, exists: false }\n",
+        "",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        trap("disable-customer-exists.yaml"),
+        dir.path().join("disable-customer-exists.yaml"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join(file), fixed).unwrap();
+    let set = RuleSetLoader::new()
+        .file(dir.path().join(file))
+        .load()
+        .expect("a replacement that always applies loads");
+    assert_eq!(set.rules().len(), 22);
+
+    // A rule of one's own that requires one's own replacement is the
+    // author's design: not refused.
+    let off = "disable: [customer-exists, customer-active, nce-item-has-microsoft-tenant, customer-email-valid, customer-address-complete, customer-address-country-code, microsoft-profile-delegated-access, microsoft-profile-gdap-active, microsoft-profile-agreement-accepted]\n";
+    let own = "rules:\n  - id: customer-exists\n    title: t\n    severity: error\n    when: { path: customer, exists: true }\n    assert: { path: customer.customerStatus, exists: true }\n    message: m\n  - id: mine\n    title: t\n    severity: error\n    requires: [customer-exists]\n    assert: { path: customer, exists: true }\n    message: m\n";
+    RuleSetLoader::new()
+        .source("off.yaml", off)
+        .source("own.yaml", own)
+        .load()
+        .expect("own dependents of own replacement load");
+}

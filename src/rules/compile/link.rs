@@ -38,7 +38,8 @@ pub(super) struct LinkedRule {
 /// Stage 2: links the composed rules.
 pub(super) fn link(c: Composed) -> Linked {
     let mut diags = Diags::carried(c.diags);
-    let active: Vec<PendingRule> = c.rules.into_iter().filter(|r| !r.disabled).collect();
+    let (active, disabled): (Vec<PendingRule>, Vec<PendingRule>) =
+        c.rules.into_iter().partition(|r| !r.disabled);
     let index: HashMap<&str, usize> = active
         .iter()
         .enumerate()
@@ -46,6 +47,8 @@ pub(super) fn link(c: Composed) -> Linked {
         .collect();
     // Enabled rules that require a disabled id, by that id.
     let mut orphaned: BTreeMap<&str, Vec<(&PendingRule, Pos)>> = BTreeMap::new();
+    // Enabled rules that require another enabled rule, by its index.
+    let mut dependents: BTreeMap<usize, Vec<(&PendingRule, Pos)>> = BTreeMap::new();
     let mut requires = Vec::with_capacity(active.len());
     for p in &active {
         let mut resolved = Vec::new();
@@ -60,6 +63,7 @@ pub(super) fn link(c: Composed) -> Linked {
                         severity_inversion(&mut diags, p, *pos, dep);
                     }
                     resolved.push(i);
+                    dependents.entry(i).or_default().push((p, *pos));
                 }
                 None if c.disabled_at.contains_key(req) => {
                     orphaned.entry(req.as_str()).or_default().push((p, *pos));
@@ -86,6 +90,16 @@ pub(super) fn link(c: Composed) -> Linked {
         };
         diags.push(disabled_required(id, at, dependents));
     }
+    for (&i, deps) in &dependents {
+        let replacement = &active[i];
+        // The last disabled rule with this id is the one it replaces.
+        let Some(original) = disabled.iter().rev().find(|r| r.id == replacement.id) else {
+            continue;
+        };
+        if let Some(d) = replacement_can_skip(replacement, original, deps) {
+            diags.push(d);
+        }
+    }
     let rules = active
         .into_iter()
         .zip(requires)
@@ -101,6 +115,73 @@ pub(super) fn link(c: Composed) -> Linked {
         lines: c.lines,
         diags: diags.into_vec(),
     }
+}
+
+/// `replacement` takes the place of `original`, a disabled rule that always
+/// applied (no `when`, no `for_each`), for the rules in `dependents` that
+/// require it. A `when` or `for_each` lets the replacement `skip`, and a
+/// rule whose requirement was skipped is skipped too: every dependent would
+/// be silenced by a replacement that never applies (a missing customer
+/// `ready`). Refused at the replacement's `when`/`for_each`, unless every
+/// dependent is in the replacement's own file (its author wrote both).
+fn replacement_can_skip(
+    replacement: &PendingRule,
+    original: &PendingRule,
+    dependents: &[(&PendingRule, Pos)],
+) -> Option<Diagnostic> {
+    if original.when.is_some() || original.for_each.is_some() {
+        return None;
+    }
+    let (key, node) = match (&replacement.when, &replacement.for_each) {
+        (Some(w), _) => ("when", w),
+        (None, Some(f)) => ("for_each", f),
+        (None, None) => return None,
+    };
+    let others: Vec<&(&PendingRule, Pos)> = dependents
+        .iter()
+        .filter(|(r, _)| r.file.name != replacement.file.name)
+        .collect();
+    if others.is_empty() {
+        return None;
+    }
+    let id = &replacement.id;
+    let names: Vec<String> = others.iter().map(|(r, _)| format!("`{}`", r.id)).collect();
+    let mut d = Diagnostic::at(
+        &replacement.file,
+        node.pos,
+        "replacement-can-skip",
+        format!(
+            "this `{key}` lets `{id}` be skipped, where the `{id}` it replaces has no `when` or `for_each`: {} {} it would be skipped with it ({})",
+            if names.len() == 1 { "a rule" } else { "the rules" },
+            if names.len() == 1 { "that requires" } else { "that require" },
+            names.join(", ")
+        ),
+    )
+    .label("can skip")
+    .help(format!(
+        "a rule requiring `{id}` is skipped whenever `{id}` is, so a `{id}` that does not apply would silence them all; write the condition into `assert`, so that it passes or fails wherever the rule it replaces did, or disable the rules that require it too"
+    ))
+    .with_related(
+        Diagnostic::at(
+            &original.file,
+            original.id_pos,
+            "related",
+            format!("the `{id}` it replaces"),
+        )
+        .label("replaced rule"),
+    );
+    for (r, pos) in others {
+        d = d.with_related(
+            Diagnostic::at(
+                &r.file,
+                *pos,
+                "related",
+                format!("`{}` requires `{id}` here", r.id),
+            )
+            .label("requires it"),
+        );
+    }
+    Some(d)
 }
 
 /// `id`, disabled `at`, is still required by `dependents`: refused, so that
