@@ -38,8 +38,18 @@ pub(super) struct LinkedRule {
 /// Stage 2: links the composed rules.
 pub(super) fn link(c: Composed) -> Linked {
     let mut diags = Diags::carried(c.diags);
-    let (active, disabled): (Vec<PendingRule>, Vec<PendingRule>) =
-        c.rules.into_iter().partition(|r| !r.disabled);
+    // Each disabled rule with no `when` and no `for_each` (it is never
+    // skipped for its own conditions), by id: the last one for each id is
+    // the rule a later rule with that id replaces.
+    let mut never_skips: HashMap<String, Option<Place>> = HashMap::new();
+    for r in c.rules.iter().filter(|r| r.disabled) {
+        let place = (r.when.is_none() && r.for_each.is_none()).then(|| Place {
+            file: r.file.clone(),
+            pos: r.id_pos,
+        });
+        never_skips.insert(r.id.clone(), place);
+    }
+    let active: Vec<PendingRule> = c.rules.into_iter().filter(|r| !r.disabled).collect();
     let index: HashMap<&str, usize> = active
         .iter()
         .enumerate()
@@ -47,7 +57,8 @@ pub(super) fn link(c: Composed) -> Linked {
         .collect();
     // Enabled rules that require a disabled id, by that id.
     let mut orphaned: BTreeMap<&str, Vec<(&PendingRule, Pos)>> = BTreeMap::new();
-    // Enabled rules that require another enabled rule, by its index.
+    // Enabled rules that require a replacement (an enabled rule whose id
+    // was disabled earlier), by its index.
     let mut dependents: BTreeMap<usize, Vec<(&PendingRule, Pos)>> = BTreeMap::new();
     let mut requires = Vec::with_capacity(active.len());
     for p in &active {
@@ -63,7 +74,9 @@ pub(super) fn link(c: Composed) -> Linked {
                         severity_inversion(&mut diags, p, *pos, dep);
                     }
                     resolved.push(i);
-                    dependents.entry(i).or_default().push((p, *pos));
+                    if never_skips.contains_key(req) {
+                        dependents.entry(i).or_default().push((p, *pos));
+                    }
                 }
                 None if c.disabled_at.contains_key(req) => {
                     orphaned.entry(req.as_str()).or_default().push((p, *pos));
@@ -92,8 +105,7 @@ pub(super) fn link(c: Composed) -> Linked {
     }
     for (&i, deps) in &dependents {
         let replacement = &active[i];
-        // The last disabled rule with this id is the one it replaces.
-        let Some(original) = disabled.iter().rev().find(|r| r.id == replacement.id) else {
+        let Some(Some(original)) = never_skips.get(&replacement.id) else {
             continue;
         };
         if let Some(d) = replacement_can_skip(replacement, original, deps) {
@@ -117,8 +129,8 @@ pub(super) fn link(c: Composed) -> Linked {
     }
 }
 
-/// `replacement` takes the place of `original`, a disabled rule that always
-/// applied (no `when`, no `for_each`), for the rules in `dependents` that
+/// `replacement` takes the place of the disabled rule defined at
+/// `original`, which has no `when` and no `for_each`, for the rules in `dependents` that
 /// require it. A `when` or `for_each` lets the replacement `skip`, and a
 /// rule whose requirement was skipped is skipped too: every dependent would
 /// be silenced by a replacement that never applies (a missing customer
@@ -126,12 +138,9 @@ pub(super) fn link(c: Composed) -> Linked {
 /// dependent is in the replacement's own file (its author wrote both).
 fn replacement_can_skip(
     replacement: &PendingRule,
-    original: &PendingRule,
+    original: &Place,
     dependents: &[(&PendingRule, Pos)],
 ) -> Option<Diagnostic> {
-    if original.when.is_some() || original.for_each.is_some() {
-        return None;
-    }
     let (key, node) = match (&replacement.when, &replacement.for_each) {
         (Some(w), _) => ("when", w),
         (None, Some(f)) => ("for_each", f),
@@ -164,7 +173,7 @@ fn replacement_can_skip(
     .with_related(
         Diagnostic::at(
             &original.file,
-            original.id_pos,
+            original.pos,
             "related",
             format!("the `{id}` it replaces"),
         )
