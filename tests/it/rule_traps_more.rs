@@ -278,8 +278,8 @@ fn a_replaced_customer_exists_that_always_passes_cannot_make_a_missing_customer_
 /// rule requiring `customer-exists` would be silenced, and a valid NCE order
 /// for a customer ION does not know was `ready`. The built-in
 /// `customer-exists` always applies, so a replacement that can skip (a
-/// `when` or a `for_each`) is refused at its own line, naming the rules it
-/// would silence.
+/// `when`, a `for_each` or a `requires`) is refused at its own line, naming
+/// the rules it would silence.
 #[test]
 fn a_replaced_customer_exists_that_can_skip_is_refused_where_it_can() {
     let file = "replaces-customer-exists-never-applies.yaml";
@@ -298,6 +298,26 @@ fn a_replaced_customer_exists_that_can_skip_is_refused_where_it_can() {
     assert!(
         line.contains("builtin:default:"),
         "the replaced rule and the dependents are related: {line}"
+    );
+
+    // A `requires` the replaced rule did not have can skip it just as well.
+    let file2 = "replaces-customer-exists-requiring.yaml";
+    let ds2 = refused(true, file2);
+    let d2 = only(&ds2, "replacement-can-skip");
+    assert_eq!(
+        (d2.file(), d2.line()),
+        (
+            trap(file2).as_str(),
+            line_of(&trap(file2), "requires: [azure-create")
+        ),
+        "{}",
+        one_line(&ds2)
+    );
+    assert!(
+        d2.message()
+            .starts_with("this `requires` lets `customer-exists` be skipped"),
+        "{}",
+        one_line(&ds2)
     );
 
     // The same rule without its `when` (the condition in `assert`) loads.

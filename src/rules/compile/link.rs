@@ -38,15 +38,16 @@ pub(super) struct LinkedRule {
 /// Stage 2: links the composed rules.
 pub(super) fn link(c: Composed) -> Linked {
     let mut diags = Diags::carried(c.diags);
-    // Each disabled rule with no `when` and no `for_each` (it is never
-    // skipped for its own conditions), by id: the last one for each id is
+    // Each disabled rule with no `when`, `for_each` or `requires` (nothing
+    // of its own makes it `skip`), by id: the last one for each id is
     // the rule a later rule with that id replaces.
     let mut never_skips: HashMap<String, Option<Place>> = HashMap::new();
     for r in c.rules.iter().filter(|r| r.disabled) {
-        let place = (r.when.is_none() && r.for_each.is_none()).then(|| Place {
-            file: r.file.clone(),
-            pos: r.id_pos,
-        });
+        let place =
+            (r.when.is_none() && r.for_each.is_none() && r.requires.is_empty()).then(|| Place {
+                file: r.file.clone(),
+                pos: r.id_pos,
+            });
         never_skips.insert(r.id.clone(), place);
     }
     let active: Vec<PendingRule> = c.rules.into_iter().filter(|r| !r.disabled).collect();
@@ -130,21 +131,27 @@ pub(super) fn link(c: Composed) -> Linked {
 }
 
 /// `replacement` takes the place of the disabled rule defined at
-/// `original`, which has no `when` and no `for_each`, for the rules in `dependents` that
-/// require it. A `when` or `for_each` lets the replacement `skip`, and a
-/// rule whose requirement was skipped is skipped too: every dependent would
-/// be silenced by a replacement that never applies (a missing customer
-/// `ready`). Refused at the replacement's `when`/`for_each`, unless every
-/// dependent is in the replacement's own file (its author wrote both).
+/// `original`, which has no `when`, `for_each` or `requires`, for the rules
+/// in `dependents` that require it. Any of those lets the replacement
+/// `skip` (a `requires` when the rule it names does not pass), and a rule
+/// whose requirement was skipped is skipped too: every dependent would be
+/// silenced by a replacement that never applies (a missing customer
+/// `ready`). Refused at that key, unless every dependent is in the
+/// replacement's own file (its author wrote both).
 fn replacement_can_skip(
     replacement: &PendingRule,
     original: &Place,
     dependents: &[(&PendingRule, Pos)],
 ) -> Option<Diagnostic> {
-    let (key, node) = match (&replacement.when, &replacement.for_each) {
-        (Some(w), _) => ("when", w),
-        (None, Some(f)) => ("for_each", f),
-        (None, None) => return None,
+    let (key, pos) = match (
+        &replacement.when,
+        &replacement.for_each,
+        replacement.requires.first(),
+    ) {
+        (Some(w), _, _) => ("when", w.pos),
+        (None, Some(f), _) => ("for_each", f.pos),
+        (None, None, Some((_, pos))) => ("requires", *pos),
+        (None, None, None) => return None,
     };
     let others: Vec<&(&PendingRule, Pos)> = dependents
         .iter()
@@ -157,10 +164,10 @@ fn replacement_can_skip(
     let names: Vec<String> = others.iter().map(|(r, _)| format!("`{}`", r.id)).collect();
     let mut d = Diagnostic::at(
         &replacement.file,
-        node.pos,
+        pos,
         "replacement-can-skip",
         format!(
-            "this `{key}` lets `{id}` be skipped, where the `{id}` it replaces has no `when` or `for_each`: {} {} it would be skipped with it ({})",
+            "this `{key}` lets `{id}` be skipped, where the `{id}` it replaces has no `when`, `for_each` or `requires`: {} {} it would be skipped with it ({})",
             if names.len() == 1 { "a rule" } else { "the rules" },
             if names.len() == 1 { "that requires" } else { "that require" },
             names.join(", ")
@@ -168,7 +175,7 @@ fn replacement_can_skip(
     )
     .label("can skip")
     .help(format!(
-        "a rule requiring `{id}` is skipped whenever `{id}` is, so a `{id}` that does not apply would silence them all; write the condition into `assert`, so that it passes or fails wherever the rule it replaces did, or disable the rules that require it too"
+        "a rule requiring `{id}` is skipped whenever `{id}` is, so a `{id}` that does not apply would silence them all; make it pass or fail wherever the rule it replaces did (a condition belongs in `assert`), or disable the rules that require it too"
     ))
     .with_related(
         Diagnostic::at(
