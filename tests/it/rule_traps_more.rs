@@ -348,3 +348,59 @@ fn a_replaced_customer_exists_that_can_skip_is_refused_where_it_can() {
         .load()
         .expect("own dependents of own replacement load");
 }
+
+/// The same for a required rule that has a `when` of its own: a
+/// replacement `new-customer-email-valid` with another `when` (one that
+/// never holds) would skip `new-customer-email-not-in-use` on every payload.
+/// Refused at the new `when`; the same replacement keeping the replaced
+/// rule's `when` (written differently: flow spacing is not a difference)
+/// loads, and so does one without a `when` (it applies more often, never
+/// less).
+#[test]
+fn a_replaced_rule_with_another_when_is_refused_and_the_same_when_loads() {
+    let file = "replaces-email-valid-never-applies.yaml";
+    let ds = refused(false, file);
+    let d = only(&ds, "replacement-can-skip");
+    assert_eq!(
+        (d.file(), d.line()),
+        (trap(file).as_str(), line_of(&trap(file), "when:")),
+        "{}",
+        one_line(&ds)
+    );
+    assert!(
+        d.message().contains("has another `when`")
+            && d.message().contains("`new-customer-email-not-in-use`"),
+        "{}",
+        one_line(&ds)
+    );
+
+    let text = std::fs::read_to_string(trap(file)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        trap("disable-email-valid.yaml"),
+        dir.path().join("disable-email-valid.yaml"),
+    )
+    .unwrap();
+    let never =
+        "    when: { path: newCustomer.customerEmail, equals: \"never@example.invalid\" }\n";
+    assert!(text.contains(never));
+    for (what, when) in [
+        (
+            "the same when",
+            "    when:   {condition:   new-customer-email-given}\n",
+        ),
+        ("no when", ""),
+    ] {
+        let path = dir.path().join("replacement.yaml");
+        std::fs::write(&path, text.replace(never, when)).unwrap();
+        let set = RuleSetLoader::new()
+            .without_builtin()
+            .file(&path)
+            .load()
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            set.rule("new-customer-email-not-in-use").is_some(),
+            "{what}"
+        );
+    }
+}

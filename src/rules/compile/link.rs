@@ -11,7 +11,7 @@ use super::nodes::{Diags, look_alike_help};
 use super::{NamedCond, PendingRule, Place};
 use crate::rules::FileComposition;
 use crate::rules::diagnostics::{Diagnostic, SourceFile, did_you_mean};
-use crate::rules::yaml::Pos;
+use crate::rules::yaml::{Node, Pos};
 
 /// What linking hands the compiler: the enabled rules with their
 /// requirements resolved, and everything composition found.
@@ -38,17 +38,11 @@ pub(super) struct LinkedRule {
 /// Stage 2: links the composed rules.
 pub(super) fn link(c: Composed) -> Linked {
     let mut diags = Diags::carried(c.diags);
-    // Each disabled rule with no `when`, `for_each` or `requires` (nothing
-    // of its own makes it `skip`), by id: the last one for each id is
-    // the rule a later rule with that id replaces.
-    let mut never_skips: HashMap<String, Option<Place>> = HashMap::new();
+    // What lets each disabled rule `skip`, by id: the last one for each id
+    // is the rule a later rule with that id replaces.
+    let mut replaced: HashMap<String, Replaced> = HashMap::new();
     for r in c.rules.iter().filter(|r| r.disabled) {
-        let place =
-            (r.when.is_none() && r.for_each.is_none() && r.requires.is_empty()).then(|| Place {
-                file: r.file.clone(),
-                pos: r.id_pos,
-            });
-        never_skips.insert(r.id.clone(), place);
+        replaced.insert(r.id.clone(), Replaced::of(r));
     }
     let active: Vec<PendingRule> = c.rules.into_iter().filter(|r| !r.disabled).collect();
     let index: HashMap<&str, usize> = active
@@ -75,7 +69,7 @@ pub(super) fn link(c: Composed) -> Linked {
                         severity_inversion(&mut diags, p, *pos, dep);
                     }
                     resolved.push(i);
-                    if never_skips.contains_key(req) {
+                    if replaced.contains_key(req) {
                         dependents.entry(i).or_default().push((p, *pos));
                     }
                 }
@@ -106,7 +100,7 @@ pub(super) fn link(c: Composed) -> Linked {
     }
     for (&i, deps) in &dependents {
         let replacement = &active[i];
-        let Some(Some(original)) = never_skips.get(&replacement.id) else {
+        let Some(original) = replaced.get(&replacement.id) else {
             continue;
         };
         if let Some(d) = replacement_can_skip(replacement, original, deps) {
@@ -130,28 +124,67 @@ pub(super) fn link(c: Composed) -> Linked {
     }
 }
 
-/// `replacement` takes the place of the disabled rule defined at
-/// `original`, which has no `when`, `for_each` or `requires`, for the rules
-/// in `dependents` that require it. Any of those lets the replacement
-/// `skip` (a `requires` when the rule it names does not pass), and a rule
-/// whose requirement was skipped is skipped too: every dependent would be
-/// silenced by a replacement that never applies (a missing customer
+/// A disabled rule, as far as a rule replacing it must match it: what can
+/// make it `skip` (its `when` and `for_each` as written, its `requires`).
+struct Replaced {
+    place: Place,
+    when: Option<serde_json::Value>,
+    for_each: Option<serde_json::Value>,
+    requires: Vec<String>,
+}
+
+impl Replaced {
+    fn of(r: &PendingRule) -> Replaced {
+        Replaced {
+            place: Place {
+                file: r.file.clone(),
+                pos: r.id_pos,
+            },
+            when: r.when.as_ref().map(|n| n.to_json()),
+            for_each: r.for_each.as_ref().map(|n| n.to_json()),
+            requires: r.requires.iter().map(|(id, _)| id.clone()).collect(),
+        }
+    }
+}
+
+/// `replacement` takes the place of `original`, a disabled rule, for the
+/// rules in `dependents` that require it. A rule whose requirement was
+/// skipped is skipped too, so a replacement that can `skip` where the rule
+/// it replaces could not — a `when` or `for_each` other than its own (as
+/// written), a `requires` it did not have — would silence every dependent
+/// (a replacement `customer-exists` that never applies: a missing customer
 /// `ready`). Refused at that key, unless every dependent is in the
-/// replacement's own file (its author wrote both).
+/// replacement's own file (its author wrote both). Leaving a `when` out is
+/// fine: the replacement then applies more often, never less.
 fn replacement_can_skip(
     replacement: &PendingRule,
-    original: &Place,
+    original: &Replaced,
     dependents: &[(&PendingRule, Pos)],
 ) -> Option<Diagnostic> {
-    let (key, pos) = match (
-        &replacement.when,
-        &replacement.for_each,
-        replacement.requires.first(),
-    ) {
-        (Some(w), _, _) => ("when", w.pos),
-        (None, Some(f), _) => ("for_each", f.pos),
-        (None, None, Some((_, pos))) => ("requires", *pos),
-        (None, None, None) => return None,
+    let differs = |mine: &Option<Node>, theirs: &Option<serde_json::Value>| {
+        mine.as_ref()
+            .is_some_and(|n| theirs.as_ref() != Some(&n.to_json()))
+    };
+    let new_requirement = replacement
+        .requires
+        .iter()
+        .find(|(id, _)| !original.requires.contains(id));
+    let (key, pos, theirs) = if differs(&replacement.when, &original.when) {
+        let pos = replacement
+            .when
+            .as_ref()
+            .map_or(replacement.id_pos, |n| n.pos);
+        ("when", pos, original.when.is_some())
+    } else if differs(&replacement.for_each, &original.for_each) {
+        let pos = replacement
+            .for_each
+            .as_ref()
+            .map_or(replacement.id_pos, |n| n.pos);
+        ("for_each", pos, original.for_each.is_some())
+    } else if let Some((_, pos)) = new_requirement {
+        ("requires", *pos, !original.requires.is_empty())
+    } else {
+        return None;
     };
     let others: Vec<&(&PendingRule, Pos)> = dependents
         .iter()
@@ -167,7 +200,12 @@ fn replacement_can_skip(
         pos,
         "replacement-can-skip",
         format!(
-            "this `{key}` lets `{id}` be skipped, where the `{id}` it replaces has no `when`, `for_each` or `requires`: {} {} it would be skipped with it ({})",
+            "this `{key}` lets `{id}` be skipped where the `{id}` it replaces {}: {} {} it would be skipped with it ({})",
+            if theirs {
+                format!("has another `{key}`")
+            } else {
+                format!("has no `{key}`")
+            },
             if names.len() == 1 { "a rule" } else { "the rules" },
             if names.len() == 1 { "that requires" } else { "that require" },
             names.join(", ")
@@ -175,12 +213,12 @@ fn replacement_can_skip(
     )
     .label("can skip")
     .help(format!(
-        "a rule requiring `{id}` is skipped whenever `{id}` is, so a `{id}` that does not apply would silence them all; make it pass or fail wherever the rule it replaces did (a condition belongs in `assert`), or disable the rules that require it too"
+        "a rule requiring `{id}` is skipped whenever `{id}` is, so a `{id}` that does not apply would silence them all; keep the replaced rule's `when`, `for_each` and `requires` (or leave them out) and change what it asserts, or disable the rules that require it too"
     ))
     .with_related(
         Diagnostic::at(
-            &original.file,
-            original.pos,
+            &original.place.file,
+            original.place.pos,
             "related",
             format!("the `{id}` it replaces"),
         )
