@@ -1017,7 +1017,7 @@ impl Loader {
         // message names `{order.referenceId|…}` (the fallback renders).
         let mut shown = Vec::new();
         for part in &message.parts {
-            if let Part::Path { path, .. } = part {
+            if let Part::Path { path, .. } | Part::Each { list: path, .. } = part {
                 path.roots(&mut shown);
             }
         }
@@ -2108,6 +2108,25 @@ impl Loader {
                 }
                 RawPart::Index(_) => Part::Index,
                 RawPart::Number(_) => Part::Number,
+                RawPart::Each {
+                    list,
+                    fields,
+                    fallback,
+                    offset,
+                } => {
+                    let at = placeholder_pos(file.text(), node.pos, offset);
+                    match self.each_part(file, at, &list, &fields, &mut scope) {
+                        Some(list) => Part::Each {
+                            list,
+                            fields: fields.into_iter().map(Into::into).collect(),
+                            fallback: fallback.map(Into::into),
+                        },
+                        None => {
+                            ok = false;
+                            continue;
+                        }
+                    }
+                }
                 RawPart::Path {
                     path,
                     fallback,
@@ -2132,6 +2151,28 @@ impl Loader {
             });
         }
         ok.then_some(Template { parts })
+    }
+
+    /// Resolves the list of a `{LIST[*].field}` placeholder, type-checking
+    /// `LIST[0].field` (a list whose elements have the field).
+    fn each_part(
+        &mut self,
+        file: &Arc<SourceFile>,
+        at: Pos,
+        list: &RawPath,
+        fields: &[String],
+        scope: &mut Scope<'_>,
+    ) -> Option<Path> {
+        let t = render_raw(list);
+        let path = self.resolve(file, at, list, &t, scope)?;
+        let mut element = list.clone();
+        element.segs.push(RawSeg::Index(0));
+        element
+            .segs
+            .extend(fields.iter().map(|f| RawSeg::Field(f.clone())));
+        let et = format!("{t}[*].{}", fields.join("."));
+        self.typed(file, at, &element, &et, scope)?;
+        Some(path)
     }
 
     // ---- node helpers ------------------------------------------------------

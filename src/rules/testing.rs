@@ -303,6 +303,12 @@ struct RawGiven {
     #[serde(default)]
     products: Option<BTreeMap<String, Node>>,
     #[serde(default)]
+    subscriptions: Option<BTreeMap<String, Node>>,
+    #[serde(default)]
+    customer_subscriptions: Option<Node>,
+    #[serde(default)]
+    placed_orders: Option<Node>,
+    #[serde(default)]
     new_customer: Option<Node>,
     #[serde(default)]
     customers_with_email: Option<Node>,
@@ -631,6 +637,17 @@ impl Loader<'_> {
                 ctx = ctx.with_product(id.clone(), self.resource(node, "product")?);
             }
         }
+        if let Some(found) = &given.subscriptions {
+            for (id, node) in found {
+                ctx = ctx.with_subscription(id.clone(), self.resource(node, "subscriptions")?);
+            }
+        }
+        if let Some(node) = &given.customer_subscriptions {
+            ctx = ctx.with_customer_subscriptions(self.resource(node, "customer_subscriptions")?);
+        }
+        if let Some(node) = &given.placed_orders {
+            ctx = ctx.with_placed_orders(self.resource(node, "placed_orders")?);
+        }
         for (node, what) in [
             (&given.new_customer, "new_customer"),
             (&given.payload_list, "payload_list"),
@@ -848,6 +865,12 @@ fn merge(file: &RawGiven, case: Option<&RawGiven>) -> RawGiven {
             .get_or_insert_with(BTreeMap::new)
             .extend(more.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
+    let mut subscriptions = file.subscriptions.clone();
+    if let Some(more) = &case.subscriptions {
+        subscriptions
+            .get_or_insert_with(BTreeMap::new)
+            .extend(more.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
     RawGiven {
         customer: case.customer.clone().or_else(|| file.customer.clone()),
         cloud_profiles: case
@@ -856,6 +879,15 @@ fn merge(file: &RawGiven, case: Option<&RawGiven>) -> RawGiven {
             .or_else(|| file.cloud_profiles.clone()),
         order: case.order.clone().or_else(|| file.order.clone()),
         products,
+        subscriptions,
+        customer_subscriptions: case
+            .customer_subscriptions
+            .clone()
+            .or_else(|| file.customer_subscriptions.clone()),
+        placed_orders: case
+            .placed_orders
+            .clone()
+            .or_else(|| file.placed_orders.clone()),
         new_customer: case
             .new_customer
             .clone()
