@@ -336,6 +336,7 @@ mod tests {
                 evidence: vec![],
                 items: vec![],
                 checked_items: None,
+                explain: None,
             }],
         )
     }
@@ -514,6 +515,7 @@ mod tests {
                     evidence: vec![],
                     items: vec![],
                     checked_items: None,
+                    explain: None,
                 }],
             )
         };

@@ -209,7 +209,7 @@ fn evidence(s: &mut String, indent: &str, evidence: &[Evidence]) {
 
 /// Escapes text for XML attributes and character data, dropping characters
 /// XML 1.0 cannot carry.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     escape_as(s, true)
 }
 

@@ -18,6 +18,7 @@ fn result(rule: &str, severity: Severity, outcome: Outcome) -> RuleResult {
         evidence: Vec::new(),
         items: Vec::new(),
         checked_items: None,
+        explain: None,
     }
 }
 
