@@ -304,8 +304,9 @@ pub enum CheckOrderFormat {
 #[derive(Debug, Args)]
 #[command(after_help = CHECK_ORDER_HELP)]
 pub struct CheckOrderArgs {
-    /// Order files (JSON bodies of ION's orders endpoint), or directories:
-    /// every `*.json` file in them, recursively, in name order.
+    /// Order files (JSON bodies of ION's orders endpoint; `-` reads stdin),
+    /// or directories: every `*.json` file in them, recursively, in name
+    /// order.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Rule selection.

@@ -163,6 +163,26 @@ pub(crate) fn deselect(
             why[i] = Some("left out by --skip".to_owned());
         }
     }
+    // Fail closed, as a `disable` of it is refused: a rule that stays would
+    // judge data the skipped rule guards (a missing customer would pass
+    // `customer-active`). Said here in the flags' words; the engine's own
+    // check stays behind it.
+    for id in &selection.skip {
+        let dependants: Vec<&str> = rules
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| why[*i].is_none() && r.requires().iter().any(|d| d == id))
+            .map(|(_, r)| r.id())
+            .collect();
+        if !dependants.is_empty() {
+            return Err(RuleLoadError::Selection {
+                message: format!(
+                    "--skip {id}: refused, rules that stay require it: {} (they would judge data `{id}` guards); skip them too, or choose rules with --only",
+                    dependants.join(", ")
+                ),
+            });
+        }
+    }
     Ok(rules
         .iter()
         .zip(why)

@@ -143,6 +143,18 @@ fn explain<'a>(rule: &Rule, r: &RuleResult, env: &mut Env<'a>) -> Explanation {
     }
 }
 
+/// Most characters of a test's expectation in a trace (the built-in country
+/// list alone is 1,000): the rule (`rules explain`) has it in full.
+const MAX_EXPECTED: usize = 80;
+
+fn short(expected: &str) -> String {
+    if expected.chars().count() <= MAX_EXPECTED {
+        return expected.to_owned();
+    }
+    let cut: String = expected.chars().take(MAX_EXPECTED).collect();
+    format!("{cut}…")
+}
+
 fn value_word(v: &Result<bool, String>) -> &'static str {
     match v {
         Ok(true) => "true",
@@ -213,6 +225,7 @@ fn trace<'a>(c: &Cond, env: &mut Env<'a>, deep: bool) -> Decision {
         }
         Cond::Named { body, .. } => return trace(body, env, deep),
         Cond::Test { path, expected, .. } => {
+            let expected = short(expected);
             let mut resolved = String::new();
             match path.lookup(env.ctx, &env.scope, None, Some(&mut resolved)) {
                 Lookup::Found(v) => {

@@ -25,7 +25,12 @@ pub fn run(args: CheckOrderArgs) -> Result<Exit, CliError> {
     let mut reports: Vec<(Report, OrderFile)> = Vec::new();
     let mut bad = 0usize;
     for file in &files {
-        let (order, text) = match read_order_text(&InputPath::File(file.clone())) {
+        let input = if file.as_os_str() == "-" {
+            InputPath::Stdin
+        } else {
+            InputPath::File(file.clone())
+        };
+        let (order, text) = match read_order_text(&input) {
             Ok(o) => o,
             Err(e) => {
                 // Every file is read: one bad template does not hide the
@@ -35,12 +40,16 @@ pub fn run(args: CheckOrderArgs) -> Result<Exit, CliError> {
                 continue;
             }
         };
-        let name = file.display().to_string();
+        let name = input.display();
         let ctx = Context::new(0, 0, now).with_shared_order(Some(Arc::new(order)));
         let mut report = rules.evaluate_with(&ctx, &options);
         report.order_only = Some(OrderOnly { file: name.clone() });
         report.inputs = Some(Inputs { order: true });
-        reports.push((report, OrderFile::from_text(name, &text)));
+        let located = match input {
+            InputPath::Stdin => OrderFile::stdin(),
+            InputPath::File(_) => OrderFile::from_text(name, &text),
+        };
+        reports.push((report, located));
     }
     emit(&args, &reports)?;
     let worst = reports

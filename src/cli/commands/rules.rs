@@ -141,7 +141,8 @@ fn lint_structured(
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     let mut buf = Vec::new();
     let written = match format {
-        LintFormat::Text => unreachable_text(),
+        // `run` renders text itself, with the diagnostics' snippets.
+        LintFormat::Text => Ok(()),
         LintFormat::Json => {
             #[derive(Serialize)]
             struct Lint<'a> {
@@ -224,11 +225,6 @@ fn lint_structured(
         eprintln!("error: {} in rule files", problems_count(diagnostics.len()));
         Ok(Exit::Usage)
     }
-}
-
-/// The text format has its own path (the one `run` takes first).
-fn unreachable_text() -> std::io::Result<()> {
-    Ok(())
 }
 
 fn problems_count(n: usize) -> String {

@@ -41,11 +41,9 @@ struct Tool {
 }
 
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct Driver {
     name: &'static str,
     version: &'static str,
-    information_uri: &'static str,
     rules: Vec<ReportingDescriptor>,
 }
 
@@ -168,7 +166,6 @@ impl Builder {
                     driver: Driver {
                         name: "ion-preflight",
                         version: env!("CARGO_PKG_VERSION"),
-                        information_uri: "https://github.com/ion-preflight/ion-preflight",
                         rules: self.rules,
                     },
                 },
