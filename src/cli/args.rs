@@ -107,8 +107,8 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff), or write one page per command.
     Man(ManArgs),
-    /// Print the effective settings and where each came from (flag,
-    /// environment, ion-preflight.toml, default).
+    /// Print the effective settings and where each came from (environment,
+    /// ion-preflight.toml, default).
     Config(ConfigArgs),
     /// The token file: store a refresh token, show how long the tokens
     /// last, force a refresh.

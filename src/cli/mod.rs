@@ -99,7 +99,8 @@ fn refused_format(
         m = sub;
     }
     let name = path.join(" ");
-    let from_flag = m.value_source("format") == Some(clap::parser::ValueSource::CommandLine);
+    let from_flag = m.ids().any(|id| id == "format")
+        && m.value_source("format") == Some(clap::parser::ValueSource::CommandLine);
     let setting = file.get("format")?;
     (refused.contains(&name) && !from_flag).then(|| {
         CliError::Config(format!(

@@ -75,7 +75,7 @@ fn rules_in_the_file_are_relative_to_it_and_explicit_config_is_used() {
     write(
         &ci,
         "acme.yaml",
-        "rules:\n  - id: acme-always\n    title: Always\n    assert: { path: request.customerId, exists: true }\n    message: never\n",
+        "rules:\n  - id: acme-always\n    title: Always\n    severity: error\n    assert: { path: request.customerId, exists: true }\n    message: never\n",
     );
     let config = write(
         &ci,

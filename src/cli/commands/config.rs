@@ -264,7 +264,8 @@ fn apply_to(
             .iter()
             .map(|v| &*Box::leak(v.clone().into_boxed_str()))
             .collect();
-        cmd = cmd.mut_arg(arg_id(key), |a| a.default_values(values));
+        // A required flag (`--account`) is satisfied by the file's value.
+        cmd = cmd.mut_arg(arg_id(key), |a| a.default_values(values).required(false));
     }
     let names: Vec<String> = cmd
         .get_subcommands()
