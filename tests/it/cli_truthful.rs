@@ -841,7 +841,7 @@ fn rules_explain_says_what_a_rule_reads_when_it_applies_what_must_hold_and_when_
     assert_eq!(r.code, 0, "{}", r.stderr);
     for needle in [
         "In words:\n",
-        "  What it reads: `request`, `cloudProfiles`, `order`\n",
+        "  What it reads: `cloudProfiles`, `order`\n",
         "  When it applies: after `customer-exists` passed; when the check has an order; to every element of `order.orderItems` (as `item`) for which this holds:\n",
         "      - `item.providerName`: equal to \"AZURE\" (ignoring case)\n",
         "  What must hold (for each element):\n",

@@ -255,8 +255,8 @@ fn a_severity_inversion_from_an_override_names_the_override_line() {
 }
 
 /// Class 11: an empty effective rule set is a configuration error (exit
-/// 2), located where the last rule was disabled; so is a check with the
-/// built-in set left out and no file.
+/// 2), located where the last rule was disabled; a check with the
+/// built-in set left out and no file is refused as a usage error (exit 2).
 #[test]
 fn an_empty_effective_rule_set_is_a_configuration_error() {
     let err = RuleSetLoader::new()
@@ -294,9 +294,11 @@ fn an_empty_effective_rule_set_is_a_configuration_error() {
         .arg(fixture("demo"))
         .output()
         .unwrap();
+    // The command line refuses it before loading anything: leaving the
+    // built-in set out without a file of one's own is a usage error.
     assert_eq!(check.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&check.stderr).contains("the effective rule set is empty"),
+        String::from_utf8_lossy(&check.stderr).contains("--rules <FILE>"),
         "{}",
         String::from_utf8_lossy(&check.stderr)
     );
