@@ -16,7 +16,7 @@ use crate::report::Deselected;
 /// ```
 /// use ion_preflight::{RuleSetLoader, rules::Selection};
 /// let set = RuleSetLoader::new()
-///     .select(Selection { only: vec!["customer-active".into()], ..Selection::default() })
+///     .select(Selection::new().only(["customer-active"]))
 ///     .load()?;
 /// // The rule asked for, and the rule it requires.
 /// let ids: Vec<&str> = set.rules().iter().map(|r| r.id()).collect();
@@ -39,6 +39,36 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// A selection that keeps every rule.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Also keep only these rules (and the rules they require).
+    pub fn only<S: Into<String>>(mut self, ids: impl IntoIterator<Item = S>) -> Self {
+        self.only.extend(ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// Also leave these rules out.
+    pub fn skip<S: Into<String>>(mut self, ids: impl IntoIterator<Item = S>) -> Self {
+        self.skip.extend(ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// Also keep only rules with one of these tags (and the rules they
+    /// require).
+    pub fn tags<S: Into<String>>(mut self, tags: impl IntoIterator<Item = S>) -> Self {
+        self.tags.extend(tags.into_iter().map(Into::into));
+        self
+    }
+
+    /// Keep only the rules that read nothing but the order.
+    pub fn offline(mut self, offline: bool) -> Self {
+        self.offline = offline;
+        self
+    }
+
     /// `true` when it keeps every rule.
     pub fn is_empty(&self) -> bool {
         self.only.is_empty() && self.skip.is_empty() && self.tags.is_empty() && !self.offline

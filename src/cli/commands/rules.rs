@@ -171,7 +171,7 @@ fn lint_structured(
             Ok(())
         }
         LintFormat::Github => {
-            let mut r = render::github_diagnostics(&diagnostics, &mut buf);
+            let mut r = render::github_diagnostics(&file_problems(&diagnostics), &mut buf);
             if r.is_ok() {
                 let (level, line) = match &set {
                     Some(s) => (
@@ -215,7 +215,7 @@ fn lint_structured(
             }
             r
         }
-        LintFormat::Sarif => render::sarif_diagnostics(&diagnostics, &mut buf),
+        LintFormat::Sarif => render::sarif_diagnostics(&file_problems(&diagnostics), &mut buf),
     };
     written.map_err(CliError::stdout)?;
     write_output(output, &buf)?;
@@ -823,4 +823,12 @@ fn unknown_rule(set: &RuleSet, id: &str) -> String {
         }
         None => format!("the rule set has no rule `{id}` (see `rules list`)"),
     }
+}
+
+/// Rule-file diagnostics as the GitHub and SARIF renderers take them.
+fn file_problems(diagnostics: &[Diagnostic]) -> Vec<render::FileProblem> {
+    diagnostics
+        .iter()
+        .map(Diagnostic::to_file_problem)
+        .collect()
 }

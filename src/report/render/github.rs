@@ -14,9 +14,8 @@
 
 use std::io::{self, Write};
 
-use super::locate::{OrderFile, Position};
+use super::locate::{FileProblem, OrderFile, Position};
 use crate::report::{Outcome, Report, RuleResult, Severity, Verdict};
-use crate::rules::Diagnostic;
 
 /// An annotation's level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,24 +184,17 @@ pub fn github(report: &Report, order: Option<&OrderFile>, out: &mut dyn Write) -
     out.write_all(s.as_bytes())
 }
 
-/// Writes rule-file diagnostics as `::error` annotations at their file,
-/// line and column.
-pub fn github_diagnostics(diagnostics: &[Diagnostic], out: &mut dyn Write) -> io::Result<()> {
+/// Writes problems found in files (rule-file diagnostics) as `::error`
+/// annotations at their file, line and column.
+pub fn github_diagnostics(problems: &[FileProblem], out: &mut dyn Write) -> io::Result<()> {
     let mut s = String::new();
-    for d in diagnostics {
-        let mut message = d.message().to_owned();
-        if let Some(h) = d.hint() {
-            message.push_str(&format!(" ({h})"));
-        }
+    for p in problems {
         s.push_str(&annotation(
             Level::Error,
-            Some(d.file()),
-            Some(Position {
-                line: d.line(),
-                column: d.column(),
-            }),
-            d.code(),
-            &message,
+            Some(&p.file),
+            Some(p.at),
+            &p.code,
+            &p.message,
         ));
     }
     out.write_all(s.as_bytes())

@@ -13,6 +13,21 @@ pub struct Position {
     pub column: u32,
 }
 
+/// A problem found at a place in a file (a rule-file diagnostic, for
+/// one), as the GitHub and SARIF renderers take it: they know files and
+/// positions, not what found the problem.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileProblem {
+    /// A short code naming the kind of problem (`unknown-operator`).
+    pub code: String,
+    /// What is wrong, with any hint appended.
+    pub message: String,
+    /// The file as the user named it.
+    pub file: String,
+    /// Where in the file.
+    pub at: Position,
+}
+
 /// The order file a report is about: its name as given, and where each
 /// path of it is; no positions when it was read from stdin.
 #[derive(Clone, Debug, Default)]
@@ -75,8 +90,11 @@ impl OrderFile {
             if let Some(pos) = map.get(p) {
                 return Some(*pos);
             }
-            let cut = p.rfind(['.', '['])?;
-            p = &p[..cut];
+            if p.is_empty() {
+                return None;
+            }
+            // A top-level member that is missing is located at the root.
+            p = p.rfind(['.', '[']).map_or("", |cut| &p[..cut]);
         }
     }
 }

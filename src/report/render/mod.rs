@@ -19,9 +19,10 @@ use std::io::{self, Write};
 use crate::report::Report;
 
 pub use github::{Level, annotation, github, github_diagnostics};
+#[cfg(feature = "cli")]
 pub(crate) use junit::escape as xml_escape;
 pub use junit::{JunitStream, junit};
-pub use locate::{OrderFile, Position};
+pub use locate::{FileProblem, OrderFile, Position};
 pub use sarif::{SARIF_SCHEMA, sarif, sarif_diagnostics};
 pub use text::{TextOptions, text};
 

@@ -14,9 +14,8 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::github::{Level, findings, level_of};
-use super::locate::{OrderFile, Position};
+use super::locate::{FileProblem, OrderFile, Position};
 use crate::report::{Outcome, Report};
-use crate::rules::Diagnostic;
 
 /// The `$schema` of every document.
 pub const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -228,38 +227,31 @@ pub fn sarif(reports: &[(&Report, Option<&OrderFile>)], out: &mut dyn Write) -> 
     b.write(out)
 }
 
-/// Writes rule-file diagnostics as a SARIF 2.1.0 log, each result at its
-/// file, line and column; the rules are the diagnostic codes.
-pub fn sarif_diagnostics(diagnostics: &[Diagnostic], out: &mut dyn Write) -> io::Result<()> {
+/// Writes problems found in files (rule-file diagnostics) as a SARIF 2.1.0
+/// log, each result at its file, line and column; the rules are the
+/// problems' codes.
+pub fn sarif_diagnostics(problems: &[FileProblem], out: &mut dyn Write) -> io::Result<()> {
     let mut b = Builder {
         rules: Vec::new(),
         results: Vec::new(),
     };
-    for d in diagnostics {
-        let index = b.rule_index(d.code(), || ReportingDescriptor {
-            id: d.code().to_owned(),
+    for p in problems {
+        let index = b.rule_index(&p.code, || ReportingDescriptor {
+            id: p.code.clone(),
             short_description: Text {
-                text: format!("rule-file problem: {}", d.code()),
+                text: format!("rule-file problem: {}", p.code),
             },
             help_uri: None,
             default_configuration: Configuration { level: "error" },
         });
-        let mut message = d.message().to_owned();
-        if let Some(h) = d.hint() {
-            message.push_str(&format!(" ({h})"));
-        }
         b.results.push(SarifResult {
-            rule_id: d.code().to_owned(),
+            rule_id: p.code.clone(),
             rule_index: index,
             level: "error",
-            message: Text { text: message },
-            locations: vec![location(
-                d.file(),
-                Some(Position {
-                    line: d.line(),
-                    column: d.column(),
-                }),
-            )],
+            message: Text {
+                text: p.message.clone(),
+            },
+            locations: vec![location(&p.file, Some(p.at))],
         });
     }
     b.write(out)
