@@ -270,7 +270,7 @@ pub struct Context {
     /// The customer's orders already placed (the `placedOrders` scan).
     pub placed_orders: Fetched,
     /// The new customer's payload, in a new-customer check (shared with the
-    /// [`NewCustomerRequest`](crate::NewCustomerRequest) it came from).
+    /// [`NewCustomerRequest`] it came from).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_customer: Option<Arc<Value>>,
     /// The account's customers with the new customer's email (a JSON array

@@ -409,29 +409,25 @@ impl RuleTestFile {
 
     /// Evaluates every case and compares the report with the expectations.
     pub fn run(&self) -> RuleTestReport {
-        let cases = self
-            .cases
-            .iter()
-            .map(|case| {
-                let report = self.rule_set.evaluate_with(
-                    &case.context,
-                    &EvalOptions {
-                        fail_on: case.fail_on,
-                    },
-                );
-                let mismatches = compare(&case.expect, &report);
-                CaseResult {
-                    name: case.name.clone(),
-                    line: case.line,
-                    passed: mismatches.is_empty(),
-                    mismatches,
-                    report,
-                }
-            })
-            .collect();
         RuleTestReport {
             file: self.file.clone(),
-            cases,
+            cases: self.cases.iter().map(|c| self.run_case(c)).collect(),
+        }
+    }
+
+    /// Evaluates one case of this file (`rules test --run`, `--fail-fast`).
+    pub fn run_case(&self, case: &Case) -> CaseResult {
+        let report = self.rule_set.evaluate_with(
+            &case.context,
+            &EvalOptions::default().with_fail_on(case.fail_on),
+        );
+        let mismatches = compare(&case.expect, &report);
+        CaseResult {
+            name: case.name.clone(),
+            line: case.line,
+            passed: mismatches.is_empty(),
+            mismatches,
+            report,
         }
     }
 }
@@ -1292,6 +1288,7 @@ cases:
                 })
                 .collect(),
             checked_items: None,
+            explain: None,
         }
     }
 

@@ -53,7 +53,7 @@ pub enum SnapshotError {
         /// The path.
         path: PathBuf,
     },
-    /// The directory exists but holds no snapshot: no [`MARKER_FILE`] and
+    /// The directory exists but holds no snapshot: no `snapshot.json` and
     /// no `accounts/` directory.
     #[error(
         "{} is not a snapshot directory (it has no {MARKER_FILE} and no accounts/ directory); record one with `ion-preflight snapshot --out DIR`",
@@ -107,7 +107,7 @@ pub enum SnapshotError {
 
 impl SnapshotSource {
     /// Opens the snapshot directory `dir` (nothing is read until a fetch).
-    /// A directory that is not a snapshot (no [`MARKER_FILE`], no
+    /// A directory that is not a snapshot (no `snapshot.json`, no
     /// `accounts/`) is refused: every read from it would be "not recorded".
     ///
     /// ```
@@ -414,7 +414,7 @@ impl DataSource for SnapshotSource {
 /// Returns the files written. A resource ION says does not exist is
 /// recorded as such (`NAME.404.json`, with the time), replacing a body
 /// recorded earlier; any other failure aborts the recording. Every
-/// recording (re)writes the directory's [`MARKER_FILE`].
+/// recording (re)writes the directory's `snapshot.json`.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -558,7 +558,7 @@ pub(crate) async fn write_recorded(
     Ok(target)
 }
 
-/// Writes the [`MARKER_FILE`] that makes `root` a snapshot, with the time
+/// Writes the `snapshot.json` that makes `root` a snapshot, with the time
 /// of the latest recording.
 pub(crate) async fn write_marker(root: &Path, recorded_at: &str) -> Result<(), SnapshotError> {
     let marker = serde_json::json!({

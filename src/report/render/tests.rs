@@ -8,16 +8,8 @@ use crate::report::{Evidence, ItemResult, Outcome, Report, RuleResult, Severity}
 
 fn result(rule: &str, severity: Severity, outcome: Outcome) -> RuleResult {
     RuleResult {
-        rule: rule.to_owned(),
         title: format!("title of {rule}"),
-        severity,
-        outcome,
-        message: None,
-        preempts: None,
-        docs: None,
-        evidence: Vec::new(),
-        items: Vec::new(),
-        checked_items: None,
+        ..RuleResult::bare(rule, severity, outcome)
     }
 }
 
@@ -116,7 +108,13 @@ fn text_ready_and_indeterminate() {
 
 #[test]
 fn text_colour_only_when_asked() {
-    let out = render(|w| text(&blocked_report(), w, TextOptions { color: true }));
+    let out = render(|w| {
+        text(
+            &blocked_report(),
+            w,
+            TextOptions::default().with_color(true),
+        )
+    });
     assert!(out.starts_with("\x1b[1m\x1b[31mBLOCKED\x1b[0m"), "{out:?}");
 }
 
