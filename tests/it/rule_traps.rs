@@ -163,7 +163,7 @@ fn disabling_a_required_rule_is_refused_with_its_dependents() {
     let all = RuleSetLoader::new()
         .source(
             "all.yaml",
-            "disable: [customer-active, nce-item-has-microsoft-tenant, customer-email-valid, customer-address-complete, customer-address-country-code, microsoft-profile-delegated-access, microsoft-profile-gdap-active, microsoft-profile-agreement-accepted, update-subscription-of-customer, update-subscription-found, create-duplicates-subscription, order-not-placed-already, placed-orders-scan-complete, customer-exists]\n",
+            "disable: [customer-active, nce-item-has-microsoft-tenant, customer-email-valid, customer-address-complete, customer-address-country-code, microsoft-profile-delegated-access, microsoft-profile-gdap-active, microsoft-profile-agreement-accepted, update-subscription-active, update-subscription-same-product, update-subscription-of-customer, update-subscription-found, create-duplicates-subscription, order-not-placed-already, placed-orders-scan-complete, customer-exists]\n",
         )
         .load()
         .expect("disabling the dependents too is allowed");
