@@ -55,7 +55,10 @@ fn only_keeps_the_rule_and_what_it_requires_and_names_the_rest() {
     let text = run(demo_check("2002").args(["--only", "customer-active"]));
     let headline = text.stdout.lines().next().unwrap_or_default();
     assert!(
-        headline.contains(&format!("{} rules left out by the selection", left_out.len())),
+        headline.contains(&format!(
+            "{} rules left out by the selection",
+            left_out.len()
+        )),
         "{headline}"
     );
 }

@@ -143,7 +143,12 @@ fn unknown_customer() {
     ] {
         assert_eq!(outcome(&report, dependent), Outcome::Skip, "{dependent}");
     }
-    assert_eq!(report.summary().blocking, 1, "one root cause, one failure: {:?}", failing(&report));
+    assert_eq!(
+        report.summary().blocking,
+        1,
+        "one root cause, one failure: {:?}",
+        failing(&report)
+    );
     snapshot!("unknown_customer", report);
 }
 
@@ -200,7 +205,12 @@ fn mixed_faults() {
         assert_eq!(outcome(&report, rule), Outcome::Fail, "{rule}");
         assert_eq!(&failing_items(&report, rule), items, "{rule}");
     }
-    assert_eq!(report.summary().fail, expect.len(), "{:?}", failing(&report));
+    assert_eq!(
+        report.summary().fail,
+        expect.len(),
+        "{:?}",
+        failing(&report)
+    );
     assert_eq!(report.summary().warnings, 5);
     snapshot!("mixed_faults", report);
 }

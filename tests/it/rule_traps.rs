@@ -455,9 +455,18 @@ fn lint_says_what_each_file_did_to_the_set() {
     assert_eq!(
         lines,
         [
-            format!("  builtin:default: added {} rules; defined conditions microsoft-nce-item, microsoft-item, microsoft-create-item, creates-microsoft-tenant, microsoft-profile, microsoft-tenant-profile, enabled-microsoft-profile, gdap-active, microsoft-agreement-accepted, catalog-sku-of-item, subscription-active, placed-order-void", RuleSet::builtin().rules().len()),
-            format!("  {}: disabled customer-exists", trap("disable-customer-exists.yaml")),
-            format!("  {}: added 1 rule (customer-exists)", trap("error-customer-exists.yaml")),
+            format!(
+                "  builtin:default: added {} rules; defined conditions microsoft-nce-item, microsoft-item, microsoft-create-item, creates-microsoft-tenant, microsoft-profile, microsoft-tenant-profile, enabled-microsoft-profile, gdap-active, microsoft-agreement-accepted, catalog-sku-of-item, subscription-active, placed-order-void",
+                RuleSet::builtin().rules().len()
+            ),
+            format!(
+                "  {}: disabled customer-exists",
+                trap("disable-customer-exists.yaml")
+            ),
+            format!(
+                "  {}: added 1 rule (customer-exists)",
+                trap("error-customer-exists.yaml")
+            ),
             format!(
                 "  {}: disabled customer-address-country-code; overrode customer-email-valid (to error); redefined condition microsoft-nce-item",
                 acme.display()
