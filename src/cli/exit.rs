@@ -79,7 +79,8 @@ pub struct ExitCodeDoc {
 pub const EXIT_CODES: [ExitCodeDoc; 5] = [
     ExitCodeDoc {
         exit: Exit::Ready,
-        help: "ready (batch: every check ready; rules test: every case passed)",
+        help: "ready (batch: every check ready; rules test: every case passed;\n\
+               check-order: no order rule failed, customer checks not run)",
         check: "ready",
         batch: "every check ready",
         other: "success; `rules test`: every case passed",
@@ -90,7 +91,7 @@ pub const EXIT_CODES: [ExitCodeDoc; 5] = [
                blocked, none indeterminate; rules test: a case failed)",
         check: "blocked: a rule at or above `--fail-on` failed",
         batch: "at least one blocked, none indeterminate",
-        other: "`rules test`: a case failed",
+        other: "`rules test`: a case failed; `check-order`: a file is blocked",
     },
     ExitCodeDoc {
         exit: Exit::Usage,

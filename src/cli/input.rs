@@ -119,12 +119,18 @@ pub enum OrderFileError {
 
 /// Reads and parses an order body.
 pub fn read_order(input: &InputPath) -> Result<Value, OrderFileError> {
+    read_order_text(input).map(|(value, _)| value)
+}
+
+/// Reads and parses an order body, keeping its text (to locate findings
+/// at their lines).
+pub fn read_order_text(input: &InputPath) -> Result<(Value, String), OrderFileError> {
     let path = input.display();
     let text = input.read().map_err(|source| OrderFileError::Read {
         path: path.clone(),
         source,
     })?;
-    parse_order(&path, &text)
+    parse_order(&path, &text).map(|v| (v, text))
 }
 
 /// Parses an order body read from `path`.

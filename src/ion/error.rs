@@ -147,6 +147,17 @@ pub enum IonError {
     /// The client is not configured well enough to call ION.
     #[error("{0}")]
     Config(String),
+    /// An id that cannot be sent as a path segment (`.` or `..`, which a
+    /// server resolves to another resource); nothing was requested.
+    #[error(
+        "{what} id {id:?} cannot be looked up in ION: as a URL path segment it would name another resource"
+    )]
+    InvalidId {
+        /// What the id names ("product").
+        what: &'static str,
+        /// The id.
+        id: String,
+    },
     /// The refresh token could not be loaded from or saved to its store.
     #[error(transparent)]
     TokenStore(#[from] TokenStoreError),

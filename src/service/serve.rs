@@ -633,6 +633,7 @@ mod tests {
             evidence: vec![],
             items: vec![],
             checked_items: Some(3),
+            explain: None,
         }
     }
 

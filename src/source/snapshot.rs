@@ -8,6 +8,9 @@
 //! DIR/accounts/{accountId}/customers/{customerId}/cloudProfiles.json GET cloudProfiles body
 //! DIR/accounts/{accountId}/products/{productId}.json                 GET product body
 //! DIR/accounts/{accountId}/customers.json                            ListCustomers body (optional)
+//! DIR/accounts/{accountId}/subscriptions/{subscriptionId}.json       GET subscriptions?subscriptionId= body
+//! DIR/accounts/{accountId}/customers/{customerId}/subscriptions.json the customer's subscriptions, as one ListSubscriptions body
+//! DIR/accounts/{accountId}/customers/{customerId}/orders.json        the customer's orders, as one ListOrdersResponse body
 //! ```
 //!
 //! Every resource has two possible records: `NAME.json`, the body ION
@@ -23,10 +26,11 @@ use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{DataSource, profiles_array};
-use crate::context::{CheckRequest, Fetched, Needs, order_product_ids};
+use super::{DataSource, lists, profiles_array};
+use crate::context::{CheckRequest, Fetched, Needs, order_product_ids, order_update_resource_ids};
 use crate::ion::{
-    Customer, CustomerCloudProfiles, CustomerPage, IonClient, IonError, ListedCustomer, Product,
+    Customer, CustomerCloudProfiles, CustomerPage, IonClient, IonError, ListedCustomer, OrderPage,
+    Product, SubscriptionPage,
 };
 
 /// A snapshot directory opened for reading.
@@ -184,6 +188,30 @@ pub(crate) fn product_path(root: &Path, account: u64, product_id: &str) -> PathB
         .join(format!("{}.json", file_name_for(product_id)))
 }
 
+/// `DIR/accounts/{a}/subscriptions/{subscriptionId}.json` (the id made safe
+/// as a file name, as product ids are).
+pub(crate) fn subscription_path(root: &Path, account: u64, subscription_id: &str) -> PathBuf {
+    account_dir(root, account)
+        .join("subscriptions")
+        .join(format!("{}.json", file_name_for(subscription_id)))
+}
+
+/// `DIR/accounts/{a}/customers/{c}/subscriptions.json`.
+pub(crate) fn customer_subscriptions_path(root: &Path, account: u64, customer: u64) -> PathBuf {
+    account_dir(root, account)
+        .join("customers")
+        .join(customer.to_string())
+        .join("subscriptions.json")
+}
+
+/// `DIR/accounts/{a}/customers/{c}/orders.json`.
+pub(crate) fn placed_orders_path(root: &Path, account: u64, customer: u64) -> PathBuf {
+    account_dir(root, account)
+        .join("customers")
+        .join(customer.to_string())
+        .join("orders.json")
+}
+
 /// `DIR/accounts/{a}/customers.json`.
 pub(crate) fn listing_path(root: &Path, account: u64) -> PathBuf {
     account_dir(root, account).join("customers.json")
@@ -332,6 +360,40 @@ impl DataSource for SnapshotSource {
         snapshot_fetched(read_recorded::<Product>(&path).await, &what, &path, |v| v)
     }
 
+    async fn subscriptions_with_id(&self, account: u64, id: &str) -> Fetched {
+        let path = subscription_path(&self.root, account, id);
+        let what = format!("subscriptions with id {id} of account {account}");
+        snapshot_fetched(
+            read_recorded::<SubscriptionPage>(&path).await,
+            &what,
+            &path,
+            |v| lists::subscription_items(&v),
+        )
+    }
+
+    async fn customer_subscriptions(&self, account: u64, customer: u64) -> Fetched {
+        let path = customer_subscriptions_path(&self.root, account, customer);
+        let what = format!("subscriptions of customer {customer} of account {account}");
+        match snapshot_fetched(
+            read_recorded::<SubscriptionPage>(&path).await,
+            &what,
+            &path,
+            |v| v,
+        ) {
+            Fetched::Present { value } => lists::subscription_scan(&value),
+            other => other,
+        }
+    }
+
+    async fn placed_orders(&self, account: u64, customer: u64) -> Fetched {
+        let path = placed_orders_path(&self.root, account, customer);
+        let what = format!("orders of customer {customer} of account {account}");
+        match snapshot_fetched(read_recorded::<OrderPage>(&path).await, &what, &path, |v| v) {
+            Fetched::Present { value } => lists::order_scan(&value),
+            other => other,
+        }
+    }
+
     fn list_customers(
         &self,
         account: u64,
@@ -402,11 +464,56 @@ pub async fn record(
             .await
             .map(|r| (product_path(root, a, id), r.map(|(_, v)| v)))
     }));
-    let (customer, profiles, products) = futures::try_join!(customer, profiles, products)?;
+    let subscription_ids = if needs.subscriptions {
+        order_update_resource_ids(req.order.as_deref())
+    } else {
+        Vec::new()
+    };
+    let subscriptions =
+        futures::future::try_join_all(subscription_ids.iter().map(|id| async move {
+            lists::subscriptions_with_id(client, a, id)
+                .await
+                .map(|r| (subscription_path(root, a, id), r))
+        }));
+    // The scans are recorded for an order, as a check reads them.
+    let has_order = req.order.is_some();
+    let customer_subscriptions = async {
+        if needs.customer_subscriptions && has_order {
+            lists::scan_customer_subscriptions(client, a, c)
+                .await
+                .map(|r| Some((customer_subscriptions_path(root, a, c), r)))
+        } else {
+            Ok(None)
+        }
+    };
+    let placed_orders = async {
+        if needs.placed_orders && has_order {
+            lists::scan_placed_orders(client, a, c)
+                .await
+                .map(|r| Some((placed_orders_path(root, a, c), r)))
+        } else {
+            Ok(None)
+        }
+    };
+    let (customer, profiles, products, subscriptions, customer_subscriptions, placed_orders) = futures::try_join!(
+        customer,
+        profiles,
+        products,
+        subscriptions,
+        customer_subscriptions,
+        placed_orders
+    )?;
 
     let recorded_at = jiff::Timestamp::now().to_string();
     let mut written = Vec::new();
-    for (path, body) in customer.into_iter().chain(profiles).chain(products) {
+    for (path, body) in customer
+        .into_iter()
+        .chain(profiles)
+        .chain(products)
+        .chain(subscriptions)
+        .chain(customer_subscriptions)
+        .chain(placed_orders)
+    {
         written.push(write_recorded(&path, body.as_ref(), &recorded_at).await?);
     }
     write_marker(root, &recorded_at).await?;

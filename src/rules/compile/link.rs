@@ -258,7 +258,12 @@ fn disabled_required(id: &str, at: &Place, dependents: &[(&PendingRule, Pos)]) -
     )
     .label("required by enabled rules")
     .help(format!(
-        "a rule that requires `{id}` would judge data `{id}` guards (a missing customer would pass `customer-active`); disable those rules too, or define a rule of your own with the id `{id}` after this `disable`"
+        "a rule that requires `{id}` would judge data `{id}` guards{}; disable those rules too, or define a rule of your own with the id `{id}` after this `disable`",
+        if id == "customer-exists" {
+            " (a missing customer would pass `customer-active`)"
+        } else {
+            ""
+        }
     ));
     for (r, pos) in dependents {
         d = d.with_related(

@@ -112,17 +112,26 @@ fn needs(rules: &[Rule]) -> Needs {
             needs.add(*r);
         }
         for part in &rule.message.parts {
-            if let Part::Path { path, .. } = part {
+            if let Part::Path { path, .. } | Part::Each { list: path, .. } = part {
                 path.roots(&mut shown);
             }
         }
     }
     for r in shown {
-        if r != Root::Products {
+        if !message_never_fetches(r) {
             needs.add(r);
         }
     }
     needs
+}
+
+/// Roots a message's placeholders alone never have fetched: each costs
+/// requests of its own (a product, a subscription lookup, a paged scan).
+fn message_never_fetches(root: Root) -> bool {
+    matches!(
+        root,
+        Root::Products | Root::Subscriptions | Root::CustomerSubscriptions | Root::PlacedOrders
+    )
 }
 
 fn find_cycle(rules: &[Rule]) -> Option<Vec<usize>> {
@@ -213,7 +222,7 @@ fn for_each_path(rules: &mut [Rule], f: &mut impl FnMut(&mut Path)) {
     fn in_path(path: &mut Path, f: &mut impl FnMut(&mut Path)) {
         f(path);
         for seg in &mut path.segs {
-            if let Seg::Dynamic(inner) = seg {
+            if let Seg::Dynamic(inner) | Seg::Keyed { key: inner, .. } = seg {
                 in_path(inner, f);
             }
         }

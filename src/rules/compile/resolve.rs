@@ -77,14 +77,19 @@ impl Compiler {
             self.diags.push(d);
             return None;
         };
-        if start == Start::Root(Root::Products) && raw.segs.is_empty() {
+        if let (Start::Root(r @ (Root::Products | Root::Subscriptions)), true) =
+            (start.clone(), raw.segs.is_empty())
+        {
+            let example = if r == Root::Products {
+                "a product id, e.g. `products[item.productId]`"
+            } else {
+                "a subscription id, e.g. `subscriptions[item.resourceId]`"
+            };
             let d = Diagnostic::at(
                 file,
                 pos,
                 "bad-path",
-                format!(
-                    "path `{text}`: `products` must be indexed by a product id, e.g. `products[item.productId]`"
-                ),
+                format!("path `{text}`: `{}` must be indexed by {example}", r.name()),
             );
             self.diags.push(d);
             return None;
@@ -108,6 +113,7 @@ impl Compiler {
                         scope,
                     )?))
                 }
+                RawSeg::Keyed { field, key } => self.resolve_keyed(file, pos, field, key, scope)?,
             });
         }
         Some(Path {
@@ -115,6 +121,24 @@ impl Compiler {
             segs,
             text: text.into(),
             first_field: None,
+        })
+    }
+
+    /// Resolves a keyed step, `[field=$key]` or `[=$key]`: its key is a path
+    /// of its own, starting at a root or a bound variable.
+    fn resolve_keyed(
+        &mut self,
+        file: &Arc<SourceFile>,
+        pos: Pos,
+        field: &Option<String>,
+        key: &RawPath,
+        scope: &mut Scope<'_>,
+    ) -> Option<Seg> {
+        let key_text = render_raw(key);
+        let key = self.resolve(file, pos, key, &key_text, scope)?;
+        Some(Seg::Keyed {
+            field: field.as_deref().map(Into::into),
+            key: Box::new(key),
         })
     }
 
@@ -235,6 +259,25 @@ impl Compiler {
                 }
                 RawPart::Index(_) => Part::Index,
                 RawPart::Number(_) => Part::Number,
+                RawPart::Each {
+                    list,
+                    fields,
+                    fallback,
+                    offset,
+                } => {
+                    let at = placeholder_pos(file.text(), node.pos, offset);
+                    match self.each_part(file, at, &list, &fields, &mut scope) {
+                        Some(list) => Part::Each {
+                            list,
+                            fields: fields.into_iter().map(Into::into).collect(),
+                            fallback: fallback.map(Into::into),
+                        },
+                        None => {
+                            ok = false;
+                            continue;
+                        }
+                    }
+                }
                 RawPart::Path {
                     path,
                     fallback,
@@ -259,6 +302,28 @@ impl Compiler {
             });
         }
         ok.then_some(Template { parts })
+    }
+
+    /// Resolves the list of a `{LIST[*].field}` placeholder, type-checking
+    /// `LIST[0].field` (a list whose elements have the field).
+    fn each_part(
+        &mut self,
+        file: &Arc<SourceFile>,
+        at: Pos,
+        list: &RawPath,
+        fields: &[String],
+        scope: &mut Scope<'_>,
+    ) -> Option<Path> {
+        let t = render_raw(list);
+        let path = self.resolve(file, at, list, &t, scope)?;
+        let mut element = list.clone();
+        element.segs.push(RawSeg::Index(0));
+        element
+            .segs
+            .extend(fields.iter().map(|f| RawSeg::Field(f.clone())));
+        let et = format!("{t}[*].{}", fields.join("."));
+        self.typed(file, at, &element, &et, scope)?;
+        Some(path)
     }
 }
 
@@ -315,6 +380,11 @@ pub(super) fn render_raw(p: &RawPath) -> String {
             RawSeg::Index(i) => s.push_str(&format!("[{i}]")),
             RawSeg::Select { field, value } => s.push_str(&format!("[{field}={value}]")),
             RawSeg::Dynamic(inner) => s.push_str(&format!("[{}]", render_raw(inner))),
+            RawSeg::Keyed { field, key } => s.push_str(&format!(
+                "[{}=${}]",
+                field.as_deref().unwrap_or(""),
+                render_raw(key)
+            )),
         }
     }
     s
