@@ -415,3 +415,29 @@ fn a_replaced_rule_with_another_when_is_refused_and_the_same_when_loads() {
         );
     }
 }
+
+/// A `for_each` lets a replacement skip too (on an order without items, or
+/// a check without an order): refused at the `for_each`.
+#[test]
+fn a_replaced_customer_exists_with_a_for_each_is_refused_at_it() {
+    let text = "rules:\n  - id: customer-exists\n    title: t\n    severity: error\n    for_each: order.orderItems as item\n    assert: { path: customer, exists: true }\n    message: m\n";
+    let err = RuleSetLoader::new()
+        .file(trap("disable-customer-exists.yaml"))
+        .source("per-item.yaml", text)
+        .load()
+        .expect_err("a replacement that can skip is refused");
+    let RuleLoadError::Invalid { diagnostics } = err else {
+        panic!("not a diagnostic: {err}");
+    };
+    let d = only(&diagnostics, "replacement-can-skip");
+    assert_eq!(
+        (d.file(), d.line()),
+        ("per-item.yaml", 5),
+        "{}",
+        one_line(&diagnostics)
+    );
+    assert!(
+        d.message()
+            .starts_with("this `for_each` lets `customer-exists` be skipped")
+    );
+}
