@@ -199,13 +199,16 @@ pub enum CliError {
         source: SourceError,
     },
     /// ION definitely rejected the credentials (after the one refresh the
-    /// client may try): `batch` stops launching checks.
+    /// client may try), or the refresh failed: `batch` and
+    /// `check-new-customer --payloads` stop launching checks.
     #[error(
-        "{cause}; the batch stopped: no further customer was checked (the reports written are whole)"
+        "{cause}; the batch stopped: no further {what} was checked (the reports written are whole)"
     )]
     CredentialsRejected {
         /// ION's rejection, as the client reported it.
         cause: String,
+        /// What the batch checks (`customer`, `payload`).
+        what: &'static str,
     },
     /// A configuration problem the command line itself finds (a bad
     /// environment variable, no token file named, …).

@@ -49,6 +49,11 @@ struct State {
     rejected: Option<SecretString>,
     /// Whether the near-expiry warning was given.
     warned: bool,
+    /// A refresh token whose `POST /oauth/token` failed in this process, and
+    /// how: it is never presented again (it is single-use, and ION may have
+    /// spent it on a request whose answer was lost), every later caller
+    /// gets the same failure.
+    failed: Option<(SecretString, IonError)>,
 }
 
 /// The token lifecycle: cached access token, single-flight refresh within
@@ -60,6 +65,9 @@ pub(crate) struct Auth {
     initial_refresh: Option<SecretString>,
     /// How long before expiry an access token stops being used.
     margin: Duration,
+    /// The first failed refresh of this process, as a message (see
+    /// [`Auth::refresh_failure`]).
+    refresh_failure: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -107,11 +115,20 @@ impl Auth {
                 unsaved: None,
                 rejected: None,
                 warned: false,
+                failed: None,
             }),
             store,
             initial_refresh,
             margin: ACCESS_TOKEN_MARGIN,
+            refresh_failure: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The first refresh of this process that failed, as a message: every
+    /// later request needing a refresh fails the same way (the refresh token
+    /// is not presented twice), so a caller checking many customers stops.
+    pub(crate) fn refresh_failure(&self) -> Option<&str> {
+        self.refresh_failure.get().map(String::as_str)
     }
 
     /// Whether a rejected access token can be replaced by refreshing.
@@ -209,7 +226,26 @@ impl Auth {
             .map(|t| t.refresh_token.clone())
             .or_else(|| self.initial_refresh.clone())
             .ok_or(IonError::NoCredentials)?;
-        let got = oauth::refresh(&refresh_token, target).await?;
+        // Single flight for failures too: a refresh token whose refresh
+        // failed is not presented a second time by this process.
+        if let Some((spent, error)) = &state.failed
+            && same(spent, &refresh_token)
+        {
+            tracing::debug!(
+                "the token refresh failed earlier in this run; not presenting the refresh token again"
+            );
+            return Err(error.duplicate());
+        }
+        let got = match oauth::refresh(&refresh_token, target).await {
+            Ok(got) => got,
+            Err(e) => {
+                let _ = self.refresh_failure.set(format!(
+                    "{e} (the refresh token is single-use, so this run does not present it again)"
+                ));
+                state.failed = Some((refresh_token, e.duplicate()));
+                return Err(e);
+            }
+        };
         let now = Timestamp::now();
         let tokens = StoredTokens {
             refresh_obtained_at: if got.refresh.is_some() {

@@ -692,15 +692,20 @@ impl IonClient {
         }
     }
 
-    /// Why ION definitely rejected this client's credentials, once it has:
-    /// the refresh token refused (`invalid_grant`), or an access token
-    /// refused when there is nothing to refresh it with. (A request refused
-    /// right after a successful refresh is not counted: the refresh just
-    /// showed the credentials work.) Every later request would be
-    /// refused too, so a caller checking many customers stops (`batch`
-    /// does).
+    /// Why this client's credentials cannot be used any more in this run,
+    /// once that is known: ION definitely rejected them (the refresh token
+    /// refused, an access token refused when there is nothing to refresh it
+    /// with, or the access token obtained by the one refresh a rejected
+    /// token gets refused too), or a refresh failed (its single-use refresh
+    /// token is not presented again, so every later refresh fails the same
+    /// way). Every later request would fail too, so a caller checking many
+    /// customers stops (`batch` and `check-new-customer --payloads` do).
     pub fn credentials_rejected(&self) -> Option<&str> {
-        self.inner.rejection.get().map(String::as_str)
+        self.inner
+            .rejection
+            .get()
+            .map(String::as_str)
+            .or_else(|| self.inner.auth.refresh_failure())
     }
 
     /// Records a definite rejection (see [`IonClient::credentials_rejected`]).
@@ -744,7 +749,9 @@ impl IonClient {
                     self.inner.auth.invalidate(&token).await;
                     refreshed = true;
                 }
-                Err(e) if !refreshed && !self.inner.auth.can_refresh() => {
+                // A refusal of the token the one refresh obtained, or of a
+                // token nothing can replace, is definite.
+                Err(e) if refreshed || !self.inner.auth.can_refresh() => {
                     return Err(self.definitely_rejected(e));
                 }
                 other => return other,

@@ -4,6 +4,7 @@ mod auth_cli;
 mod auth_support;
 mod auth_token_file;
 mod broken_rules;
+mod cli_adversarial;
 mod cli_basics;
 mod cli_interrupt;
 mod cli_live;

@@ -85,6 +85,7 @@ pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
     match source.credentials_rejected() {
         Some(cause) => Err(CliError::CredentialsRejected {
             cause: cause.to_owned(),
+            what: "customer",
         }),
         None => Ok(exit),
     }
@@ -93,7 +94,7 @@ pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
 /// `ids` until ION has definitely rejected the credentials: every further
 /// check would be rejected too, so no new check starts (those in flight
 /// finish and are written whole), and the batch ends with that one cause.
-fn until_rejected<'a, T>(
+pub(super) fn until_rejected<'a, T>(
     ids: impl Stream<Item = T> + 'a,
     source: &'a Source,
 ) -> impl Stream<Item = T> + 'a {

@@ -3,7 +3,7 @@
 
 use std::io::BufWriter;
 
-use super::batch::{interrupted, streamed};
+use super::batch::{interrupted, streamed, until_rejected};
 use super::check::emit;
 use super::{CHECK_TIMEOUT, runtime, source};
 use crate::batch::Stop;
@@ -96,10 +96,16 @@ fn list(
             args.quiet,
             args.concurrency,
             None,
-            payloads,
+            until_rejected(payloads, preflight.source()),
             check,
         )
         .await;
+        if let Some(cause) = preflight.source().credentials_rejected() {
+            return Err(CliError::CredentialsRejected {
+                cause: cause.to_owned(),
+                what: "payload",
+            });
+        }
         match run.stop {
             None => Ok(Exit::from_verdict(run.stats.verdict())),
             Some(Stop::Interrupted { aborted }) => {

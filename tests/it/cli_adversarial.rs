@@ -1,0 +1,265 @@
+//! Issue 14, second round: what an adversarial tester found through the
+//! binary, each turned into a test against a loopback ION fake.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::auth_support::{RotatingIon, hits, seed};
+use crate::cli_live::run_async;
+use crate::cli_support::{Run, bin, write};
+
+/// The `error:` lines of a run's stderr.
+fn errors(r: &Run) -> Vec<&str> {
+    r.stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect()
+}
+
+fn two_hundred_ids(dir: &Path) -> std::path::PathBuf {
+    let ids: String = (3000..3200).map(|i| format!("{i}\n")).collect();
+    write(dir, "ids.txt", &ids)
+}
+
+/// GETs answered 401 (after `ok_first` answered ION's 404 envelope).
+async fn mount_rejecting_gets(server: &MockServer, ok_first: u64) {
+    if ok_first > 0 {
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(404).set_body_json(
+                json!({"error": "NOT_FOUND", "message": "customer not found", "code": 404}),
+            ))
+            .up_to_n_times(ok_first)
+            .with_priority(1)
+            .mount(server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            json!({"error": "UNAUTHENTICATED", "message": "access token invalid", "code": 401}),
+        ))
+        .with_priority(5)
+        .mount(server)
+        .await;
+}
+
+fn batch_cmd(server: &MockServer, ids: &Path) -> assert_cmd::Command {
+    let mut cmd = bin();
+    cmd.env("ION_BASE_URL", server.uri()).args([
+        "batch",
+        "--account",
+        "1001",
+        "--concurrency",
+        "4",
+        "--format",
+        "json",
+        "--quiet",
+    ]);
+    cmd.arg("--customers").arg(ids);
+    cmd
+}
+
+// ---- 1. A 401 on the refreshed token stops the batch ------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_refreshed_token_stops_the_batch() {
+    for (credentials, ok_first) in [
+        ("token file", 0u64),
+        ("ION_REFRESH_TOKEN", 0),
+        ("token file", 10),
+    ] {
+        let server = MockServer::start().await;
+        let rotation = RotatingIon::new("rt-0", Duration::ZERO);
+        Mock::given(method("POST"))
+            .and(path("/oauth/token"))
+            .respond_with(rotation.clone())
+            .mount(&server)
+            .await;
+        mount_rejecting_gets(&server, ok_first).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cmd = batch_cmd(&server, &two_hundred_ids(dir.path()));
+        if credentials == "token file" {
+            let file = dir.path().join("token.json");
+            seed(&file, json!({"version": 1, "refresh_token": "rt-0"}));
+            cmd.env("ION_TOKEN_FILE", &file);
+        } else {
+            cmd.env("ION_REFRESH_TOKEN", "rt-0");
+        }
+        let r = run_async(cmd).await;
+        let what = format!("{credentials}, {ok_first} answered first");
+        assert_eq!(r.code, 3, "{what}: {}", r.stderr);
+        let errors = errors(&r);
+        assert_eq!(errors.len(), 1, "{what}: {}", r.stderr);
+        assert!(
+            errors[0].contains("ION rejected the credentials")
+                && errors[0].contains("the batch stopped"),
+            "{what}: {}",
+            errors[0]
+        );
+        let reports: Value = serde_json::from_str(&r.stdout).expect("a whole JSON array");
+        let written = reports.as_array().expect("array").len();
+        assert!(written < 200, "{what}: all {written} customers checked");
+        let posts = hits(&server, "/oauth/token").await;
+        assert!(posts <= 4, "{what}: {posts} refreshes");
+        let gets = server
+            .received_requests()
+            .await
+            .expect("recorded")
+            .iter()
+            .filter(|q| q.method.as_str() == "GET")
+            .count();
+        assert!(
+            gets <= (ok_first as usize) + 24,
+            "{what}: {gets} GETs for 200 customers"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_new_customer_payloads_stop_when_ion_rejects_the_access_token() {
+    let server = MockServer::start().await;
+    mount_rejecting_gets(&server, 0).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let one = std::fs::read_to_string(crate::cli_support::fixture("new-customers/acme.json"))
+        .expect("fixture")
+        .replace('\n', "");
+    let lines: String = (0..50)
+        .map(|i| one.replace("@acme.com", &format!("{i}@acme.com")) + "\n")
+        .collect();
+    let list = write(dir.path(), "list.ndjson", &lines);
+    let mut cmd = bin();
+    cmd.env("ION_BASE_URL", server.uri())
+        .env("ION_ACCESS_TOKEN", "at-revoked")
+        .args([
+            "check-new-customer",
+            "--account",
+            "1001",
+            "--concurrency",
+            "2",
+            "--quiet",
+            "--payloads",
+        ])
+        .arg(&list);
+    let r = run_async(cmd).await;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let errors = errors(&r);
+    assert_eq!(errors.len(), 1, "{}", r.stderr);
+    assert!(
+        errors[0].contains("ION rejected the credentials")
+            && errors[0].contains("no further payload was checked"),
+        "{}",
+        errors[0]
+    );
+    let written = r.stdout.lines().count();
+    assert!(written < 50, "all {written} payloads checked");
+    let requests = server.received_requests().await.expect("recorded").len();
+    assert!(requests <= 12, "{requests} requests");
+}
+
+// ---- 2. A failed refresh is shared and never repeated -----------------------
+
+/// A token file holding only refresh token `rt-0`.
+fn refresh_only_file(dir: &Path) -> std::path::PathBuf {
+    let file = dir.join("token.json");
+    seed(&file, json!({"version": 1, "refresh_token": "rt-0"}));
+    file
+}
+
+/// The refresh tokens presented to `POST /oauth/token`, in order.
+async fn presented(server: &MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|q| q.url.path() == "/oauth/token")
+        .map(|q| {
+            url::form_urlencoded::parse(&q.body)
+                .find(|(k, _)| k == "refresh_token")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_refresh_presents_the_refresh_token_once_per_run() {
+    for (status, delay, order) in [
+        (500u16, Duration::ZERO, false),
+        (401, Duration::ZERO, false),
+        (500, Duration::ZERO, true),
+        (200, Duration::from_secs(3), true),
+    ] {
+        let what = format!("token endpoint {status} after {delay:?}, order: {order}");
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/oauth/token"))
+            .respond_with(
+                ResponseTemplate::new(status)
+                    .set_body_json(json!({"error": "invalid_grant", "access_token": "at-late", "refresh_token": "rt-1"}))
+                    .set_delay(delay),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(crate::cli_live::DemoFiles)
+            .mount(&server)
+            .await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cmd = bin();
+        cmd.env("ION_BASE_URL", server.uri())
+            .env("ION_TOKEN_FILE", refresh_only_file(dir.path()))
+            .env("ION_REQUEST_TIMEOUT", "1s")
+            .args(crate::cli_support::CHECK_2002);
+        if order {
+            cmd.arg("--order")
+                .arg(crate::cli_support::fixture("orders/nce-order.json"));
+        }
+        let r = run_async(cmd).await;
+        assert_eq!(r.code, 3, "{what}: {}{}", r.stdout, r.stderr);
+        assert_eq!(presented(&server).await, ["rt-0"], "{what}");
+        assert_eq!(
+            hits(&server, "/api/v3/accounts/1001/customers/2002").await,
+            0,
+            "{what}"
+        );
+        assert!(r.stdout.contains("INDETERMINATE"), "{what}: {}", r.stdout);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_refresh_stops_the_batch_after_one_post() {
+    for status in [404u16, 500] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/oauth/token"))
+            .respond_with(ResponseTemplate::new(status).set_body_string("nope"))
+            .mount(&server)
+            .await;
+        mount_rejecting_gets(&server, 0).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cmd = batch_cmd(&server, &two_hundred_ids(dir.path()));
+        cmd.env("ION_TOKEN_FILE", refresh_only_file(dir.path()));
+        let r = run_async(cmd).await;
+        assert_eq!(r.code, 3, "{status}: {}", r.stderr);
+        assert_eq!(presented(&server).await, ["rt-0"], "{status}");
+        let errors = errors(&r);
+        assert_eq!(errors.len(), 1, "{status}: {}", r.stderr);
+        assert!(
+            errors[0].contains("POST /oauth/token")
+                && errors[0].contains(&format!("HTTP {status}"))
+                && errors[0].contains("not present it again")
+                && errors[0].contains("the batch stopped"),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            !errors[0].contains("rejected the credentials"),
+            "{}",
+            errors[0]
+        );
+    }
+}
