@@ -68,6 +68,30 @@ pub struct BatchStats {
     pub reasons: HashMap<String, usize>,
 }
 
+/// `reason` with every number that *is* `customer` (a whole run of digits,
+/// not a part of one: customer 1 of account 1001 leaves the account alone)
+/// replaced by `{customer}`, so one cause counts once across customers.
+fn mask_customer(reason: &str, customer: u64) -> String {
+    if customer == 0 {
+        return reason.to_owned();
+    }
+    let id = customer.to_string();
+    let mut out = String::with_capacity(reason.len());
+    let mut rest = reason;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+        let (before, digits) = rest.split_at(start);
+        let end = digits
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(digits.len());
+        let (run, after) = digits.split_at(end);
+        out.push_str(before);
+        out.push_str(if run == id { "{customer}" } else { run });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 /// How many distinct reasons [`BatchStats::reasons`] keeps.
 pub const MAX_REASONS: usize = 1000;
 
@@ -97,11 +121,7 @@ impl BatchStats {
         if let Some(reason) = reason {
             let first = reason.lines().next().unwrap_or(reason);
             let first = first.strip_prefix("cannot evaluate: ").unwrap_or(first);
-            let key = if report.customer_id == 0 {
-                first.to_owned()
-            } else {
-                first.replace(&report.customer_id.to_string(), "{customer}")
-            };
+            let key = mask_customer(first, report.customer_id);
             let key = if self.reasons.len() < MAX_REASONS || self.reasons.contains_key(&key) {
                 key
             } else {
@@ -325,18 +345,11 @@ mod tests {
             customer,
             jiff::Timestamp::UNIX_EPOCH,
             Severity::Error,
-            vec![RuleResult {
-                rule: "customer-active".into(),
-                title: "t".into(),
-                severity: Severity::Error,
+            vec![RuleResult::bare(
+                "customer-active",
+                Severity::Error,
                 outcome,
-                message: None,
-                preempts: None,
-                docs: None,
-                evidence: vec![],
-                items: vec![],
-                checked_items: None,
-            }],
+            )],
         )
     }
 
@@ -502,18 +515,10 @@ mod tests {
                 jiff::Timestamp::UNIX_EPOCH,
                 Severity::Error,
                 vec![RuleResult {
-                    rule: "customer-exists".into(),
-                    title: "t".into(),
-                    severity: Severity::Error,
-                    outcome: Outcome::Error,
                     message: Some(format!(
                         "cannot evaluate: customer unavailable: ION did not answer GET /c/{customer}: {why}\nmore"
                     )),
-                    preempts: None,
-                    docs: None,
-                    evidence: vec![],
-                    items: vec![],
-                    checked_items: None,
+                    ..RuleResult::bare("customer-exists", Severity::Error, Outcome::Error)
                 }],
             )
         };
@@ -524,6 +529,41 @@ mod tests {
         assert_eq!(
             s.summary(),
             "3 checked: 0 ready, 0 blocked, 3 indeterminate\nrules that could not be evaluated:\n  3  customer-exists\nmost frequent reasons:\n  2  customer unavailable: ION did not answer GET /c/{customer}: timeout\n  1  customer unavailable: ION did not answer GET /c/{customer}: reset"
+        );
+    }
+
+    /// Only a whole number equal to the customer id is masked: customers 1,
+    /// 2 and 3 of account 1001 share one reason, and the account stays.
+    #[test]
+    fn reasons_mask_the_customer_id_only_where_it_stands_whole() {
+        let unrecorded = |customer: u64| {
+            Report::from_results(
+                1001,
+                customer,
+                jiff::Timestamp::UNIX_EPOCH,
+                Severity::Error,
+                vec![RuleResult {
+                    message: Some(format!(
+                        "cannot evaluate: the snapshot holds no customer {customer} of account 1001 (no accounts/1001/customers/{customer}.json)"
+                    )),
+                    ..RuleResult::bare("customer-exists", Severity::Error, Outcome::Error)
+                }],
+            )
+        };
+        let mut s = BatchStats::default();
+        for id in [1, 2, 3] {
+            s.record(&unrecorded(id));
+        }
+        assert_eq!(
+            s.reasons,
+            HashMap::from([(
+                "the snapshot holds no customer {customer} of account 1001 (no accounts/1001/customers/{customer}.json)".to_owned(),
+                3
+            )])
+        );
+        assert_eq!(
+            mask_customer("customer 12 is not 123 or 312", 12),
+            "customer {customer} is not 123 or 312"
         );
     }
 }

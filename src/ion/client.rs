@@ -47,6 +47,10 @@ pub struct IonClient {
 struct Inner {
     http: reqwest::Client,
     base: Url,
+    /// `oauth/token` and `oauth/validateAccess` under `base`, built once:
+    /// every GET hands them to the token cache, which rarely needs them.
+    token_url: Url,
+    validate_url: Url,
     auth: Auth,
     request_timeout: Duration,
     max_attempts: u32,
@@ -274,6 +278,8 @@ impl IonClientBuilder {
         Ok(IonClient {
             inner: Arc::new(Inner {
                 http,
+                token_url: join(&base, &["oauth", "token"]),
+                validate_url: join(&base, &["oauth", "validateAccess"]),
                 base,
                 auth: Auth::new(self.access_token, self.refresh_token, store),
                 request_timeout: self.request_timeout,
@@ -424,6 +430,8 @@ impl IonClient {
             inner: Arc::new(Inner {
                 http: inner.http.clone(),
                 base: inner.base.clone(),
+                token_url: inner.token_url.clone(),
+                validate_url: inner.validate_url.clone(),
                 auth: Auth::new(Some(token), None, None),
                 request_timeout: inner.request_timeout,
                 max_attempts: inner.max_attempts,
@@ -443,19 +451,14 @@ impl IonClient {
     }
 
     fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.inner.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty();
-            path.extend(segments);
-        }
-        url
+        join(&self.inner.base, segments)
     }
 
     fn refresh_target(&self) -> RefreshTarget<'_> {
         RefreshTarget {
             http: &self.inner.http,
-            url: self.url(&["oauth", "token"]),
-            validate_url: self.url(&["oauth", "validateAccess"]),
+            url: &self.inner.token_url,
+            validate_url: &self.inner.validate_url,
             timeout: self.inner.request_timeout,
         }
     }
@@ -866,23 +869,50 @@ impl IonClient {
     }
 }
 
+/// `segments` appended to `base`'s path (each percent-encoded as needed).
+fn join(base: &Url, segments: &[&str]) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty();
+        path.extend(segments);
+    }
+    url
+}
+
 /// `body` with every occurrence of `secret` replaced by `[redacted]`.
 fn redact_bytes(body: Vec<u8>, secret: &[u8]) -> Vec<u8> {
-    if secret.is_empty() || !body.windows(secret.len()).any(|w| w == secret) {
+    let Some(mut at) = find(&body, secret) else {
         return body;
-    }
+    };
     let mut out = Vec::with_capacity(body.len());
     let mut rest = body.as_slice();
-    while !rest.is_empty() {
-        if rest.starts_with(secret) {
-            out.extend_from_slice(b"[redacted]");
-            rest = &rest[secret.len()..];
-        } else {
-            out.push(rest[0]);
-            rest = &rest[1..];
+    loop {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(b"[redacted]");
+        rest = &rest[at + secret.len()..];
+        match find(rest, secret) {
+            Some(next) => at = next,
+            None => break,
         }
     }
+    out.extend_from_slice(rest);
     out
+}
+
+/// Where `needle` first occurs in `hay` (never, when it is empty). Every
+/// ION answer is scanned for the token: candidates are found by the first
+/// byte alone (a tight loop), not by comparing a window at every offset.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, _) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(i) = hay.get(from..)?.iter().position(|&b| b == first) {
+        let at = from + i;
+        if hay[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 fn classify(
@@ -1002,6 +1032,46 @@ mod tests {
         );
         assert_eq!(redact_bytes(b"plain".to_vec(), b"tok"), b"plain".to_vec());
         assert_eq!(redact_bytes(b"x".to_vec(), b""), b"x".to_vec());
+    }
+
+    /// The first-byte scan against the obvious definition (leftmost match,
+    /// then continue after it), on near misses, overlaps and the edges.
+    #[test]
+    fn redaction_matches_a_naive_scan() {
+        fn naive(body: &[u8], secret: &[u8]) -> Vec<u8> {
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < body.len() {
+                if body[i..].starts_with(secret) {
+                    out.extend_from_slice(b"[redacted]");
+                    i += secret.len();
+                } else {
+                    out.push(body[i]);
+                    i += 1;
+                }
+            }
+            out
+        }
+        let cases: [(&[u8], &[u8]); 9] = [
+            (b"ttok", b"tok"),
+            (b"tttok", b"ttok"),
+            (b"toktok", b"tok"),
+            (b"tok", b"tok"),
+            (b"to", b"tok"),
+            (b"aaaa", b"aa"),
+            (b"xtoky", b"tok"),
+            (b"tokx tok", b"tok"),
+            (b"", b"tok"),
+        ];
+        for (body, secret) in cases {
+            assert_eq!(
+                redact_bytes(body.to_vec(), secret),
+                naive(body, secret),
+                "{:?} in {:?}",
+                String::from_utf8_lossy(secret),
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 
     #[test]

@@ -14,8 +14,8 @@ use super::types::{AccessValidity, TokenResponse};
 /// What a refresh needs from the client.
 pub(crate) struct RefreshTarget<'a> {
     pub(crate) http: &'a reqwest::Client,
-    pub(crate) url: url::Url,
-    pub(crate) validate_url: url::Url,
+    pub(crate) url: &'a url::Url,
+    pub(crate) validate_url: &'a url::Url,
     pub(crate) timeout: Duration,
 }
 

@@ -201,6 +201,26 @@ pub struct RuleResult {
     pub checked_items: Option<usize>,
 }
 
+#[cfg(test)]
+impl RuleResult {
+    /// A result with nothing but its rule, severity and outcome (title
+    /// `t`), for the crate's unit tests.
+    pub(crate) fn bare(rule: &str, severity: Severity, outcome: Outcome) -> Self {
+        Self {
+            rule: rule.to_owned(),
+            title: "t".to_owned(),
+            severity,
+            outcome,
+            message: None,
+            preempts: None,
+            docs: None,
+            evidence: Vec::new(),
+            items: Vec::new(),
+            checked_items: None,
+        }
+    }
+}
+
 /// Which payload a new-customer check was about (it has no customer id
 /// yet).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

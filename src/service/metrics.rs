@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::ion::{Endpoint, RequestObserver};
-use crate::report::{Report, Verdict};
+use crate::report::{Outcome, Report, Verdict};
 
 /// Upper bounds (seconds) of the check-duration histogram's buckets.
 pub const DURATION_BUCKETS: [f64; 12] = [
@@ -20,11 +20,14 @@ pub const DURATION_BUCKETS: [f64; 12] = [
 #[derive(Debug, Default)]
 pub struct Metrics {
     checks: [[AtomicU64; 3]; 2],
-    outcomes: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// Per rule, counts by outcome ([`OUTCOMES`] order). Keyed by the rule
+    /// id alone so that counting a known rule allocates nothing.
+    outcomes: Mutex<BTreeMap<String, [u64; 4]>>,
     buckets: [AtomicU64; DURATION_BUCKETS.len()],
     duration_count: AtomicU64,
     duration_sum_us: AtomicU64,
-    ion: Mutex<BTreeMap<(String, String), u64>>,
+    /// Per endpoint label, counts by status ([`NO_STATUS`]: no answer).
+    ion: Mutex<BTreeMap<String, BTreeMap<u32, u64>>>,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
 }
@@ -59,6 +62,23 @@ impl CheckKind {
     }
 }
 
+/// The outcomes in the exposition's order (alphabetical, as their labels
+/// sort).
+const OUTCOMES: [Outcome; 4] = [Outcome::Error, Outcome::Fail, Outcome::Pass, Outcome::Skip];
+
+fn outcome_index(o: Outcome) -> usize {
+    match o {
+        Outcome::Error => 0,
+        Outcome::Fail => 1,
+        Outcome::Pass => 2,
+        Outcome::Skip => 3,
+    }
+}
+
+/// The status key of an ION request that got no answer: after every HTTP
+/// status, as `none` sorts after digits.
+const NO_STATUS: u32 = u32::MAX;
+
 fn verdict_index(v: Verdict) -> usize {
     match v {
         Verdict::Ready => 0,
@@ -70,22 +90,26 @@ fn verdict_index(v: Verdict) -> usize {
 /// An ION request path with the ids taken out, so that the label has a few
 /// values, not one per customer: `/api/v3/accounts/{id}/customers/{id}`.
 pub fn endpoint_label(endpoint: &Endpoint) -> String {
-    let mut out = String::new();
+    // Counted for every ION request: one allocation, no formatting.
+    let mut out = String::with_capacity(endpoint.method.len() + endpoint.path.len() + 8);
+    out.push_str(endpoint.method);
+    out.push(' ');
     let mut after_products = false;
+    let mut any = false;
     for seg in endpoint.path.split('/').filter(|s| !s.is_empty()) {
         out.push('/');
-        if after_products || (!seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit())) {
+        any = true;
+        if after_products || seg.bytes().all(|b| b.is_ascii_digit()) {
             out.push_str("{id}");
         } else {
             out.push_str(seg);
         }
         after_products = seg == "products";
     }
-    format!(
-        "{} {}",
-        endpoint.method,
-        if out.is_empty() { "/" } else { &out }
-    )
+    if !any {
+        out.push('/');
+    }
+    out
 }
 
 fn escape(label: &str) -> String {
@@ -101,9 +125,15 @@ impl Metrics {
         self.checks[kind.index()][verdict_index(report.verdict())].fetch_add(1, Ordering::Relaxed);
         if let Ok(mut outcomes) = self.outcomes.lock() {
             for r in report.results() {
-                *outcomes
-                    .entry((r.rule.clone(), r.outcome.as_str()))
-                    .or_default() += 1;
+                let i = outcome_index(r.outcome);
+                match outcomes.get_mut(r.rule.as_str()) {
+                    Some(counts) => counts[i] += 1,
+                    None => {
+                        let mut counts = [0; 4];
+                        counts[i] = 1;
+                        outcomes.insert(r.rule.clone(), counts);
+                    }
+                }
             }
         }
         let secs = took.as_secs_f64();
@@ -129,9 +159,15 @@ impl Metrics {
 
     /// Counts one ION request.
     pub fn record_ion(&self, endpoint: &Endpoint, status: Option<u16>) {
-        let status = status.map_or_else(|| "none".to_owned(), |s| s.to_string());
+        let status = status.map_or(NO_STATUS, u32::from);
+        let label = endpoint_label(endpoint);
         if let Ok(mut ion) = self.ion.lock() {
-            *ion.entry((endpoint_label(endpoint), status)).or_default() += 1;
+            match ion.get_mut(label.as_str()) {
+                Some(by_status) => *by_status.entry(status).or_default() += 1,
+                None => {
+                    ion.insert(label, BTreeMap::from([(status, 1)]));
+                }
+            }
         }
     }
 
@@ -173,12 +209,14 @@ impl Metrics {
         )?;
         writeln!(out, "# TYPE ion_preflight_rule_outcomes_total counter")?;
         if let Ok(outcomes) = self.outcomes.lock() {
-            for ((rule, outcome), n) in outcomes.iter() {
+            for (rule, counts) in outcomes.iter() {
                 let rule = escape(rule);
-                writeln!(
-                    out,
-                    "ion_preflight_rule_outcomes_total{{rule=\"{rule}\",outcome=\"{outcome}\"}} {n}"
-                )?;
+                for (outcome, n) in OUTCOMES.iter().zip(counts).filter(|(_, n)| **n > 0) {
+                    writeln!(
+                        out,
+                        "ion_preflight_rule_outcomes_total{{rule=\"{rule}\",outcome=\"{outcome}\"}} {n}"
+                    )?;
+                }
             }
         }
         writeln!(
@@ -207,12 +245,18 @@ impl Metrics {
         )?;
         writeln!(out, "# TYPE ion_preflight_ion_requests_total counter")?;
         if let Ok(ion) = self.ion.lock() {
-            for ((endpoint, status), n) in ion.iter() {
+            for (endpoint, by_status) in ion.iter() {
                 let endpoint = escape(endpoint);
-                writeln!(
-                    out,
-                    "ion_preflight_ion_requests_total{{endpoint=\"{endpoint}\",status=\"{status}\"}} {n}"
-                )?;
+                for (status, n) in by_status {
+                    let status = match *status {
+                        NO_STATUS => "none".to_owned(),
+                        s => s.to_string(),
+                    };
+                    writeln!(
+                        out,
+                        "ion_preflight_ion_requests_total{{endpoint=\"{endpoint}\",status=\"{status}\"}} {n}"
+                    )?;
+                }
             }
         }
         writeln!(
@@ -259,6 +303,84 @@ mod tests {
         assert_eq!(
             endpoint_label(&e("/api/v3/accounts/1001/products/MS-NCE-365")),
             "GET /api/v3/accounts/{id}/products/{id}"
+        );
+        assert_eq!(endpoint_label(&e("/")), "GET /");
+        assert_eq!(endpoint_label(&e("")), "GET /");
+        assert_eq!(endpoint_label(&e("//api//v3/ping/")), "GET /api/v3/ping");
+    }
+
+    #[test]
+    fn ion_requests_render_by_endpoint_then_status_with_none_last() {
+        let m = Metrics::default();
+        let e = |path: &str| Endpoint {
+            method: "GET",
+            path: path.to_owned(),
+        };
+        let customer = e("/api/v3/accounts/1/customers/2");
+        let profiles = e("/api/v3/accounts/1/customers/2/cloudProfiles");
+        for status in [None, Some(404), Some(200), Some(200)] {
+            m.record_ion(&customer, status);
+        }
+        m.record_ion(&profiles, Some(503));
+        let text = m.render(None);
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("ion_preflight_ion_requests_total{"))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "ion_preflight_ion_requests_total{endpoint=\"GET /api/v3/accounts/{id}/customers/{id}\",status=\"200\"} 2",
+                "ion_preflight_ion_requests_total{endpoint=\"GET /api/v3/accounts/{id}/customers/{id}\",status=\"404\"} 1",
+                "ion_preflight_ion_requests_total{endpoint=\"GET /api/v3/accounts/{id}/customers/{id}\",status=\"none\"} 1",
+                "ion_preflight_ion_requests_total{endpoint=\"GET /api/v3/accounts/{id}/customers/{id}/cloudProfiles\",status=\"503\"} 1",
+            ]
+        );
+    }
+
+    #[test]
+    fn rule_outcomes_count_per_rule_and_outcome_in_label_order() {
+        use crate::report::{RuleResult, Severity};
+        let result = |rule: &str, outcome| RuleResult::bare(rule, Severity::Error, outcome);
+        let report = |outcomes: [Outcome; 2]| {
+            Report::from_results(
+                1,
+                2,
+                jiff::Timestamp::UNIX_EPOCH,
+                Severity::Error,
+                vec![result("b-rule", outcomes[0]), result("a-rule", outcomes[1])],
+            )
+        };
+        let m = Metrics::default();
+        let took = Duration::from_millis(1);
+        m.record_check(
+            CheckKind::Order,
+            &report([Outcome::Skip, Outcome::Pass]),
+            took,
+        );
+        m.record_check(
+            CheckKind::Order,
+            &report([Outcome::Error, Outcome::Pass]),
+            took,
+        );
+        m.record_check(
+            CheckKind::Order,
+            &report([Outcome::Skip, Outcome::Fail]),
+            took,
+        );
+        let text = m.render(None);
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("ion_preflight_rule_outcomes_total{"))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "ion_preflight_rule_outcomes_total{rule=\"a-rule\",outcome=\"fail\"} 1",
+                "ion_preflight_rule_outcomes_total{rule=\"a-rule\",outcome=\"pass\"} 2",
+                "ion_preflight_rule_outcomes_total{rule=\"b-rule\",outcome=\"error\"} 1",
+                "ion_preflight_rule_outcomes_total{rule=\"b-rule\",outcome=\"skip\"} 2",
+            ]
         );
     }
 }

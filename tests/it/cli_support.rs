@@ -21,6 +21,15 @@ pub fn fixture(rel: &str) -> PathBuf {
 pub fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ion-preflight"));
     cmd.current_dir(root());
+    clean_env(&mut cmd);
+    cmd.timeout(std::time::Duration::from_secs(60));
+    cmd
+}
+
+/// Removes from `cmd` every variable of the developer's shell that would
+/// change what the binary does (ION_* credentials and endpoints, logging,
+/// colour, backtraces); also for a shell that runs the binary.
+pub fn clean_env(cmd: &mut Command) -> &mut Command {
     for var in [
         "ION_BASE_URL",
         "ION_ACCOUNT_ID",
@@ -33,7 +42,6 @@ pub fn bin() -> Command {
     ] {
         cmd.env_remove(var);
     }
-    cmd.timeout(std::time::Duration::from_secs(60));
     cmd
 }
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::cli_live::{NCE_JSON, ion, live, live_check, run_async};
 use crate::cli_support::{
-    CHECK_2002, Run, assert_one_line, bin, demo_batch, demo_check, run, write,
+    CHECK_2002, Run, assert_one_line, bin, clean_env, demo_batch, demo_check, run, write,
 };
 
 /// The replay command `snapshot` printed, run as a shell runs it (with the
@@ -26,15 +26,7 @@ fn run_hint(hint: &str) -> Run {
     let mut sh = assert_cmd::Command::new("sh");
     sh.current_dir(crate::cli_support::root())
         .args(["-c", &script]);
-    for var in [
-        "ION_BASE_URL",
-        "ION_ACCESS_TOKEN",
-        "ION_TOKEN_FILE",
-        "ION_ACCOUNT_ID",
-    ] {
-        sh.env_remove(var);
-    }
-    run(&mut sh)
+    run(clean_env(&mut sh))
 }
 
 // ---- 1. Offline data: recorded 404s, unrecorded resources, non-snapshots --

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use ion_preflight::cli::Cli;
 
-use crate::cli_support::{root, run};
+use crate::cli_support::{clean_env, root, run};
 
 /// One fenced block.
 #[derive(Debug)]
@@ -260,17 +260,7 @@ fn every_shell_example_runs_or_its_commands_parse() {
             .env("PATH", path)
             .args(["-e", "-c", &script])
             .timeout(std::time::Duration::from_secs(60));
-        for var in [
-            "ION_BASE_URL",
-            "ION_ACCOUNT_ID",
-            "ION_ACCESS_TOKEN",
-            "ION_REFRESH_TOKEN",
-            "ION_TOKEN_FILE",
-            "RUST_LOG",
-        ] {
-            sh.env_remove(var);
-        }
-        let r = run(&mut sh);
+        let r = run(clean_env(&mut sh));
         if r.code != expected {
             failures.push(format!(
                 "{} exits {} (expected {expected}):\n{}\n{}",

@@ -8,16 +8,8 @@ use crate::report::{Evidence, ItemResult, Outcome, Report, RuleResult, Severity}
 
 fn result(rule: &str, severity: Severity, outcome: Outcome) -> RuleResult {
     RuleResult {
-        rule: rule.to_owned(),
         title: format!("title of {rule}"),
-        severity,
-        outcome,
-        message: None,
-        preempts: None,
-        docs: None,
-        evidence: Vec::new(),
-        items: Vec::new(),
-        checked_items: None,
+        ..RuleResult::bare(rule, severity, outcome)
     }
 }
 
