@@ -642,7 +642,7 @@ impl IonClient {
     pub async fn validate_access(&self) -> Result<AccessValidity, IonError> {
         let target = self.refresh_target();
         // A validation a refresh left to do would ask the same question.
-        let (token, _owed) = self.inner.auth.access_token(&target).await?;
+        let token = self.inner.auth.access_token(&target).await?.token;
         let validity = super::oauth::validate(&target, &token).await?;
         self.inner.auth.record_validity(&token, &validity).await;
         Ok(validity)
@@ -730,31 +730,43 @@ impl IonClient {
         let target = self.refresh_target();
         let mut refreshed = false;
         loop {
-            let (token, owed) = self
+            let grant = self
                 .inner
                 .auth
                 .access_token(&target)
                 .await
                 .map_err(|e| self.definitely_rejected(e))?;
-            let request = self.get_with_retries(url, endpoint, &token);
-            let result = match owed {
+            let request = self.get_with_retries(url, endpoint, &grant.token);
+            let result = match grant.owed {
                 Some(owed) => {
                     let validation = self.inner.auth.finish_validation(owed, &target);
                     futures::future::join(request, validation).await.0
                 }
                 None => request.await,
             };
+            match &result {
+                Ok(_) | Err(IonError::NotFound { .. } | IonError::PermissionDenied { .. }) => {
+                    self.inner.auth.accepted(grant.generation);
+                }
+                Err(_) => {}
+            }
             match result {
                 Err(IonError::TokenRejected { .. })
                     if !refreshed && self.inner.auth.can_refresh() =>
                 {
                     tracing::debug!(path = %endpoint.path, "ION rejected the access token; refreshing once");
-                    self.inner.auth.invalidate(&token).await;
+                    self.inner.auth.invalidate(&grant.token).await;
                     refreshed = true;
                 }
-                // A refusal of the token the one refresh obtained, or of a
-                // token nothing can replace, is definite.
-                Err(e) if refreshed || !self.inner.auth.can_refresh() => {
+                // A refusal of a token nothing can replace, or of the token
+                // the one refresh obtained when ION never accepted it, is
+                // definite. (A token ION had accepted, or one older than a
+                // token it accepted, may simply have expired during a long
+                // run: that request fails, the credentials are not judged.)
+                Err(e @ IonError::TokenRejected { .. })
+                    if !self.inner.auth.can_refresh()
+                        || !self.inner.auth.was_accepted(grant.generation) =>
+                {
                     return Err(self.definitely_rejected(e));
                 }
                 other => return other,
