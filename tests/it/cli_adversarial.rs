@@ -263,3 +263,172 @@ async fn a_failed_refresh_stops_the_batch_after_one_post() {
         );
     }
 }
+
+// ---- 3. A BOM or JSON that is no object is never sent as a token ----------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bom_is_stripped_and_json_that_is_no_object_is_refused() {
+    let server = MockServer::start().await;
+    let rotation = RotatingIon::new("rt-0", Duration::ZERO);
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(rotation.clone())
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(crate::cli_live::DemoFiles)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // A bare token and the JSON format, each behind a BOM: both work.
+    for (name, text) in [
+        ("bare", "\u{feff}rt-0\n".to_owned()),
+        (
+            "json",
+            format!("\u{feff}{}", json!({"version": 1, "refresh_token": "rt-0"})),
+        ),
+    ] {
+        *rotation.state.lock().expect("state") = crate::auth_support::Rotation {
+            current: "rt-0".to_owned(),
+            ..Default::default()
+        };
+        let file = write(dir.path(), &format!("{name}.json"), &text);
+        let mut cmd = bin();
+        cmd.env("ION_BASE_URL", server.uri())
+            .env("ION_TOKEN_FILE", &file)
+            .args(crate::cli_support::CHECK_2002);
+        let r = run_async(cmd).await;
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        assert_eq!(
+            rotation.presented().last().map(String::as_str),
+            Some("rt-0")
+        );
+    }
+    let before = hits(&server, "/oauth/token").await;
+
+    for (text, kind) in [
+        ("[]", "an array"),
+        ("null", "null"),
+        ("\u{feff}[\"rt-0\"]", "an array"),
+        ("\"rt-0\"", "a string"),
+        ("[not json", "not valid JSON"),
+        ("42", "a number"),
+    ] {
+        let file = write(dir.path(), "token.json", text);
+        let mut cmd = bin();
+        cmd.env("ION_BASE_URL", server.uri())
+            .env("ION_TOKEN_FILE", &file)
+            .args(crate::cli_support::CHECK_2002);
+        let r = run_async(cmd).await;
+        assert_eq!(r.code, 2, "{text:?}: {}", r.stderr);
+        let errors = errors(&r);
+        assert_eq!(errors.len(), 1, "{text:?}: {}", r.stderr);
+        assert!(
+            errors[0].contains(&file.display().to_string())
+                && errors[0].contains(kind)
+                && errors[0].contains("not the JSON token format"),
+            "{text:?}: {}",
+            errors[0]
+        );
+        assert!(!errors[0].contains("rt-0"), "{}", errors[0]);
+    }
+    assert_eq!(
+        hits(&server, "/oauth/token").await,
+        before,
+        "a token was sent"
+    );
+}
+
+#[test]
+fn auth_login_strips_a_bom_from_stdin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("token.json");
+    let r = crate::cli_support::run(
+        bin()
+            .args(["auth", "login", "--token-file"])
+            .arg(&file)
+            .write_stdin("\u{feff}rt-portal\r\n"),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let stored: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("written")).expect("JSON");
+    assert_eq!(stored["refresh_token"], "rt-portal");
+    for json in ["{\"refresh_token\": \"rt\"}", "[\"rt\"]", "\"rt\""] {
+        let r = crate::cli_support::run(
+            bin()
+                .args(["auth", "login", "--token-file"])
+                .arg(dir.path().join("other.json"))
+                .write_stdin(json),
+        );
+        assert_eq!(r.code, 2, "{json}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("that is JSON, not a refresh token"),
+            "{}",
+            r.stderr
+        );
+    }
+}
+
+// ---- 4. A wrong value type names the field, never the value ----------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_value_in_the_token_file_names_the_field() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (text, expected) in [
+        (
+            r#"{"version":"1","refresh_token":"rt-SECRET"}"#,
+            r#""version" must be the number 1, not a string"#,
+        ),
+        (
+            r#"{"version":0,"refresh_token":"rt-SECRET"}"#,
+            r#""version" must be 1"#,
+        ),
+        (
+            r#"{"version":1,"refresh_token":42}"#,
+            r#""refresh_token" must be a string, not a number"#,
+        ),
+        (
+            r#"{"version":1,"refresh_token":"rt-SECRET","access_token":"at-SECRET","access_expires_at":"yesterday"}"#,
+            r#""access_expires_at" is not an RFC 3339 time"#,
+        ),
+        (
+            r#"{"version":1,"refresh_token":"rt-SECRET","refresh_expires_at":7}"#,
+            r#""refresh_expires_at" must be a string, not a number"#,
+        ),
+        (
+            r#"{"version":1,"refresh_token":"rt-SECRET","refresh_token":"rt-SECRET2"}"#,
+            "the key `refresh_token` appears twice",
+        ),
+        (
+            r#"{"version":1,"access_token":"at-SECRET"}"#,
+            "has no `refresh_token`",
+        ),
+    ] {
+        let file = write(dir.path(), "token.json", text);
+        let mut cmd = bin();
+        cmd.env("ION_BASE_URL", server.uri())
+            .env("ION_TOKEN_FILE", &file)
+            .args(crate::cli_support::CHECK_2002);
+        let r = run_async(cmd).await;
+        assert_eq!(r.code, 2, "{text}: {}", r.stderr);
+        let errors = errors(&r);
+        assert_eq!(errors.len(), 1, "{text}: {}", r.stderr);
+        assert!(
+            errors[0].contains(expected) && errors[0].contains(&file.display().to_string()),
+            "{text}: {}",
+            errors[0]
+        );
+        assert!(!r.stderr.contains("SECRET"), "{}", r.stderr);
+        assert!(!errors[0].contains("Data error"), "{}", errors[0]);
+    }
+    assert!(
+        server
+            .received_requests()
+            .await
+            .expect("recorded")
+            .is_empty(),
+        "a request was made"
+    );
+}

@@ -71,15 +71,24 @@ fn read_token() -> Result<SecretString, CliError> {
             .map_err(|e| CliError::Config(format!("cannot read the token from stdin: {e}")))?;
         text
     };
-    let token = text.trim();
+    // A byte-order mark (Windows editors, PowerShell pipes) is no part of
+    // the token.
+    let token = text.trim_start_matches('\u{feff}').trim();
     if token.is_empty() {
         return Err(CliError::Config(
             "no refresh token given: paste it at the prompt or pipe it on stdin".to_owned(),
         ));
     }
-    if token.chars().any(char::is_whitespace) || token.starts_with('{') {
+    if token.starts_with(['{', '[', '"']) {
         return Err(CliError::Config(
-            "that is not a single refresh token (it contains spaces or several lines)".to_owned(),
+            "that is JSON, not a refresh token: paste the token itself, as the ION portal shows it"
+                .to_owned(),
+        ));
+    }
+    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(CliError::Config(
+            "that is not a single refresh token (it contains spaces, control characters or several lines)"
+                .to_owned(),
         ));
     }
     Ok(SecretString::from(token.to_owned()))
@@ -288,7 +297,10 @@ fn mode(_path: &Path) -> String {
 }
 
 fn is_bare(path: &Path) -> bool {
-    std::fs::read(path).is_ok_and(|b| b.trim_ascii_start().first() != Some(&b'{'))
+    std::fs::read(path).is_ok_and(|b| {
+        let b = b.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&b);
+        !matches!(b.trim_ascii_start().first(), Some(b'{' | b'[' | b'"'))
+    })
 }
 
 #[cfg(test)]
