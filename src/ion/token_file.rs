@@ -148,6 +148,36 @@ impl TokenFile {
         })
     }
 
+    /// Checks that a refresh could take the lock: the lock file, when it
+    /// exists, must open for reading and writing (a directory or a file
+    /// without write permission in its place would fail every refresh).
+    /// Nothing is created; a missing lock file is created by the refresh.
+    pub fn check_lock(&self) -> Result<(), TokenStoreError> {
+        match fs::symlink_metadata(&self.lock_path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(TokenStoreError::Lock {
+                path: self.lock_path.clone(),
+                source,
+            }),
+            Ok(meta) if meta.is_dir() => Err(TokenStoreError::Lock {
+                path: self.lock_path.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::IsADirectory,
+                    "it is a directory; the lock must be a file (remove the directory)",
+                ),
+            }),
+            Ok(_) => OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&self.lock_path)
+                .map(drop)
+                .map_err(|source| TokenStoreError::Lock {
+                    path: self.lock_path.clone(),
+                    source,
+                }),
+        }
+    }
+
     /// Writes `tokens` atomically with mode 0600 (creating the directory,
     /// mode 0700, when it is missing).
     pub fn write(&self, tokens: &StoredTokens) -> Result<(), TokenStoreError> {

@@ -432,3 +432,70 @@ async fn a_wrong_value_in_the_token_file_names_the_field() {
         "a request was made"
     );
 }
+
+// ---- 5. An unusable lock file is a configuration error --------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unusable_lock_file_exits_2_before_any_request() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = refresh_only_file(dir.path());
+    let lock = dir.path().join("token.json.lock");
+    std::fs::create_dir(&lock).expect("mkdir lock");
+    let ids = two_hundred_ids(dir.path());
+    let payload = crate::cli_support::fixture("new-customers/acme.json");
+    let commands: Vec<Vec<std::ffi::OsString>> = vec![
+        crate::cli_support::CHECK_2002
+            .iter()
+            .map(Into::into)
+            .collect(),
+        vec![
+            "batch".into(),
+            "--account".into(),
+            "1001".into(),
+            "--customers".into(),
+            ids.into(),
+        ],
+        vec![
+            "check-new-customer".into(),
+            "--account".into(),
+            "1001".into(),
+            "--payload".into(),
+            payload.into(),
+        ],
+        vec![
+            "snapshot".into(),
+            "--account".into(),
+            "1001".into(),
+            "--customer".into(),
+            "2002".into(),
+            "--out".into(),
+            dir.path().join("snap").into(),
+        ],
+        vec!["auth".into(), "refresh".into()],
+    ];
+    for args in &commands {
+        let mut cmd = bin();
+        cmd.env("ION_BASE_URL", server.uri())
+            .env("ION_TOKEN_FILE", &file)
+            .args(args);
+        let r = run_async(cmd).await;
+        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        let errors = errors(&r);
+        assert_eq!(errors.len(), 1, "{args:?}: {}", r.stderr);
+        assert!(
+            errors[0].contains(&lock.display().to_string()) && errors[0].contains("directory"),
+            "{args:?}: {}",
+            errors[0]
+        );
+        assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
+    }
+    assert!(
+        server
+            .received_requests()
+            .await
+            .expect("recorded")
+            .is_empty(),
+        "a request was made"
+    );
+}
