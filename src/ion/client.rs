@@ -37,6 +37,18 @@ const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// failure). The service's metrics count ION requests through it.
 pub type RequestObserver = Arc<dyn Fn(&Endpoint, Option<u16>) + Send + Sync>;
 
+/// What [`IonClient::check_credentials`] found.
+#[derive(Debug)]
+pub enum CredentialCheck {
+    /// ION accepted the access token; how long the tokens last.
+    Valid(AccessValidity),
+    /// ION did not say (the validation failed in a way that says nothing
+    /// about the credentials); checks may well work.
+    Unconfirmed(IonError),
+    /// No usable access token can be obtained, or ION definitely refused it.
+    Unusable(IonError),
+}
+
 /// A client for ION v3. Cheap to clone (shares one connection pool and one
 /// token cache); safe to use from many tasks at once.
 #[derive(Clone)]
@@ -160,6 +172,22 @@ impl IonClientBuilder {
         if let Some(path) = var("ION_TOKEN_FILE") {
             builder = builder.token_store(Arc::new(TokenFile::new(PathBuf::from(path))));
         }
+        builder.tuning_from_vars(var)
+    }
+
+    /// Applies the request tuning of the environment only
+    /// (`ION_REQUEST_TIMEOUT`, `ION_MAX_ATTEMPTS`, `ION_RETRY_BACKOFF`), not
+    /// its credentials or base URL: for a front end that brings its own
+    /// credentials (`ion-preflight auth` uses the token file it names).
+    pub fn tuning_from_env(self) -> Result<IonClientBuilder, IonError> {
+        self.tuning_from_vars(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    fn tuning_from_vars(
+        self,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<IonClientBuilder, IonError> {
+        let mut builder = self;
         if let Some(v) = var("ION_REQUEST_TIMEOUT") {
             builder = builder.request_timeout(parse_duration("ION_REQUEST_TIMEOUT", &v)?);
         }
@@ -646,6 +674,31 @@ impl IonClient {
         let validity = super::oauth::validate(&target, &token).await?;
         self.inner.auth.record_validity(&token, &validity).await;
         Ok(validity)
+    }
+
+    /// Whether this client's own credentials are usable, for a readiness
+    /// probe: [`CredentialCheck::Unusable`] only when no access token can be
+    /// obtained (the refresh failed or was refused, no credentials, the
+    /// token store failed) or ION refused one that nothing can replace;
+    /// any other failure of `POST /oauth/validateAccess` (a 404 from a
+    /// proxy, a 5xx, a timeout, a 401 for an access token a refresh can
+    /// replace) says nothing definite and is [`CredentialCheck::Unconfirmed`].
+    pub async fn check_credentials(&self) -> CredentialCheck {
+        let target = self.refresh_target();
+        let token = match self.inner.auth.access_token(&target).await {
+            Ok(grant) => grant.token,
+            Err(e) => return CredentialCheck::Unusable(e),
+        };
+        match super::oauth::validate(&target, &token).await {
+            Ok(validity) => {
+                self.inner.auth.record_validity(&token, &validity).await;
+                CredentialCheck::Valid(validity)
+            }
+            Err(e @ IonError::TokenRejected { .. }) if !self.inner.auth.can_refresh() => {
+                CredentialCheck::Unusable(e)
+            }
+            Err(e) => CredentialCheck::Unconfirmed(e),
+        }
     }
 
     /// Refreshes the access token now, whether or not the cached one is

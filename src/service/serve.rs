@@ -32,7 +32,7 @@ use super::decision_log::{DecisionLog, Entry};
 use super::metrics::{CheckKind, Metrics};
 use super::reload::{LiveRules, RuleSpec};
 use super::{BodyError, ServiceError, bearer, decision_id, read_body};
-use crate::ion::{IonClient, IonClientBuilder, TokenFile};
+use crate::ion::{CredentialCheck, IonClient, IonClientBuilder, TokenFile};
 use crate::report::Report;
 use crate::rules::EvalOptions;
 use crate::source::{SnapshotSource, Source};
@@ -40,6 +40,10 @@ use crate::{CheckRequest, NewCustomerRequest, Preflight};
 
 /// The response header naming the rule-set revision that decided.
 pub const REVISION_HEADER: &str = "x-ion-preflight-rules-revision";
+
+/// What `/readyz` found: ready (with a note when the service's own
+/// credentials could not be confirmed), or not ready and why.
+type Readiness = Result<Option<String>, String>;
 
 /// How long a `/readyz` answer about the service's own credentials is
 /// reused, so that probes do not turn into a stream of ION calls.
@@ -101,7 +105,7 @@ struct Shared {
     check_timeout: Duration,
     metrics: Arc<Metrics>,
     log: Option<DecisionLog>,
-    ready: Mutex<Option<(Instant, Result<(), String>)>>,
+    ready: Mutex<Option<(Instant, Readiness)>>,
     watch: Option<Duration>,
 }
 
@@ -383,14 +387,14 @@ impl Shared {
         }
     }
 
-    async fn readiness(&self) -> Result<(), String> {
+    async fn readiness(&self) -> Readiness {
         let Backend::Live {
             client,
             own_credentials: true,
             ..
         } = &self.backend
         else {
-            return Ok(());
+            return Ok(None);
         };
         let mut cached = self.ready.lock().await;
         if let Some((at, result)) = &*cached
@@ -398,11 +402,17 @@ impl Shared {
         {
             return result.clone();
         }
-        let result = client
-            .validate_access()
-            .await
-            .map(|_| ())
-            .map_err(|e| format!("the service's own ION credentials are not usable: {e}"));
+        // Only what makes checks fail for certain makes the service not
+        // ready; a validation ION did not answer says nothing.
+        let result = match client.check_credentials().await {
+            CredentialCheck::Valid(_) => Ok(None),
+            CredentialCheck::Unconfirmed(e) => Ok(Some(format!(
+                "could not confirm the service's own ION credentials: {e}"
+            ))),
+            CredentialCheck::Unusable(e) => Err(format!(
+                "the service's own ION credentials are not usable: {e}"
+            )),
+        };
         *cached = Some((Instant::now(), result.clone()));
         result
     }
@@ -557,14 +567,19 @@ async fn readyz(State(s): State<Arc<Shared>>) -> Response {
         }
     );
     match s.readiness().await {
-        Ok(()) => axum::Json(serde_json::json!({
-            "status": "ready",
-            "rules_revision": revision.id,
-            "rules": revision.rules.rules().len(),
-            "new_customer_rules": revision.new_customer.rules().len(),
-            "own_credentials": own,
-        }))
-        .into_response(),
+        Ok(note) => {
+            let mut body = serde_json::json!({
+                "status": "ready",
+                "rules_revision": revision.id,
+                "rules": revision.rules.rules().len(),
+                "new_customer_rules": revision.new_customer.rules().len(),
+                "own_credentials": own,
+            });
+            if let Some(note) = note {
+                body["credentials_note"] = serde_json::Value::String(note);
+            }
+            axum::Json(body).into_response()
+        }
         Err(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(serde_json::json!({

@@ -499,3 +499,174 @@ async fn an_unusable_lock_file_exits_2_before_any_request() {
         "a request was made"
     );
 }
+
+// ---- 6. Only a definite rejection is called one -----------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auth_status_with_a_refresh_token_never_calls_a_refused_access_token_a_rejection() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/validateAccess"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(
+                json!({"error": "invalid_token", "message": "access token revoked"}),
+            ),
+        )
+        .mount(&server)
+        .await;
+    let rotation = RotatingIon::new("rt-0", Duration::ZERO);
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(rotation.clone())
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("token.json");
+    crate::auth_support::seed_tokens(&file, "at-cached", 6000, None);
+    let auth = |sub: &str| {
+        let mut cmd = bin();
+        cmd.env("ION_BASE_URL", server.uri())
+            .args(["auth", sub, "--token-file"])
+            .arg(&file);
+        cmd
+    };
+    let r = run_async(auth("status")).await;
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    let ion = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("ION:"))
+        .expect("an ION line");
+    assert!(
+        ion.contains("rejected the cached access token")
+            && ion.contains("access token revoked")
+            && ion.contains("refresh token was not tried"),
+        "{ion}"
+    );
+    for wrong in ["portal", "rejected the credentials"] {
+        assert!(!r.stdout.contains(wrong), "{}", r.stdout);
+        assert!(!r.stderr.contains(wrong), "{}", r.stderr);
+    }
+    assert_eq!(hits(&server, "/oauth/token").await, 0, "status refreshed");
+    // And indeed the refresh token works.
+    let r = run_async(auth("refresh")).await;
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(rotation.presented(), ["rt-0"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auth_honours_the_request_timeout_and_logs_a_failed_oauth_request() {
+    let server = MockServer::start().await;
+    for endpoint in ["/oauth/validateAccess", "/oauth/token"] {
+        Mock::given(method("POST"))
+            .and(path(endpoint))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"access_expires_in": 7000}))
+                    .set_delay(Duration::from_secs(4)),
+            )
+            .mount(&server)
+            .await;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("token.json");
+    for (sub, endpoint) in [
+        ("status", "POST /oauth/validateAccess"),
+        ("refresh", "POST /oauth/token"),
+    ] {
+        crate::auth_support::seed_tokens(&file, "at-cached", 6000, None);
+        let mut cmd = bin();
+        cmd.env("ION_BASE_URL", server.uri())
+            .env("ION_REQUEST_TIMEOUT", "1s")
+            .env("RUST_LOG", "ion_preflight=debug")
+            .args(["auth", sub, "--token-file"])
+            .arg(&file);
+        let r = run_async(cmd).await;
+        assert_eq!(r.code, 3, "{sub}: {}{}", r.stdout, r.stderr);
+        let all = format!("{}{}", r.stdout, r.stderr);
+        assert!(
+            all.contains(&format!("did not answer {endpoint} within 1s")),
+            "{sub}: {all}"
+        );
+        assert!(!all.contains("within 30s"), "{sub}: {all}");
+        let logged = r.stderr.lines().any(|l| {
+            l.contains("request failed") && l.contains(endpoint.trim_start_matches("POST "))
+        });
+        assert!(
+            logged,
+            "{sub}: no debug line for the failed request: {}",
+            r.stderr
+        );
+    }
+}
+
+#[cfg(feature = "serve")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_is_503_only_when_the_services_credentials_definitely_fail() {
+    use crate::service_support::{http, live_config, post_json, start_service};
+    use ion_preflight::service::serve::DataSource;
+    for (status, refreshable, ready) in [
+        (404u16, true, true),
+        (500, true, true),
+        (401, true, true),
+        (401, false, false),
+    ] {
+        let what = format!("validateAccess {status}, refresh token: {refreshable}");
+        let ion = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/oauth/validateAccess"))
+            .respond_with(ResponseTemplate::new(status).set_body_string("no"))
+            .mount(&ion)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(crate::cli_live::DemoFiles)
+            .mount(&ion)
+            .await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("token.json");
+        crate::auth_support::seed_tokens(&file, "at-cached", 6000, None);
+        let mut builder = ion_preflight::ion::IonClient::builder()
+            .base_url(&ion.uri())
+            .max_attempts(1)
+            .request_timeout(Duration::from_secs(5));
+        builder = if refreshable {
+            builder.token_store(std::sync::Arc::new(ion_preflight::ion::TokenFile::new(
+                &file,
+            )))
+        } else {
+            builder.access_token(secrecy::SecretString::from("at-cached"))
+        };
+        let mut config = live_config(&ion.uri());
+        config.data = DataSource::Live {
+            builder,
+            own_credentials: true,
+            token_file: refreshable.then(|| file.clone()),
+        };
+        let service = ion_preflight::service::Service::new(config).expect("service starts");
+        let base = start_service(&service).await;
+        let answer = http()
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .expect("readyz answered");
+        let code = answer.status().as_u16();
+        let body: Value = answer.json().await.expect("json");
+        if ready {
+            assert_eq!(code, 200, "{what}: {body}");
+            assert_eq!(body["status"], "ready", "{what}: {body}");
+            let note = body["credentials_note"].as_str().unwrap_or_default();
+            assert!(note.contains("could not confirm"), "{what}: {body}");
+            let (code, _, got) = post_json(
+                &format!("{base}/v1/check"),
+                r#"{"account_id": 1001, "customer_id": 2002}"#,
+                None,
+            )
+            .await;
+            assert_eq!(code, 200, "{what}: {got}");
+            assert_ne!(got["verdict"], "indeterminate", "{what}: {got}");
+        } else {
+            assert_eq!(code, 503, "{what}: {body}");
+            assert_eq!(body["status"], "not_ready", "{what}: {body}");
+        }
+    }
+}

@@ -95,7 +95,11 @@ fn read_token() -> Result<SecretString, CliError> {
 }
 
 fn client_for(file: &TokenFile, ion: &IonArgs) -> Result<IonClient, CliError> {
-    let mut builder = IonClient::builder().token_store(Arc::new(file.clone()));
+    // The request tuning (ION_REQUEST_TIMEOUT, …) applies as to every
+    // command; the credentials are the token file's.
+    let mut builder = IonClient::builder()
+        .tuning_from_env()?
+        .token_store(Arc::new(file.clone()));
     if let Some(url) = ion
         .base_url
         .as_deref()
@@ -160,10 +164,14 @@ fn status(args: &StatusArgs) -> Result<Exit, CliError> {
             }
             // Only a definite rejection is called one; anything else says
             // nothing about the token (which may well work).
-            Err(e @ IonError::TokenRejected { .. }) => {
-                let e = CliError::from(e);
-                exit = e.exit();
-                format!("rejected the access token: {e}")
+            // The file always holds a refresh token, so a refused access
+            // token is no verdict on the credentials: a refresh may well
+            // obtain one ION accepts.
+            Err(IonError::TokenRejected { endpoint, message }) => {
+                exit = Exit::Indeterminate;
+                format!(
+                    "rejected the cached access token at {endpoint}: {message}; the refresh token was not tried (`ion-preflight auth refresh` obtains a new access token with it)"
+                )
             }
             Err(e) => {
                 let status = match &e {
