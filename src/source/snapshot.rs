@@ -59,6 +59,29 @@ pub enum SnapshotError {
         /// The path.
         path: PathBuf,
     },
+    /// The directory's [`MARKER_FILE`] is not one this release reads.
+    #[error(
+        "{} is not a snapshot marker this release reads: {reason}",
+        path.display()
+    )]
+    Marker {
+        /// The marker file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Both records of one resource exist: its body and ION's 404.
+    #[error(
+        "the snapshot contradicts itself: both {} (a body) and {} (ION's 404) are recorded for one resource; remove the wrong one or re-record it with `ion-preflight snapshot`",
+        body.display(),
+        not_found.display()
+    )]
+    Contradictory {
+        /// The body record.
+        body: PathBuf,
+        /// The 404 record.
+        not_found: PathBuf,
+    },
     /// A file could not be read.
     #[error("cannot read snapshot file {}: {source}", path.display())]
     Read {
@@ -121,8 +144,12 @@ impl SnapshotSource {
         if !root.is_dir() {
             return Err(SnapshotError::NotADirectory { path: root });
         }
-        if !root.join(MARKER_FILE).is_file() && !root.join("accounts").is_dir() {
+        let marker = root.join(MARKER_FILE);
+        if !marker.is_file() && !root.join("accounts").is_dir() {
             return Err(SnapshotError::NotASnapshot { path: root });
+        }
+        if marker.exists() {
+            check_marker(&marker)?;
         }
         Ok(SnapshotSource { root })
     }
@@ -153,6 +180,54 @@ impl SnapshotSource {
             futures::stream::iter(items)
         })
         .flatten()
+    }
+}
+
+/// The format version of the snapshots this release writes and reads.
+pub const SNAPSHOT_VERSION: u64 = 1;
+
+/// Checks the [`MARKER_FILE`]: a JSON object whose `ion_preflight_snapshot`
+/// is [`SNAPSHOT_VERSION`]. Anything else (not JSON, another version) is
+/// refused rather than read as if it were this format.
+fn check_marker(path: &Path) -> Result<(), SnapshotError> {
+    let marker_error = |reason: String| SnapshotError::Marker {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        marker_error(format!(
+            "not JSON (line {}, column {}: {})",
+            e.line(),
+            e.column(),
+            strip_location(&e.to_string())
+        ))
+    })?;
+    let Some(object) = value.as_object() else {
+        return Err(marker_error(
+            "it is not a JSON object (expected {\"ion_preflight_snapshot\": 1, …})".to_owned(),
+        ));
+    };
+    match object.get("ion_preflight_snapshot") {
+        Some(Value::Number(n)) if n.as_u64() == Some(SNAPSHOT_VERSION) => Ok(()),
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|v| v > SNAPSHOT_VERSION) => {
+            Err(marker_error(format!(
+                "snapshot format version {n}; this release reads version {SNAPSHOT_VERSION} (upgrade ion-preflight)"
+            )))
+        }
+        Some(Value::Number(n)) => Err(marker_error(format!(
+            "unknown snapshot format version {n} (this release reads version {SNAPSHOT_VERSION})"
+        ))),
+        Some(_) => Err(marker_error(format!(
+            "\"ion_preflight_snapshot\" must be the number {SNAPSHOT_VERSION}"
+        ))),
+        None => Err(marker_error(
+            "it has no \"ion_preflight_snapshot\" version".to_owned(),
+        )),
     }
 }
 
@@ -236,11 +311,30 @@ pub(crate) enum Recorded<T> {
 pub(crate) async fn read_recorded<T: DeserializeOwned>(
     path: &Path,
 ) -> Result<Recorded<T>, SnapshotError> {
+    let not_found = not_found_path(path);
+    // Both records for one resource: neither can be trusted.
+    if tokio::fs::try_exists(path).await.unwrap_or(false)
+        && tokio::fs::try_exists(&not_found).await.unwrap_or(false)
+    {
+        return Err(SnapshotError::Contradictory {
+            body: path.to_owned(),
+            not_found,
+        });
+    }
     if let Some((typed, value)) = read_resource::<T>(path).await? {
         return Ok(Recorded::Body(typed, value));
     }
-    match read_resource::<NotFoundRecord>(&not_found_path(path)).await? {
-        Some(_) => Ok(Recorded::NotFound),
+    match read_resource::<NotFoundRecord>(&not_found).await? {
+        Some((record, _)) if record.status == 404 => Ok(Recorded::NotFound),
+        Some((record, _)) => Err(SnapshotError::Parse {
+            path: not_found,
+            line: 1,
+            column: 1,
+            message: format!(
+                "a 404 record must say \"status\": 404, not {}",
+                record.status
+            ),
+        }),
         None => Ok(Recorded::Nothing),
     }
 }

@@ -670,3 +670,84 @@ async fn readyz_is_503_only_when_the_services_credentials_definitely_fail() {
         }
     }
 }
+
+// ---- 7. Contradictory or wrong snapshot records are never trusted ----------
+
+/// A copy of the demo snapshot to break.
+fn demo_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::render_formats::copy_dir(&crate::cli_support::fixture("demo"), dir.path());
+    dir
+}
+
+fn check_data(dir: &Path, customer: &str) -> crate::cli_support::Run {
+    crate::cli_support::run(
+        bin()
+            .args([
+                "check",
+                "--account",
+                "1001",
+                "--customer",
+                customer,
+                "--data",
+            ])
+            .arg(dir),
+    )
+}
+
+#[test]
+fn contradictory_or_wrong_snapshot_records_make_the_resource_unavailable() {
+    let snap = demo_copy();
+    let customers = snap.path().join("accounts/1001/customers");
+    std::fs::write(
+        customers.join("2002.404.json"),
+        r#"{"status": 404, "recorded_at": "2026-11-27T10:00:00Z"}"#,
+    )
+    .expect("write");
+    let r = check_data(snap.path(), "2002");
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("INDETERMINATE"), "{}", r.stdout);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        all.contains("contradicts itself")
+            && all.contains(&customers.join("2002.json").display().to_string())
+            && all.contains(&customers.join("2002.404.json").display().to_string()),
+        "{all}"
+    );
+
+    std::fs::write(customers.join("9999.404.json"), r#"{"status": 500}"#).expect("write");
+    let r = check_data(snap.path(), "9999");
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("INDETERMINATE"), "{}", r.stdout);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(!all.contains("ION answered 404"), "{all}");
+    assert!(all.contains("must say \"status\": 404, not 500"), "{all}");
+}
+
+#[test]
+fn an_unreadable_or_unknown_snapshot_marker_exits_2() {
+    for (text, expected) in [
+        ("garbage", "not JSON"),
+        ("[]", "not a JSON object"),
+        (r#"{"ion_preflight_snapshot": 99}"#, "version 99"),
+        (r#"{"ion_preflight_snapshot": "1"}"#, "must be the number 1"),
+        (
+            r#"{"last_recorded_at": "2026-11-27T10:00:00Z"}"#,
+            "no \"ion_preflight_snapshot\"",
+        ),
+    ] {
+        let snap = demo_copy();
+        let marker = snap.path().join("snapshot.json");
+        std::fs::write(&marker, text).expect("write");
+        let r = check_data(snap.path(), "2002");
+        assert_eq!(r.code, 2, "{text}: {}{}", r.stdout, r.stderr);
+        let errors = errors(&r);
+        assert_eq!(errors.len(), 1, "{text}: {}", r.stderr);
+        assert!(
+            errors[0].contains(&marker.display().to_string()) && errors[0].contains(expected),
+            "{text}: {}",
+            errors[0]
+        );
+        assert!(r.stdout.is_empty(), "{text}: {}", r.stdout);
+    }
+}
