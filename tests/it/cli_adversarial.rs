@@ -751,3 +751,97 @@ fn an_unreadable_or_unknown_snapshot_marker_exits_2() {
         assert!(r.stdout.is_empty(), "{text}: {}", r.stdout);
     }
 }
+
+// ---- 8. A listing with nothing to check is no clean run --------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listing_with_nothing_to_check_is_an_error_and_id_0_is_never_fetched() {
+    let names = |ids: &[&str]| {
+        json!({"customers": ids
+            .iter()
+            .map(|id| json!({"name": format!("accounts/1001/customers/{id}")}))
+            .collect::<Vec<_>>()})
+    };
+    for (listing, skipped) in [
+        (json!({"customers": []}), 0usize),
+        (json!({}), 0),
+        (names(&["abc", "0", "+5", ""]), 4),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/api/v3/accounts/1001/customers"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(listing.clone()))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(crate::cli_live::DemoFiles)
+            .with_priority(10)
+            .mount(&server)
+            .await;
+        let mut cmd = bin();
+        cmd.env("ION_BASE_URL", server.uri())
+            .env("ION_ACCESS_TOKEN", "at")
+            .args(["batch", "--account", "1001", "--all"]);
+        let r = run_async(cmd).await;
+        assert_eq!(r.code, 2, "{listing}: {}", r.stderr);
+        let errors = errors(&r);
+        assert_eq!(errors.len(), 1, "{listing}: {}", r.stderr);
+        assert!(errors[0].contains("nothing to check"), "{}", errors[0]);
+        if skipped > 0 {
+            assert!(
+                errors[0].contains(&format!("the {skipped} listed customer(s)")),
+                "{}",
+                errors[0]
+            );
+        }
+        let gets: Vec<String> = server
+            .received_requests()
+            .await
+            .expect("recorded")
+            .iter()
+            .map(|q| q.url.path().to_owned())
+            .filter(|p| p != "/api/v3/accounts/1001/customers")
+            .collect();
+        assert!(gets.is_empty(), "{listing}: fetched {gets:?}");
+    }
+
+    // Id 0 beside a real id: only the real one is checked.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v3/accounts/1001/customers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(names(&["0", "2002"])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(crate::cli_live::DemoFiles)
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    let mut cmd = bin();
+    cmd.env("ION_BASE_URL", server.uri())
+        .env("ION_ACCESS_TOKEN", "at")
+        .args(["batch", "--account", "1001", "--all", "--format", "ndjson"]);
+    let r = run_async(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.lines().count(), 1, "{}", r.stdout);
+    assert_eq!(hits(&server, "/api/v3/accounts/1001/customers/0").await, 0);
+}
+
+#[test]
+fn batch_all_over_a_snapshot_with_an_empty_listing_is_an_error() {
+    let snap = demo_copy();
+    std::fs::write(
+        snap.path().join("accounts/1001/customers.json"),
+        r#"{"customers": []}"#,
+    )
+    .expect("write");
+    let r = crate::cli_support::run(
+        bin()
+            .args(["batch", "--account", "1001", "--all", "--data"])
+            .arg(snap.path()),
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let errors = errors(&r);
+    assert_eq!(errors.len(), 1, "{}", r.stderr);
+    assert!(errors[0].contains("nothing to check"), "{}", errors[0]);
+}

@@ -1,5 +1,6 @@
 //! `batch`: many customers, bounded concurrency, streamed output.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::io::{BufWriter, IsTerminal};
 use std::sync::Arc;
@@ -60,14 +61,19 @@ pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
                 drive(&args, until_rejected(ids, source), total, check).await
             }
             None => {
+                let (listed, skipped) = (Cell::new(0usize), Cell::new(0usize));
                 let ids = preflight
                     .source()
                     .list_customers(account, args.page_size)
-                    .filter_map(|listed| {
-                        future::ready(match listed {
+                    .filter_map(|listed_customer| {
+                        future::ready(match listed_customer {
                             Ok(c) => match c.id() {
-                                Some(id) => Some(Ok(id)),
+                                Some(id) => {
+                                    listed.set(listed.get() + 1);
+                                    Some(Ok(id))
+                                }
                                 None => {
+                                    skipped.set(skipped.get() + 1);
                                     tracing::warn!(
                                         name = c.name.as_deref().unwrap_or(""),
                                         "skipping a listed customer whose name holds no id"
@@ -78,7 +84,14 @@ pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
                             Err(e) => Some(Err(e)),
                         })
                     });
-                drive(&args, until_rejected(ids, source), None, check).await
+                let exit = drive(&args, until_rejected(ids, source), None, check).await?;
+                // A listing that yields nothing to check must not pass
+                // as a clean run (a CI job would pass having checked
+                // nothing).
+                if listed.get() == 0 && exit != Exit::Interrupted {
+                    return Err(CliError::Config(nothing_listed(account, skipped.get())));
+                }
+                Ok(exit)
             }
         }
     })?;
@@ -89,6 +102,15 @@ pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
         }),
         None => Ok(exit),
     }
+}
+
+/// Why a `batch --all` checked nothing.
+fn nothing_listed(account: u64, skipped: usize) -> String {
+    let why = match skipped {
+        0 => "the listing holds no customers".to_owned(),
+        n => format!("the {n} listed customer(s) had no valid customer id and were skipped"),
+    };
+    format!("nothing to check: {why} for account {account} (is the account right?)")
 }
 
 /// `ids` until ION has definitely rejected the credentials: every further
