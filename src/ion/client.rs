@@ -561,6 +561,12 @@ impl IonClient {
         account: u64,
         product_id: &str,
     ) -> Result<Option<(Product, Value)>, IonError> {
+        if matches!(product_id, "" | "." | "..") {
+            return Err(IonError::UnsafeId {
+                what: "product",
+                id: product_id.chars().take(64).collect(),
+            });
+        }
         let a = account.to_string();
         self.get_typed(&["api", "v3", "accounts", &a, "products", product_id], &[])
             .await

@@ -128,6 +128,18 @@ pub enum IonError {
         /// `/oauth` endpoints, whose bodies carry tokens).
         excerpt: String,
     },
+    /// An id that would not name one resource in a URL path (empty, `.`,
+    /// `..`): never sent, since ION would be asked for another resource
+    /// (`products/..` is the product listing).
+    #[error(
+        "{what} id {id:?} is not sent to ION: `.`, `..` and the empty string are URL path steps, not ids"
+    )]
+    UnsafeId {
+        /// What kind of id (`product`).
+        what: &'static str,
+        /// The id, as given.
+        id: String,
+    },
     /// The base URL is not usable.
     #[error("invalid ION base URL {url}: {reason}")]
     InvalidBaseUrl {

@@ -845,3 +845,126 @@ fn batch_all_over_a_snapshot_with_an_empty_listing_is_an_error() {
     assert_eq!(errors.len(), 1, "{}", r.stderr);
     assert!(errors[0].contains("nothing to check"), "{}", errors[0]);
 }
+
+// ---- 9. `.` and `..` are never sent as product ids --------------------------
+
+/// The demo order with its product id replaced by `id`.
+fn order_with_product(id: &str) -> Value {
+    let text = std::fs::read_to_string(crate::cli_support::fixture("orders/nce-order.json"))
+        .expect("fixture");
+    let mut order: Value = serde_json::from_str(&text).expect("order");
+    for item in order["orderItems"].as_array_mut().expect("items") {
+        item["productId"] = Value::String(id.to_owned());
+    }
+    order
+}
+
+/// A rule that reads every ordered product's details.
+const PRODUCT_RULE: &str = r#"
+rules:
+  - id: product-known
+    title: Every ordered product is in the catalog
+    severity: error
+    for_each: order.orderItems as item
+    assert: { path: "products[item.productId].id", non_empty: true }
+    message: "item {$number}: product {item.productId} is not in the catalog"
+"#;
+
+/// The paths below the account's products that reached `server`.
+async fn product_paths(server: &MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .expect("recorded")
+        .iter()
+        .map(|q| q.url.path().to_owned())
+        .filter(|p| p.contains("/products"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dot_segments_are_never_sent_as_product_ids() {
+    for id in [".", ".."] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(crate::cli_live::DemoFiles)
+            .mount(&server)
+            .await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let order = write(
+            dir.path(),
+            "order.json",
+            &order_with_product(id).to_string(),
+        );
+        let rules = write(dir.path(), "products.yaml", PRODUCT_RULE);
+        let mut cmd = bin();
+        cmd.env("ION_BASE_URL", server.uri())
+            .env("ION_ACCESS_TOKEN", "at")
+            .args(crate::cli_support::CHECK_2002)
+            .arg("--order")
+            .arg(&order)
+            .arg("--rules")
+            .arg(&rules);
+        let r = run_async(cmd).await;
+        assert_eq!(r.code, 3, "{id}: {}{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains("INDETERMINATE"), "{id}: {}", r.stdout);
+        assert!(
+            format!("{}{}", r.stdout, r.stderr).contains("is not sent to ION"),
+            "{id}: {}{}",
+            r.stdout,
+            r.stderr
+        );
+        assert_eq!(product_paths(&server).await, Vec::<String>::new(), "{id}");
+
+        // Offline, the same answer.
+        let r = crate::cli_support::run(
+            bin()
+                .args(crate::cli_support::CHECK_2002)
+                .arg("--data")
+                .arg(crate::cli_support::fixture("demo"))
+                .arg("--order")
+                .arg(&order)
+                .arg("--rules")
+                .arg(&rules),
+        );
+        assert_eq!(r.code, 3, "{id}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.contains("is not sent to ION"),
+            "{id}: {}",
+            r.stdout
+        );
+    }
+}
+
+#[cfg(feature = "serve")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_never_sends_dot_segments_as_product_ids() {
+    use crate::service_support::{live_config, post_json, start_service};
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(crate::cli_live::DemoFiles)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = live_config(&server.uri());
+    config.rules.files = vec![crate::service_support::rule_file(
+        &dir,
+        "products.yaml",
+        PRODUCT_RULE,
+    )];
+    let service = ion_preflight::service::Service::new(config).expect("service starts");
+    let base = start_service(&service).await;
+    for id in [".", ".."] {
+        let body =
+            json!({"account_id": 1001, "customer_id": 2002, "order": order_with_product(id)});
+        let (status, _, got) =
+            post_json(&format!("{base}/v1/check"), &body.to_string(), Some("at")).await;
+        assert_eq!(status, 200, "{id}: {got}");
+        assert_eq!(got["verdict"], "indeterminate", "{id}: {got}");
+        assert!(
+            got.to_string().contains("is not sent to ION"),
+            "{id}: {got}"
+        );
+    }
+    assert_eq!(product_paths(&server).await, Vec::<String>::new());
+}
