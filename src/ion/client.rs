@@ -1092,6 +1092,12 @@ mod tests {
                 .as_str(),
             "https://proxy.example/ion/api/v3/accounts/1/products/a%2Fb%20c"
         );
+        // A percent-encoded dot segment stays one literal segment.
+        assert_eq!(
+            c.url(&["api", "v3", "accounts", "1", "products", "%2e%2E"])
+                .path(),
+            "/ion/api/v3/accounts/1/products/%252e%252E"
+        );
     }
 
     #[test]
