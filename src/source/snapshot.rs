@@ -542,14 +542,26 @@ pub(crate) async fn write_recorded(
         }
     };
     write_json(&target, &content).await?;
-    match tokio::fs::remove_file(&stale).await {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(source) => {
-            return Err(SnapshotError::Write {
-                path: stale,
-                source,
-            });
+    // The other record goes only when it is older than the one just
+    // written: two recordings racing (one saw the body, the other the 404)
+    // can then never both remove the other's file and leave neither. (Equal
+    // times leave both: the reader calls that a contradiction, truthfully.)
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let older = match (modified(&target), modified(&stale)) {
+        (Some(ours), Some(theirs)) => theirs < ours,
+        (_, None) => false,
+        (None, Some(_)) => true,
+    };
+    if older {
+        match tokio::fs::remove_file(&stale).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(SnapshotError::Write {
+                    path: stale,
+                    source,
+                });
+            }
         }
     }
     Ok(target)
@@ -596,6 +608,48 @@ mod tests {
         assert_eq!(file_name_for("a b:c"), "a%20b%3Ac");
         assert_eq!(file_name_for(""), "%00");
         assert_eq!(file_name_for("X.404"), "X%2E404");
+    }
+
+    /// Sets `path`'s modification time `secs` from now (negative: past).
+    fn touch(path: &Path, secs: i64) {
+        let now = std::time::SystemTime::now();
+        let at = if secs >= 0 {
+            now + std::time::Duration::from_secs(secs.unsigned_abs())
+        } else {
+            now - std::time::Duration::from_secs(secs.unsigned_abs())
+        };
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_modified(at))
+            .expect("set mtime");
+    }
+
+    #[tokio::test]
+    async fn a_racing_recording_never_leaves_neither_record() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let body = dir.path().join("customers/2002.json");
+        let gone = not_found_path(&body);
+        let value = serde_json::json!({"name": "accounts/1001/customers/2002"});
+
+        // Re-recording over an older record replaces it.
+        write_recorded(&body, Some(&value), "t0")
+            .await
+            .expect("body");
+        touch(&body, -60);
+        write_recorded(&body, None, "t1").await.expect("404");
+        assert!(gone.exists() && !body.exists());
+
+        // The other recording's record is newer (it finished after this
+        // one wrote): it stays, whichever of the two this one is.
+        for ours in [Some(&value), None] {
+            let theirs = if ours.is_some() { &gone } else { &body };
+            std::fs::write(theirs, "{}").expect("theirs");
+            touch(theirs, 60);
+            let written = write_recorded(&body, ours, "t2").await.expect("written");
+            assert!(written.exists() && theirs.exists(), "{}", written.display());
+            std::fs::remove_file(theirs).expect("clean");
+        }
     }
 
     #[test]

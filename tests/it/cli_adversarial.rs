@@ -968,3 +968,72 @@ async fn serve_never_sends_dot_segments_as_product_ids() {
     }
     assert_eq!(product_paths(&server).await, Vec::<String>::new());
 }
+
+// ---- 10. Every printed replay hint stays true -------------------------------
+
+/// Runs a replay hint with `sh` in `cwd`, with no ION variable.
+fn run_hint_in(cwd: &Path, hint: &str) -> crate::cli_support::Run {
+    let bin_path = env!("CARGO_BIN_EXE_ion-preflight");
+    let script = format!("'{bin_path}'{}", &hint["ion-preflight".len()..]);
+    let mut sh = assert_cmd::Command::new("sh");
+    sh.current_dir(cwd).args(["-c", &script]);
+    crate::cli_support::run(crate::cli_support::clean_env(&mut sh))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn orders_from_stdin_keep_one_file_per_recording_and_every_hint_replays_its_own() {
+    use crate::cli_live::{ion, live};
+    use crate::cli_truthful::replay_hint;
+    let server = ion().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = order_with_product("CFQ7TTC0LH18");
+    let mut bad = good.clone();
+    bad["orderItems"][0]["quantity"] = json!(-1);
+    let mut hints = Vec::new();
+    for order in [&good, &bad] {
+        let mut cmd = live(&server);
+        cmd.current_dir(dir.path())
+            .args(["snapshot", "--account", "1001", "--customer", "2002"])
+            .args(["--order", "-", "--out=-case"])
+            .write_stdin(order.to_string());
+        let r = run_async(cmd).await;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let hint = replay_hint(&r.stderr);
+        assert!(hint.contains("--data ./-case "), "{hint}");
+        hints.push(hint);
+    }
+    assert_ne!(hints[0], hints[1], "both hints name one order file");
+    for (hint, code) in hints.iter().zip([0, 1]) {
+        let r = run_hint_in(dir.path(), &format!("{hint} --format json"));
+        assert_eq!(r.code, code, "{hint}: {}{}", r.stdout, r.stderr);
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_hint_with_a_path_that_is_not_utf8_is_not_printed_wrong() {
+    use std::os::unix::ffi::OsStrExt;
+    let server = crate::cli_live::ion().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join(std::ffi::OsStr::from_bytes(b"case-\xff"));
+    let mut cmd = crate::cli_live::live(&server);
+    cmd.args([
+        "snapshot",
+        "--account",
+        "1001",
+        "--customer",
+        "2002",
+        "--out",
+    ])
+    .arg(&out);
+    let r = run_async(cmd).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("replay with:"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("the replay command cannot be printed: a path in it is not valid UTF-8"),
+        "{}",
+        r.stderr
+    );
+    assert!(out.join("snapshot.json").is_file());
+}
