@@ -1523,6 +1523,15 @@ impl Loader {
                     self.push(d);
                     return None;
                 }
+                if let Some((message, help)) =
+                    super::diagnostics::control_character_in_pattern(&pattern)
+                {
+                    let d = Diagnostic::at(file, op_node.pos, "bad-regex", message)
+                        .label("this pattern")
+                        .help(help);
+                    self.push(d);
+                    return None;
+                }
                 // A named condition is compiled again at every use, and files
                 // repeat patterns: compile each pattern once per load (a
                 // `Regex` clone shares the compiled program).

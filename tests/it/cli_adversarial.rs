@@ -1037,3 +1037,37 @@ async fn a_replay_hint_with_a_path_that_is_not_utf8_is_not_printed_wrong() {
     );
     assert!(out.join("snapshot.json").is_file());
 }
+
+// ---- 11. A pattern YAML turned into control characters is refused ----------
+
+#[test]
+fn a_pattern_holding_a_control_character_gets_the_single_quote_hint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rule = |pattern: &str| {
+        format!(
+            "rules:\n  - id: contoso\n    title: t\n    severity: error\n    assert: {{ path: customer.customerOrganization, matches: {pattern} }}\n    message: m\n"
+        )
+    };
+    for (pattern, named) in [
+        (r#""\bContoso\b""#, "backspace"),
+        (r#""Contoso\a""#, "bell"),
+        (r#""\eContoso""#, "escape"),
+    ] {
+        let file = write(dir.path(), "r.yaml", &rule(pattern));
+        let r = crate::cli_support::run(bin().args(["rules", "lint"]).arg(&file));
+        assert_eq!(r.code, 2, "{pattern}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("{}:5:", file.display()))
+                && r.stderr.contains(named)
+                && r.stderr.contains("write a pattern in single quotes"),
+            "{pattern}: {}",
+            r.stderr
+        );
+    }
+    // Single quotes (and doubled backslashes) mean the word boundary.
+    for pattern in [r"'\bContoso\b'", r#""\\bContoso\\b""#] {
+        let file = write(dir.path(), "r.yaml", &rule(pattern));
+        let r = crate::cli_support::run(bin().args(["rules", "lint"]).arg(&file));
+        assert_eq!(r.code, 0, "{pattern}: {}", r.stderr);
+    }
+}
