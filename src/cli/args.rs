@@ -582,8 +582,8 @@ mod service_args {
         #[arg(long = "new-customer-rules", value_name = "FILE")]
         pub new_customer_rules: Vec<PathBuf>,
         /// Leaves builtin:new-customer out (use only the --new-customer-rules
-        /// files).
-        #[arg(long)]
+        /// files, so at least one is required).
+        #[arg(long, requires = "new_customer_rules")]
         pub no_default_new_customer_rules: bool,
     }
 

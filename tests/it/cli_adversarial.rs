@@ -1071,3 +1071,34 @@ fn a_pattern_holding_a_control_character_gets_the_single_quote_hint() {
         assert_eq!(r.code, 0, "{pattern}: {}", r.stderr);
     }
 }
+
+// ---- 12. --no-default-new-customer-rules needs --new-customer-rules --------
+
+#[cfg(feature = "serve")]
+#[test]
+fn no_default_new_customer_rules_without_a_file_is_a_usage_error() {
+    for front in [
+        vec!["serve", "--data", "fixtures/demo"],
+        vec!["proxy", "--upstream", "http://127.0.0.1:9"],
+    ] {
+        let r = crate::cli_support::run(
+            bin()
+                .current_dir(crate::cli_support::root())
+                .args(&front)
+                .args(["--listen", "127.0.0.1:0", "--no-default-new-customer-rules"]),
+        );
+        assert_eq!(r.code, 2, "{front:?}: {}", r.stderr);
+        assert!(r.stderr.starts_with("error:"), "{front:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("--new-customer-rules <FILE>"),
+            "{front:?}: {}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("listening"), "{front:?}: {}", r.stderr);
+        assert!(
+            !r.stderr.contains("--no-default-rules"),
+            "{front:?}: {}",
+            r.stderr
+        );
+    }
+}
