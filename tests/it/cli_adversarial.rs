@@ -1102,3 +1102,30 @@ fn no_default_new_customer_rules_without_a_file_is_a_usage_error() {
         );
     }
 }
+
+// ---- 13. docs/cli.md's `rules explain` example is what the binary prints ---
+
+#[test]
+fn the_rules_explain_example_in_docs_cli_md_is_what_the_binary_prints() {
+    let doc = std::fs::read_to_string(crate::cli_support::root().join("docs/cli.md"))
+        .expect("docs/cli.md");
+    let start = doc
+        .find("(`rules explain customer-active`, in part)")
+        .expect("the example names its rule");
+    let block = &doc[start..];
+    let open = block.find("```text\n").expect("a text block") + "```text\n".len();
+    let close = block[open..].find("```").expect("closed") + open;
+    let expected: String = block[open..close]
+        .lines()
+        .map(|l| l.strip_prefix("  ").unwrap_or(l))
+        .map(|l| format!("{}\n", l.trim_end()))
+        .collect();
+    assert!(expected.contains("What it reads"), "{expected}");
+    let r = crate::cli_support::run(bin().args(["rules", "explain", "customer-active"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(&expected),
+        "docs/cli.md shows:\n{expected}\nthe binary prints:\n{}",
+        r.stdout
+    );
+}
