@@ -1129,3 +1129,41 @@ fn the_rules_explain_example_in_docs_cli_md_is_what_the_binary_prints() {
         r.stdout
     );
 }
+
+// ---- 14. Every --help shows its rows of the one exit-code table ------------
+
+#[test]
+fn every_commands_help_prints_its_rows_of_the_exit_code_table() {
+    use ion_preflight::cli::{HelpFor, exit_codes_help_for};
+    let mut commands: Vec<(Vec<&str>, HelpFor)> = vec![
+        (vec!["check"], HelpFor::Check),
+        (vec!["batch"], HelpFor::Batch),
+        (vec!["check-new-customer"], HelpFor::NewCustomer),
+        (vec!["snapshot"], HelpFor::Snapshot),
+        (vec!["auth"], HelpFor::Auth),
+        (vec!["auth", "status"], HelpFor::Auth),
+    ];
+    if cfg!(feature = "serve") {
+        commands.push((vec!["serve"], HelpFor::Serve));
+        commands.push((vec!["proxy"], HelpFor::Serve));
+    }
+    for (args, command) in commands {
+        let r = crate::cli_support::run(bin().args(&args).arg("--help"));
+        assert_eq!(r.code, 0, "{args:?}");
+        assert!(
+            r.stdout.contains(&exit_codes_help_for(command)),
+            "{args:?} --help:\n{}",
+            r.stdout
+        );
+    }
+    let batch = exit_codes_help_for(HelpFor::Batch);
+    assert!(batch.contains("rejected the credentials"), "{batch}");
+    let auth = exit_codes_help_for(HelpFor::Auth);
+    assert!(auth.contains("a 404 too"), "{auth}");
+    let top = crate::cli_support::run(bin().arg("--help"));
+    assert!(
+        top.stdout.contains(&ion_preflight::cli::exit_codes_help()),
+        "{}",
+        top.stdout
+    );
+}
