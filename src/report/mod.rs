@@ -446,13 +446,27 @@ impl Report {
 /// `: `-separated part (`customer unavailable: could not reach ION for GET
 /// …`), with a pointer to the rest: the report states it in full.
 fn short_reason(reason: &str) -> String {
+    match brief_reason(reason) {
+        Some(brief) => format!("{brief} (the report has the full reason)"),
+        None => reason
+            .strip_prefix("cannot evaluate: ")
+            .unwrap_or(reason)
+            .to_owned(),
+    }
+}
+
+/// `reason` cut to what was unavailable and the first cause, without the
+/// `cannot evaluate:` prefix: after its second `: `-separated part, or,
+/// when it has only two, before the second's parenthesis (`customer
+/// unavailable: the snapshot holds no customer 2002 of account 1002 (no
+/// …)`). `None` when there is nothing to cut.
+pub(crate) fn brief_reason(reason: &str) -> Option<String> {
     let reason = reason.strip_prefix("cannot evaluate: ").unwrap_or(reason);
     let mut parts = reason.splitn(3, ": ");
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(what), Some(why), Some(_)) => {
-            format!("{what}: {why} (the report has the full reason)")
-        }
-        _ => reason.to_owned(),
+        (Some(what), Some(why), Some(_)) => Some(format!("{what}: {why}")),
+        (Some(what), Some(why), None) => why.find(" (").map(|i| format!("{what}: {}", &why[..i])),
+        _ => None,
     }
 }
 

@@ -1167,3 +1167,55 @@ fn every_commands_help_prints_its_rows_of_the_exit_code_table() {
         top.stdout
     );
 }
+
+// ---- 15. A long snapshot reason is given in full once -----------------------
+
+#[test]
+fn a_snapshot_reason_shared_by_several_rules_is_given_in_full_once() {
+    let snap = demo_copy();
+    std::fs::remove_dir_all(snap.path().join("accounts/1001/customers/2002")).expect("rm");
+    let r = crate::cli_support::run(
+        bin()
+            .args(crate::cli_support::CHECK_2002)
+            .arg("--data")
+            .arg(snap.path())
+            .args([
+                "--order",
+                "fixtures/orders/nce-order.json",
+                "--fail-on",
+                "warning",
+            ])
+            .current_dir(crate::cli_support::root()),
+    );
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    let full = "and no 404 recorded for it";
+    assert_eq!(all.matches(full).count(), 1, "{all}");
+    // Every rule that could not read the profiles still says why.
+    let briefly = all
+        .matches(
+            "cloud profiles unavailable: the snapshot holds no cloud profiles of customer 2002",
+        )
+        .count();
+    assert!(briefly >= 4, "{all}");
+    assert!(
+        r.stderr.contains("(the report has the full reason)"),
+        "{}",
+        r.stderr
+    );
+    // The JSON report keeps every reason whole.
+    let json = crate::cli_support::run(
+        bin()
+            .args(crate::cli_support::CHECK_2002)
+            .arg("--data")
+            .arg(snap.path())
+            .args([
+                "--order",
+                "fixtures/orders/nce-order.json",
+                "--format",
+                "json",
+            ])
+            .current_dir(crate::cli_support::root()),
+    );
+    assert!(json.stdout.matches(full).count() >= 3, "{}", json.stdout);
+}

@@ -110,9 +110,20 @@ pub fn text(report: &Report, out: &mut dyn Write, options: TextOptions) -> io::R
     };
     writeln!(out, "{headline}{scope}")?;
 
-    section(out, &p, "Blocking failures", RED, "x", &blocking)?;
-    section(out, &p, "Could not be evaluated", MAGENTA, "?", &errors)?;
-    section(out, &p, "Warnings", YELLOW, "!", &warnings)?;
+    // A reason shared by several rules (one unavailable resource) is
+    // printed in full once, briefly after that.
+    let mut said = Vec::new();
+    section(out, &p, "Blocking failures", RED, "x", &blocking, &mut said)?;
+    section(
+        out,
+        &p,
+        "Could not be evaluated",
+        MAGENTA,
+        "?",
+        &errors,
+        &mut said,
+    )?;
+    section(out, &p, "Warnings", YELLOW, "!", &warnings, &mut said)?;
     if let Some(skipped) = &unevaluated {
         section(
             out,
@@ -121,6 +132,7 @@ pub fn text(report: &Report, out: &mut dyn Write, options: TextOptions) -> io::R
             YELLOW,
             "-",
             skipped,
+            &mut said,
         )?;
     }
 
@@ -141,13 +153,14 @@ pub fn text(report: &Report, out: &mut dyn Write, options: TextOptions) -> io::R
     )
 }
 
-fn section(
+fn section<'a>(
     out: &mut dyn Write,
     p: &Painter,
     heading: &str,
     color: &str,
     mark: &str,
-    results: &[&RuleResult],
+    results: &[&'a RuleResult],
+    said: &mut Vec<(&'a str, &'a str)>,
 ) -> io::Result<()> {
     if results.is_empty() {
         return Ok(());
@@ -171,10 +184,29 @@ fn section(
             r.title
         )?;
         if r.items.is_empty() {
-            if let Some(message) = &r.message {
-                for line in message.lines() {
-                    writeln!(out, "      {line}")?;
+            let earlier = r
+                .message
+                .as_deref()
+                .filter(|_| r.outcome == Outcome::Error)
+                .and_then(|m| said.iter().find(|(text, _)| *text == m));
+            match (earlier, &r.message) {
+                (Some((text, rule)), _) => {
+                    let brief = crate::report::brief_reason(text)
+                        .unwrap_or_else(|| text.lines().next().unwrap_or_default().to_owned());
+                    writeln!(
+                        out,
+                        "      cannot evaluate: {brief} (in full under {rule} above)"
+                    )?;
                 }
+                (None, Some(message)) => {
+                    for line in message.lines() {
+                        writeln!(out, "      {line}")?;
+                    }
+                    if r.outcome == Outcome::Error {
+                        said.push((message, &r.rule));
+                    }
+                }
+                (None, None) => {}
             }
             evidence(out, p, "      ", &r.evidence)?;
         } else {
