@@ -1219,3 +1219,99 @@ fn a_snapshot_reason_shared_by_several_rules_is_given_in_full_once() {
     );
     assert!(json.stdout.matches(full).count() >= 3, "{}", json.stdout);
 }
+
+// ---- 16. Encodings: a Latin-1 byte names its line, a BOM is accepted -------
+
+#[test]
+fn a_latin1_byte_names_its_line_and_a_bom_is_accepted_everywhere() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let demo = crate::cli_support::fixture("demo");
+    // In a comment: ignored with the comment.
+    let ids = dir.path().join("ids.txt");
+    std::fs::write(&ids, b"2002 # Caf\xe9 M\xfcller\n2003\n").expect("write");
+    let r = crate::cli_support::run(
+        bin()
+            .args([
+                "batch",
+                "--account",
+                "1001",
+                "--format",
+                "ndjson",
+                "--customers",
+            ])
+            .arg(&ids)
+            .arg("--data")
+            .arg(&demo),
+    );
+    assert_eq!(r.stdout.lines().count(), 2, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stderr.contains("UTF-8"), "{}", r.stderr);
+    // In an id: that line is named.
+    std::fs::write(&ids, b"2002\n\n20\xe903\n").expect("write");
+    let r = crate::cli_support::run(
+        bin()
+            .args(["batch", "--account", "1001", "--customers"])
+            .arg(&ids)
+            .arg("--data")
+            .arg(&demo),
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let errors = errors(&r);
+    assert_eq!(errors.len(), 1, "{}", r.stderr);
+    assert!(
+        errors[0].contains("line 3") && errors[0].contains("not valid UTF-8"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        !errors[0].contains("stream did not contain"),
+        "{}",
+        errors[0]
+    );
+
+    // An order and a payload behind a BOM are read; a Latin-1 byte in an
+    // order names its line.
+    let order = std::fs::read(crate::cli_support::fixture("orders/nce-order.json")).expect("order");
+    let bom_order = dir.path().join("order.json");
+    std::fs::write(&bom_order, [b"\xef\xbb\xbf".as_slice(), &order].concat()).expect("write");
+    let r = crate::cli_support::run(
+        bin()
+            .args(crate::cli_support::CHECK_2002)
+            .arg("--data")
+            .arg(&demo)
+            .arg("--order")
+            .arg(&bom_order),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let latin1 = dir.path().join("latin1.json");
+    std::fs::write(&latin1, b"{\n  \"displayName\": \"Caf\xe9\"\n}\n").expect("write");
+    let r = crate::cli_support::run(
+        bin()
+            .args(crate::cli_support::CHECK_2002)
+            .arg("--data")
+            .arg(&demo)
+            .arg("--order")
+            .arg(&latin1),
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("line 2, column 22") && r.stderr.contains("not valid UTF-8"),
+        "{}",
+        r.stderr
+    );
+    let payload =
+        std::fs::read(crate::cli_support::fixture("new-customers/acme.json")).expect("payload");
+    let one_line: Vec<u8> = payload.iter().copied().filter(|&b| b != b'\n').collect();
+    for (flag, body) in [("--payload", payload.clone()), ("--payloads", one_line)] {
+        let file = dir.path().join("payload.json");
+        std::fs::write(&file, [b"\xef\xbb\xbf".as_slice(), &body].concat()).expect("write");
+        let r = crate::cli_support::run(
+            bin()
+                .args(["check-new-customer", "--account", "1001", "--data"])
+                .arg(&demo)
+                .arg(flag)
+                .arg(&file),
+        );
+        assert_ne!(r.code, 2, "{flag}: {}", r.stderr);
+        assert!(!r.stderr.contains("invalid JSON"), "{flag}: {}", r.stderr);
+    }
+}
