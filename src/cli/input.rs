@@ -15,6 +15,10 @@ pub fn parse_id(s: &str) -> Result<u64, String> {
         && !rest.is_empty()
         && rest.bytes().all(|b| b.is_ascii_digit())
     {
+        // `-0` is no negative number: it is 0.
+        if rest.bytes().all(|b| b == b'0') {
+            return Err(format!("{t} is 0: ids start at 1"));
+        }
         return Err(format!(
             "{t} is negative: ids are positive integers, e.g. 2002"
         ));

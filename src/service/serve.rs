@@ -182,7 +182,9 @@ impl From<BodyError> for ApiError {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CheckBody {
+    #[serde(deserialize_with = "account_id")]
     account_id: u64,
+    #[serde(deserialize_with = "customer_id")]
     customer_id: u64,
     #[serde(default, deserialize_with = "order_object")]
     order: Option<Value>,
@@ -192,9 +194,47 @@ struct CheckBody {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewCustomerBody {
+    #[serde(deserialize_with = "account_id")]
     account_id: u64,
     #[serde(deserialize_with = "payload_object")]
     payload: Value,
+}
+
+/// An ION id field: a whole number from 0 (refused later with its own
+/// message) to [`u64::MAX`]; anything else says what it is, never serde's
+/// "invalid type: floating point `1e+20`".
+fn ion_id<'de, D: Deserializer<'de>>(d: D, name: &str) -> Result<u64, D::Error> {
+    use serde::de::Error;
+    let value = Value::deserialize(d)?;
+    let problem = match &value {
+        Value::Number(n) => {
+            if let Some(id) = n.as_u64() {
+                return Ok(id);
+            }
+            match (n.as_i64(), n.as_f64()) {
+                (Some(_), _) => "is negative: ids start at 1".to_owned(),
+                (None, Some(f)) if f.fract() == 0.0 && f >= 0.0 => {
+                    format!("is too large for an id (the largest is {})", u64::MAX)
+                }
+                (None, Some(f)) if f.fract() == 0.0 => "is negative: ids start at 1".to_owned(),
+                _ => "must be a whole number".to_owned(),
+            }
+        }
+        Value::String(_) => "must be a number, not a string".to_owned(),
+        Value::Null => "must be a number, not null".to_owned(),
+        Value::Bool(_) => "must be a number, not a boolean".to_owned(),
+        Value::Array(_) => "must be a number, not an array".to_owned(),
+        Value::Object(_) => "must be a number, not an object".to_owned(),
+    };
+    Err(D::Error::custom(format!("`{name}` {problem}")))
+}
+
+fn account_id<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    ion_id(d, "account_id")
+}
+
+fn customer_id<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    ion_id(d, "customer_id")
 }
 
 /// `value` when it is a JSON object, else an error naming what it is.

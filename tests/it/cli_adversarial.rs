@@ -1315,3 +1315,56 @@ fn a_latin1_byte_names_its_line_and_a_bom_is_accepted_everywhere() {
         assert!(!r.stderr.contains("invalid JSON"), "{flag}: {}", r.stderr);
     }
 }
+
+// ---- 17. Id messages say what is wrong -------------------------------------
+
+#[test]
+fn minus_zero_is_zero_not_negative() {
+    for id in ["-0", "-000"] {
+        let r = crate::cli_support::run(
+            bin()
+                .args(["check", "--account", "1001", "--customer", id, "--data"])
+                .arg(crate::cli_support::fixture("demo")),
+        );
+        assert_eq!(r.code, 2, "{id}: {}", r.stderr);
+        assert!(r.stderr.contains("ids start at 1"), "{id}: {}", r.stderr);
+        assert!(!r.stderr.contains("negative"), "{id}: {}", r.stderr);
+    }
+}
+
+#[cfg(feature = "serve")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_says_what_is_wrong_with_an_id() {
+    use crate::service_support::{post_json, snapshot_config, start_service};
+    let service = ion_preflight::service::Service::new(snapshot_config()).expect("service");
+    let base = start_service(&service).await;
+    let url = format!("{base}/v1/check");
+    for (customer, expected) in [
+        (
+            "99999999999999999999",
+            "`customer_id` is too large for an id (the largest is 18446744073709551615)",
+        ),
+        ("-5", "`customer_id` is negative"),
+        ("2002.5", "`customer_id` must be a whole number"),
+        ("\"2002\"", "`customer_id` must be a number, not a string"),
+        ("0", "ids start at 1"),
+    ] {
+        let body = format!(r#"{{"account_id": 1001, "customer_id": {customer}}}"#);
+        let (status, _, got) = post_json(&url, &body, None).await;
+        assert_eq!(status, 400, "{customer}: {got}");
+        let text = got.to_string();
+        assert!(text.contains(expected), "{customer}: {text}");
+        assert!(!text.contains("floating point"), "{customer}: {text}");
+    }
+    let (status, _, got) = post_json(
+        &format!("{base}/v1/check-new-customer"),
+        r#"{"account_id": 1e30, "payload": {}}"#,
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{got}");
+    assert!(
+        got.to_string().contains("`account_id` is too large"),
+        "{got}"
+    );
+}

@@ -80,7 +80,7 @@ async fn malformed_requests_are_400_saying_what_and_where() {
     for (body, says) in [
         (
             "{\"account_id\": 1001,\n \"customer_id\": \"2002\"}",
-            "expected u64",
+            "`customer_id` must be a number, not a string",
         ),
         (r#"{"account_id": 1001}"#, "missing field `customer_id`"),
         (
@@ -116,7 +116,7 @@ async fn malformed_requests_are_400_saying_what_and_where() {
     .await;
     assert_eq!(
         (got["line"].as_u64(), got["column"].as_u64()),
-        (Some(2), Some(22))
+        (Some(2), Some(23))
     );
 }
 
