@@ -10,22 +10,40 @@ use std::path::{Path, PathBuf};
 /// With `private`, the file is created with mode 0600 (on Unix) from the
 /// start, so a secret is never readable by others, not even briefly.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".to_owned());
-    // Unique per process and per write: concurrent writers never share a
-    // temporary file, and a crashed writer's leftover is never reused.
-    let tmp = dir.join(format!(
-        ".{file_name}.{}.{}.tmp",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    let result = (|| {
+    let mut file = AtomicFile::create(path, private)?;
+    file.write_all(bytes)?;
+    file.commit()
+}
+
+/// A file written in pieces (a streamed batch report) that appears at its
+/// path only when [`AtomicFile::commit`] is called, whole; dropped without
+/// it, the temporary file is removed and the old content stays.
+#[derive(Debug)]
+pub(crate) struct AtomicFile {
+    path: PathBuf,
+    dir: PathBuf,
+    tmp: PathBuf,
+    file: Option<fs::File>,
+}
+
+impl AtomicFile {
+    /// Creates the temporary file beside `path` (mode 0600 with `private`).
+    pub(crate) fn create(path: &Path, private: bool) -> std::io::Result<AtomicFile> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".to_owned());
+        // Unique per process and per write: concurrent writers never share a
+        // temporary file, and a crashed writer's leftover is never reused.
+        let tmp = dir.join(format!(
+            ".{file_name}.{}.{}.tmp",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -35,22 +53,61 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> std:
         }
         #[cfg(not(unix))]
         let _ = private;
-        let mut file = options.open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)?;
-        // Make the rename itself durable (best effort: not every platform
-        // can open a directory).
-        if let Ok(d) = fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        let file = options.open(&tmp)?;
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            dir,
+            tmp,
+            file: Some(file),
+        })
     }
-    result
+
+    /// fsync, rename over the path, fsync the directory. On failure the
+    /// temporary file is removed and the old content stays.
+    pub(crate) fn commit(mut self) -> std::io::Result<()> {
+        let Some(file) = self.file.take() else {
+            return Ok(());
+        };
+        let result = (|| {
+            file.sync_all()?;
+            drop(file);
+            fs::rename(&self.tmp, &self.path)?;
+            // Make the rename itself durable (best effort: not every
+            // platform can open a directory).
+            if let Ok(d) = fs::File::open(&self.dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+        result
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.file {
+            Some(f) => f.write(buf),
+            None => Err(std::io::Error::other("the file was already committed")),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -92,5 +149,17 @@ mod tests {
         write_atomically(&path, b"s", true).expect("write");
         let mode = fs::metadata(&path).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn an_uncommitted_file_leaves_the_old_content_and_no_temporary_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.ndjson");
+        fs::write(&path, b"old").expect("write");
+        let mut f = AtomicFile::create(&path, false).expect("create");
+        f.write_all(b"half").expect("write");
+        drop(f);
+        assert_eq!(fs::read(&path).expect("read"), b"old");
+        assert_eq!(fs::read_dir(dir.path()).expect("list").count(), 1);
     }
 }

@@ -9,7 +9,7 @@ use tracing::Instrument;
 use crate::context::{CheckRequest, NewCustomerRequest};
 use crate::report::{Inputs, NewCustomerSubject, Report};
 use crate::rules::{EvalOptions, RuleSet};
-use crate::source::Source;
+use crate::source::{ProductCache, Source};
 
 /// Runs checks: a data source and a rule set. Cheap to clone; share one
 /// across tasks.
@@ -33,6 +33,10 @@ pub struct Preflight {
     rules: RuleSet,
     options: EvalOptions,
     check_timeout: Option<Duration>,
+    /// Catalog products, shared by every check of this `Preflight` and its
+    /// clones (see [`ProductCache`]: 1024 products, 10 minutes, faults never
+    /// kept).
+    products: ProductCache,
 }
 
 impl Preflight {
@@ -44,6 +48,7 @@ impl Preflight {
             rules,
             options: EvalOptions::default(),
             check_timeout: None,
+            products: ProductCache::new(),
         }
     }
 
@@ -63,6 +68,11 @@ impl Preflight {
     /// The data source.
     pub fn source(&self) -> &Source {
         &self.source
+    }
+
+    /// The catalog products kept between checks (shared with clones).
+    pub fn product_cache(&self) -> &ProductCache {
+        &self.products
     }
 
     /// The rule set.
@@ -87,7 +97,7 @@ impl Preflight {
             // The context shares the request's order body (an `Arc`).
             let ctx = self
                 .source
-                .fetch_within(&req, self.rules.needs(), self.check_timeout)
+                .fetch_cached(&req, self.rules.needs(), self.check_timeout, &self.products)
                 .await;
             let mut report = self.rules.evaluate_with(&ctx, &self.options);
             report.inputs = Some(Inputs {

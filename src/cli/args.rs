@@ -69,6 +69,26 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Colour in text output and diagnostics: auto (only on a terminal,
+    /// and not with NO_COLOR), always, never.
+    #[arg(long, value_enum, global = true, default_value_t, value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// The configuration file [default: ion-preflight.toml in the working
+    /// directory or the nearest parent that has one].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// When to colour text output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    /// Only when writing to a terminal and `NO_COLOR` is unset.
+    #[default]
+    Auto,
+    /// Always (even into a pipe or a file).
+    Always,
+    /// Never.
+    Never,
 }
 
 /// The subcommands.
@@ -78,6 +98,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Check many customers, with bounded concurrency.
     Batch(BatchArgs),
+    /// Check order files without a customer: only the rules that read
+    /// nothing from ION, offline, without credentials.
+    CheckOrder(CheckOrderArgs),
     /// Check a new customer's payload (or a list) before creating it.
     CheckNewCustomer(NewCustomerArgs),
     /// Work with rule files: lint, list, explain, test.
@@ -87,6 +110,11 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command.
+    Man(ManArgs),
+    /// Print the effective settings and where each came from (environment,
+    /// ion-preflight.toml, default).
+    Config(ConfigArgs),
     /// The token file: store a refresh token, show how long the tokens
     /// last, force a refresh.
     #[command(subcommand)]
@@ -131,6 +159,8 @@ pub enum FailOn {
     Error,
     /// Failing `warning`-severity rules block too.
     Warning,
+    /// Every failing rule blocks, `info` ones too.
+    Info,
 }
 
 impl From<FailOn> for Severity {
@@ -138,8 +168,48 @@ impl From<FailOn> for Severity {
         match f {
             FailOn::Error => Severity::Error,
             FailOn::Warning => Severity::Warning,
+            FailOn::Info => Severity::Info,
         }
     }
+}
+
+/// `-o/--output`: where the report goes instead of stdout.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OutputArg {
+    /// Write the report to FILE instead of stdout, atomically (readers see
+    /// the old file or the whole new one); summaries stay on stderr.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Choosing rules on the command line. Rules left out are named in the
+/// report, never dropped silently.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SelectArgs {
+    /// Evaluate only this rule (repeatable), with the rules it requires.
+    #[arg(long = "only", value_name = "ID")]
+    pub only: Vec<String>,
+    /// Leave this rule out (repeatable); refused when a rule that stays
+    /// requires it.
+    #[arg(long = "skip", value_name = "ID")]
+    pub skip: Vec<String>,
+    /// Evaluate only rules with this tag (repeatable: any of the tags), with
+    /// the rules they require.
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+}
+
+/// How much the report says.
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct DetailArgs {
+    /// The text report also lists the rules that passed and the rules that
+    /// were skipped, with why.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// For each result, which branch of `when` / `any` / `all` / a
+    /// quantifier decided it (text and JSON).
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// Output formats of `check`.
@@ -152,6 +222,11 @@ pub enum CheckFormat {
     Json,
     /// JUnit XML: one test case per rule.
     Junit,
+    /// GitHub Actions annotations (`::error file=…,line=…::…`), failing
+    /// order items at their line in the order file.
+    Github,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
 }
 
 /// Output formats of `batch`.
@@ -164,6 +239,8 @@ pub enum BatchFormat {
     Json,
     /// JUnit XML: one test suite per customer, one test case per rule.
     Junit,
+    /// A table for a person: customer, verdict, failing rules.
+    Text,
 }
 
 /// `check` arguments.
@@ -183,6 +260,9 @@ pub struct CheckArgs {
     /// Rule selection.
     #[command(flatten)]
     pub rules: RuleArgs,
+    /// Choosing rules.
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: CheckFormat,
@@ -195,7 +275,73 @@ pub struct CheckArgs {
     /// Where ION is.
     #[command(flatten)]
     pub ion: IonArgs,
+    /// Where the report goes.
+    #[command(flatten)]
+    pub output: OutputArg,
+    /// How much the report says.
+    #[command(flatten)]
+    pub detail: DetailArgs,
+    /// Nothing on stderr, and no report on stdout when the verdict is
+    /// ready (the exit code says it); -o FILE is still written.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
+
+/// Output formats of `check-order`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum CheckOrderFormat {
+    /// For a person: one report per file.
+    #[default]
+    Text,
+    /// A JSON array of reports, one per file.
+    Json,
+    /// One compact JSON report per line, one per file.
+    Ndjson,
+    /// JUnit XML: one test suite per file.
+    Junit,
+    /// GitHub Actions annotations at the failing items' lines.
+    Github,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+}
+
+/// `check-order` arguments.
+#[derive(Debug, Args)]
+#[command(after_help = with_exit_codes(CHECK_ORDER_HELP, HelpFor::CheckOrder))]
+pub struct CheckOrderArgs {
+    /// Order files (JSON bodies of ION's orders endpoint; `-` reads stdin),
+    /// or directories: every `*.json` file in them, recursively, in name
+    /// order.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Rule selection.
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// Choosing rules.
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: CheckOrderFormat,
+    /// The lowest severity whose failure blocks.
+    #[arg(long, value_enum, default_value_t)]
+    pub fail_on: FailOn,
+    /// Where the report goes.
+    #[command(flatten)]
+    pub output: OutputArg,
+    /// How much the report says.
+    #[command(flatten)]
+    pub detail: DetailArgs,
+}
+
+const CHECK_ORDER_HELP: &str = "\
+Examples:
+  ion-preflight check-order fixtures/orders/nce-order.json
+  ion-preflight check-order orders/ --format github
+
+Evaluates only the rules that read nothing from ION (the order and the
+request); every other rule is left out and named in the report: the
+customer checks were not run, and the verdict line says so.";
 
 /// `batch` arguments.
 #[derive(Debug, Args)]
@@ -241,6 +387,16 @@ pub struct BatchArgs {
     /// Where ION is.
     #[command(flatten)]
     pub ion: IonArgs,
+    /// Choosing rules.
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Where the reports go.
+    #[command(flatten)]
+    pub output: OutputArg,
+    /// With --explain, each JSON report says which branch decided each
+    /// result.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// Output formats of `check-new-customer`.
@@ -303,6 +459,15 @@ pub struct NewCustomerArgs {
     /// Where ION is.
     #[command(flatten)]
     pub ion: IonArgs,
+    /// Choosing rules.
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Where the reports go.
+    #[command(flatten)]
+    pub output: OutputArg,
+    /// How much the report says.
+    #[command(flatten)]
+    pub detail: DetailArgs,
 }
 
 const NEW_CUSTOMER_HELP: &str = "\
@@ -331,6 +496,12 @@ pub enum RulesCommand {
         /// Lint the files without the built-in set.
         #[arg(long)]
         no_default_rules: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: LintFormat,
+        /// Where the report goes.
+        #[command(flatten)]
+        output: OutputArg,
     },
     /// List the effective rule set: id, severity, title, origin.
     #[command(
@@ -343,6 +514,9 @@ pub enum RulesCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: ListFormat,
+        /// Where the list goes.
+        #[command(flatten)]
+        output: OutputArg,
     },
     /// Explain one rule: what it checks and why, its conditions, its docs.
     #[command(after_help = "Examples:\n  ion-preflight rules explain customer-active")]
@@ -361,13 +535,69 @@ pub enum RulesCommand {
     Schema,
     /// Run rule-test files: each case passes or fails.
     #[command(
-        after_help = "Examples:\n  ion-preflight rules test rules/tests/*.yaml\n\nExit codes: 0 every case passed, 1 a case failed, 2 a test file is invalid."
+        after_help = "Examples:\n  ion-preflight rules test rules/tests/*.yaml\n  ion-preflight rules test rules/tests/*.yaml --run 'nce' --fail-fast --format junit -o tests.xml\n\nExit codes: 0 every case passed, 1 a case failed, 2 a test file is invalid\n(or --run selected no case)."
     )]
     Test {
         /// Rule-test files.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// Run only the cases whose name matches this regular expression
+        /// (the rest are counted as not run).
+        #[arg(long = "run", value_name = "PATTERN")]
+        run: Option<String>,
+        /// Stop at the first failing case (the rest are counted as not run).
+        #[arg(long)]
+        fail_fast: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: TestFormat,
+        /// Where the results go.
+        #[command(flatten)]
+        output: OutputArg,
     },
+    /// Write a commented starter rule file and its test file, which pass
+    /// as written.
+    #[command(
+        after_help = "Examples:\n  ion-preflight rules init\n  ion-preflight rules init --dir policy --name acme\n  ion-preflight rules test policy/acme.test.yaml\n\nExit codes: 0 written, 2 a file exists already (nothing is overwritten) or cannot be written."
+    )]
+    Init {
+        /// The directory to write into (created when missing).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// The base name: NAME.yaml and NAME.test.yaml.
+        #[arg(long, value_name = "NAME", default_value = "my-rules")]
+        name: String,
+    },
+}
+
+/// Output formats of `rules lint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LintFormat {
+    /// For a person.
+    #[default]
+    Text,
+    /// JSON: every diagnostic with its location.
+    Json,
+    /// JUnit XML: one test case per file.
+    Junit,
+    /// GitHub Actions annotations at each diagnostic's line.
+    Github,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+}
+
+/// Output formats of `rules test`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum TestFormat {
+    /// For a person.
+    #[default]
+    Text,
+    /// JSON: every case with its outcome.
+    Json,
+    /// JUnit XML: one test suite per file, one test case per case.
+    Junit,
+    /// GitHub Actions annotations at each failing case's line.
+    Github,
 }
 
 /// Output formats of `rules list`.
@@ -408,6 +638,25 @@ pub struct SnapshotArgs {
     #[command(flatten)]
     pub ion: IonArgs,
 }
+
+/// `man` arguments.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  ion-preflight man | man -l -\n  ion-preflight man --dir /usr/local/share/man/man1\n\nExit codes: 0 written, 2 the directory cannot be written."
+)]
+pub struct ManArgs {
+    /// Write ion-preflight.1 and one page per subcommand
+    /// (ion-preflight-check.1, …) into DIR instead of printing the main page.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// `config` arguments.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  ion-preflight config\n  ion-preflight --config ci/ion-preflight.toml config\n\nExit codes: 0 printed, 2 the configuration file is invalid."
+)]
+pub struct ConfigArgs {}
 
 /// `completions` arguments.
 #[derive(Debug, Args)]

@@ -93,17 +93,20 @@ pub enum HelpFor {
     Auth,
     /// `serve` and `proxy`.
     Serve,
+    /// `check-order`.
+    CheckOrder,
 }
 
 impl HelpFor {
     /// Every command, in the order of [`ExitCodeDoc::commands`].
-    pub const ALL: [HelpFor; 6] = [
+    pub const ALL: [HelpFor; 7] = [
         HelpFor::Check,
         HelpFor::Batch,
         HelpFor::NewCustomer,
         HelpFor::Snapshot,
         HelpFor::Auth,
         HelpFor::Serve,
+        HelpFor::CheckOrder,
     ];
 }
 
@@ -113,6 +116,7 @@ pub const EXIT_CODES: [ExitCodeDoc; 5] = [
     ExitCodeDoc {
         exit: Exit::Ready,
         help: "ready (batch: every check ready; rules test: every case passed;\n\
+               check-order: no order rule failed, customer checks not run;\n\
                snapshot, auth: done; serve, proxy: stopped by a signal)",
         check: "ready",
         batch: "every check ready",
@@ -124,6 +128,7 @@ pub const EXIT_CODES: [ExitCodeDoc; 5] = [
             "recorded",
             "done",
             "stopped by a signal (SIGTERM, Ctrl-C)",
+            "no order rule failed (customer checks not run)",
         ],
     },
     ExitCodeDoc {
@@ -132,7 +137,7 @@ pub const EXIT_CODES: [ExitCodeDoc; 5] = [
                blocked, none indeterminate; rules test: a case failed)",
         check: "blocked: a rule at or above `--fail-on` failed",
         batch: "at least one blocked, none indeterminate",
-        other: "`rules test`: a case failed",
+        other: "`rules test`: a case failed; `check-order`: a file is blocked",
         commands: [
             "blocked: a rule at or above --fail-on failed",
             "at least one blocked, none indeterminate",
@@ -140,6 +145,7 @@ pub const EXIT_CODES: [ExitCodeDoc; 5] = [
             "",
             "",
             "",
+            "a file is blocked",
         ],
     },
     ExitCodeDoc {
@@ -166,6 +172,7 @@ pub const EXIT_CODES: [ExitCodeDoc; 5] = [
              token file, bad input)",
             "usage, configuration or rule-file error, or the address cannot be\n\
              listened on",
+            "usage or configuration error, a rule-file or order-file error",
         ],
     },
     ExitCodeDoc {
@@ -189,6 +196,7 @@ pub const EXIT_CODES: [ExitCodeDoc; 5] = [
             "ION could not be reached, answered an error status (a 404 too), or\n\
              rejected a token",
             "",
+            "",
         ],
     },
     ExitCodeDoc {
@@ -202,6 +210,7 @@ pub const EXIT_CODES: [ExitCodeDoc; 5] = [
             "interrupted by Ctrl-C (finished reports were written whole)",
             "--payloads interrupted by Ctrl-C (finished reports were written\n\
              whole)",
+            "",
             "",
             "",
             "",
@@ -533,6 +542,7 @@ mod tests {
             (&["auth", "login"], HelpFor::Auth),
             (&["auth", "status"], HelpFor::Auth),
             (&["auth", "refresh"], HelpFor::Auth),
+            (&["check-order"], HelpFor::CheckOrder),
         ];
         if cfg!(feature = "serve") {
             names.push((&["serve"], HelpFor::Serve));

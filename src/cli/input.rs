@@ -144,6 +144,12 @@ pub(crate) const NOT_UTF8: &str = "not valid UTF-8 (save the file as UTF-8)";
 
 /// Reads and parses an order body.
 pub fn read_order(input: &InputPath) -> Result<Value, OrderFileError> {
+    read_order_text(input).map(|(value, _)| value)
+}
+
+/// Reads and parses an order body, keeping its text (to locate findings
+/// at their lines).
+pub fn read_order_text(input: &InputPath) -> Result<(Value, String), OrderFileError> {
     let path = input.display();
     let bytes = input.read_bytes().map_err(|source| OrderFileError::Read {
         path: path.clone(),
@@ -155,7 +161,7 @@ pub fn read_order(input: &InputPath) -> Result<Value, OrderFileError> {
         column,
         message: NOT_UTF8.to_owned(),
     })?;
-    parse_order(&path, &text)
+    parse_order(&path, &text).map(|v| (v, text))
 }
 
 /// Parses an order body read from `path`.

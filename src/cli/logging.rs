@@ -2,7 +2,7 @@
 //! filtered by `RUST_LOG`, `warn` by default.
 
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use indicatif::ProgressBar;
 use tracing_subscriber::EnvFilter;
@@ -46,9 +46,31 @@ pub fn init() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| Stderr)
-        .with_ansi(std::io::stderr().is_terminal() && !no_color())
+        .with_ansi(stderr_color())
         .with_target(true)
         .try_init();
+}
+
+/// `--color`, set once when the command line is parsed.
+static COLOR: OnceLock<crate::cli::args::ColorChoice> = OnceLock::new();
+
+/// Records `--color` for [`stdout_color`] and [`stderr_color`].
+pub fn set_color(choice: crate::cli::args::ColorChoice) {
+    let _ = COLOR.set(choice);
+}
+
+fn color_for(terminal: bool) -> bool {
+    use crate::cli::args::ColorChoice;
+    match COLOR.get().copied().unwrap_or_default() {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => terminal && !no_color(),
+    }
+}
+
+/// Colour for stderr (diagnostic snippets, logs).
+pub fn stderr_color() -> bool {
+    color_for(std::io::stderr().is_terminal())
 }
 
 /// `true` when `NO_COLOR` is set to a non-empty value.
@@ -56,7 +78,14 @@ pub fn no_color() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
-/// Colour for stdout: only on a terminal and without `NO_COLOR`.
+/// Colour for a report on stdout: `--color always|never`, else only on a
+/// terminal and without `NO_COLOR`.
 pub fn stdout_color() -> bool {
-    std::io::stdout().is_terminal() && !no_color()
+    color_for(std::io::stdout().is_terminal())
+}
+
+/// Colour for a report written to `-o FILE`: only with `--color always` (a
+/// file is no terminal).
+pub fn file_color() -> bool {
+    color_for(false)
 }

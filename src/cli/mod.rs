@@ -12,10 +12,9 @@ mod input;
 mod logging;
 mod payload;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 pub use args::Cli;
 pub use exit::{
@@ -26,8 +25,28 @@ pub use exit::{
 /// Runs the command line with the process's arguments and returns its exit
 /// code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    // The configuration file's values become the flags' defaults, so it is
+    // read before the arguments are parsed (flags > environment > file).
+    let explicit = config_flag(std::env::args_os());
+    let file = match commands::config::find(explicit.as_deref())
+        .and_then(|p| p.as_deref().map(commands::config::load).transpose())
+    {
+        Ok(file) => file,
+        Err(e) => {
+            print_error(&e);
+            return e.exit().into();
+        }
+    };
+    let mut cmd = Cli::command();
+    let mut refused = Vec::new();
+    if let Some(f) = &file {
+        (cmd, refused) = commands::config::apply(cmd, f);
+    }
+    let parsed = cmd
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(mut e) => {
             // --help and --version print to stdout and exit 0; usage errors
             // print to stderr and exit 2.
@@ -36,8 +55,60 @@ pub fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
+    if let Some(e) = file
+        .as_ref()
+        .and_then(|f| refused_format(&matches, &refused, f))
+    {
+        print_error(&e);
+        return e.exit().into();
+    }
+    logging::set_color(cli.color);
     logging::init();
     run(cli).into()
+}
+
+/// `--config FILE` or `--config=FILE` among the arguments, before clap
+/// parses them.
+fn config_flag(args: impl IntoIterator<Item = std::ffi::OsString>) -> Option<std::path::PathBuf> {
+    let mut args = args.into_iter().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--" {
+            return None;
+        }
+        if a == "--config" {
+            return args.next().map(Into::into);
+        }
+        if let Some(v) = a.to_str().and_then(|a| a.strip_prefix("--config=")) {
+            return Some(v.into());
+        }
+    }
+    None
+}
+
+/// The error for running a subcommand whose formats do not include the
+/// file's `format`, when `--format` was not given.
+fn refused_format(
+    matches: &clap::ArgMatches,
+    refused: &[String],
+    file: &commands::config::ConfigFile,
+) -> Option<CliError> {
+    let mut path = vec!["ion-preflight".to_owned()];
+    let mut m = matches;
+    while let Some((name, sub)) = m.subcommand() {
+        path.push(name.to_owned());
+        m = sub;
+    }
+    let name = path.join(" ");
+    let from_flag = m.ids().any(|id| id == "format")
+        && m.value_source("format") == Some(clap::parser::ValueSource::CommandLine);
+    let setting = file.get("format")?;
+    (refused.contains(&name) && !from_flag).then(|| {
+        CliError::Config(format!(
+            "{}: format {:?} is not a format of `{name}`: give --format, or remove it from the file",
+            file.place(setting),
+            setting.values.join(",")
+        ))
+    })
 }
 
 /// `--account` falls back to `ION_ACCOUNT_ID`, which clap's messages do not
@@ -118,7 +189,7 @@ fn snippet(diag: &dyn miette::Diagnostic) -> String {
     if diag.source_code().is_none() {
         return String::new();
     }
-    let color = std::io::stderr().is_terminal() && !logging::no_color();
+    let color = logging::stderr_color();
     let theme = if color {
         miette::GraphicalTheme::unicode()
     } else {

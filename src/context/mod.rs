@@ -81,6 +81,18 @@ pub enum Root {
     /// `products`: catalog product details by product id
     /// (GET .../products/{productId}) for the order's products.
     Products,
+    /// `subscriptions`: the account's subscriptions by provider subscription
+    /// id (GET .../subscriptions?subscriptionId=…), for the `resourceId`s of
+    /// the order's UPDATE items; each a list (ION may list several lines).
+    Subscriptions,
+    /// `customerSubscriptions`: the customer's subscriptions
+    /// (GET .../subscriptions?customerId=…), a bounded scan
+    /// `{subscriptions, scanned, limit, complete}`.
+    CustomerSubscriptions,
+    /// `placedOrders`: the customer's orders already placed, newest first
+    /// (GET .../orders?filter.customerIdList=…), a bounded scan
+    /// `{orders, scanned, limit, complete}`.
+    PlacedOrders,
     /// `newCustomer`: the customer body about to be POSTed
     /// (`POST .../customers`), in a new-customer check.
     NewCustomer,
@@ -102,12 +114,15 @@ pub enum Root {
 
 impl Root {
     /// Every root, in a stable order.
-    pub const ALL: [Root; 10] = [
+    pub const ALL: [Root; 13] = [
         Root::Request,
         Root::Customer,
         Root::CloudProfiles,
         Root::Order,
         Root::Products,
+        Root::Subscriptions,
+        Root::CustomerSubscriptions,
+        Root::PlacedOrders,
         Root::NewCustomer,
         Root::CustomersWithEmail,
         Root::CustomersWithOrganization,
@@ -123,6 +138,9 @@ impl Root {
             Root::CloudProfiles => "cloudProfiles",
             Root::Order => "order",
             Root::Products => "products",
+            Root::Subscriptions => "subscriptions",
+            Root::CustomerSubscriptions => "customerSubscriptions",
+            Root::PlacedOrders => "placedOrders",
             Root::NewCustomer => "newCustomer",
             Root::CustomersWithEmail => "customersWithEmail",
             Root::CustomersWithOrganization => "customersWithOrganization",
@@ -161,6 +179,10 @@ pub enum RootValue<'a> {
     /// `products`: details by product id, each fetched on its own (index
     /// the map and read each [`Fetched`]).
     Products(&'a BTreeMap<String, Fetched>),
+    /// `subscriptions`: the subscriptions found by provider subscription
+    /// id, each looked up on its own (index the map and read each
+    /// [`Fetched`]).
+    Subscriptions(&'a BTreeMap<String, Fetched>),
 }
 
 impl<'a> RootValue<'a> {
@@ -182,6 +204,12 @@ pub struct Needs {
     pub cloud_profiles: bool,
     /// Product details for the order's products.
     pub products: bool,
+    /// The subscriptions the order's UPDATE items name.
+    pub subscriptions: bool,
+    /// The customer's subscriptions.
+    pub customer_subscriptions: bool,
+    /// The customer's orders already placed.
+    pub placed_orders: bool,
     /// The order itself (not fetched: supplied by the caller).
     pub order: bool,
     /// The new customer's payload (not fetched: supplied by the caller).
@@ -201,6 +229,9 @@ impl Needs {
             Root::CloudProfiles => self.cloud_profiles = true,
             Root::Order => self.order = true,
             Root::Products => self.products = true,
+            Root::Subscriptions => self.subscriptions = true,
+            Root::CustomerSubscriptions => self.customer_subscriptions = true,
+            Root::PlacedOrders => self.placed_orders = true,
             Root::NewCustomer => self.new_customer = true,
             Root::CustomersWithEmail => self.customers_with_email = true,
             Root::CustomersWithOrganization => self.customers_with_organization = true,
@@ -231,8 +262,15 @@ pub struct Context {
     pub order: Option<Arc<Value>>,
     /// Product details by product id.
     pub products: BTreeMap<String, Fetched>,
+    /// The subscriptions found by provider subscription id (each a JSON
+    /// array of subscriptions when present).
+    pub subscriptions: BTreeMap<String, Fetched>,
+    /// The customer's subscriptions (the `customerSubscriptions` scan).
+    pub customer_subscriptions: Fetched,
+    /// The customer's orders already placed (the `placedOrders` scan).
+    pub placed_orders: Fetched,
     /// The new customer's payload, in a new-customer check (shared with the
-    /// [`NewCustomerRequest`](crate::NewCustomerRequest) it came from).
+    /// [`NewCustomerRequest`] it came from).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_customer: Option<Arc<Value>>,
     /// The account's customers with the new customer's email (a JSON array
@@ -261,6 +299,11 @@ impl Context {
             cloud_profiles: Fetched::unavailable("the cloud profiles were not fetched"),
             order: None,
             products: BTreeMap::new(),
+            subscriptions: BTreeMap::new(),
+            customer_subscriptions: Fetched::unavailable(
+                "the customer's subscriptions were not fetched",
+            ),
+            placed_orders: Fetched::unavailable("the customer's orders were not fetched"),
             new_customer: None,
             customers_with_email: Fetched::unavailable(
                 "the customers with this email were not looked up",
@@ -337,6 +380,26 @@ impl Context {
         self
     }
 
+    /// Adds the subscriptions found for one provider subscription id.
+    pub fn with_subscription(mut self, subscription_id: impl Into<String>, found: Fetched) -> Self {
+        self.subscriptions.insert(subscription_id.into(), found);
+        self
+    }
+
+    /// Sets the customer's subscriptions (`{subscriptions, scanned, limit,
+    /// complete}` when present).
+    pub fn with_customer_subscriptions(mut self, scan: Fetched) -> Self {
+        self.customer_subscriptions = scan;
+        self
+    }
+
+    /// Sets the customer's placed orders (`{orders, scanned, limit,
+    /// complete}` when present).
+    pub fn with_placed_orders(mut self, scan: Fetched) -> Self {
+        self.placed_orders = scan;
+        self
+    }
+
     /// The `request` root value: `{"accountId": …, "customerId": …}`.
     pub fn request(&self) -> &Value {
         &self.request
@@ -371,6 +434,15 @@ impl Context {
                 None => RootValue::Absent,
             },
             Root::Products => RootValue::Products(&self.products),
+            Root::Subscriptions => RootValue::Subscriptions(&self.subscriptions),
+            // A scan ION answered 404 for (the customer does not exist) found
+            // nothing: `customer-exists` reports the customer.
+            Root::CustomerSubscriptions => {
+                RootValue::from_fetched(&self.customer_subscriptions, "customer's subscriptions")
+            }
+            Root::PlacedOrders => {
+                RootValue::from_fetched(&self.placed_orders, "customer's placed orders")
+            }
             Root::NewCustomer => match &self.new_customer {
                 Some(payload) => RootValue::Present(payload),
                 None => RootValue::Absent,
@@ -395,6 +467,23 @@ impl Context {
     pub fn order_product_ids(&self) -> Vec<String> {
         order_product_ids(self.order.as_deref())
     }
+}
+
+/// The distinct `resourceId` strings of an order body's UPDATE items, sorted.
+pub(crate) fn order_update_resource_ids(order: Option<&Value>) -> Vec<String> {
+    let mut ids: Vec<String> = order
+        .and_then(|o| o.get("orderItems"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|item| item.get("action").and_then(Value::as_str) == Some("UPDATE"))
+        .filter_map(|item| item.get("resourceId").and_then(Value::as_str))
+        .filter(|id| !id.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 /// The distinct `orderItems[].productId` strings of an order body, sorted.

@@ -17,7 +17,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::ion::{
-    CloudProfile, CreateCustomerRequest, Customer, ListedCustomer, OrderRequest, Product,
+    CloudProfile, CreateCustomerRequest, Customer, ListedCustomer, OrderRequest, PlacedOrder,
+    Product, Subscription,
 };
 
 /// The `request` root: the ids the check was asked about.
@@ -51,6 +52,38 @@ pub(crate) struct PayloadListRoot {
     pub(crate) same_email_lines: Vec<u64>,
 }
 
+/// The `customerSubscriptions` root: the customer's subscriptions as far as
+/// the bounded scan looked.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "SubscriptionScan")]
+pub(crate) struct SubscriptionScan {
+    /// The subscriptions found.
+    pub(crate) subscriptions: Vec<Subscription>,
+    /// How many subscriptions the scan read.
+    pub(crate) scanned: u64,
+    /// The most it reads.
+    pub(crate) limit: u64,
+    /// Whether it read all of the customer's subscriptions.
+    pub(crate) complete: bool,
+}
+
+/// The `placedOrders` root: the customer's orders, newest first, as far as
+/// the bounded scan looked.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "OrderScan")]
+pub(crate) struct OrderScan {
+    /// The orders found, newest first.
+    pub(crate) orders: Vec<PlacedOrder>,
+    /// How many orders the scan read.
+    pub(crate) scanned: u64,
+    /// The most it reads.
+    pub(crate) limit: u64,
+    /// Whether it read all of the customer's orders.
+    pub(crate) complete: bool,
+}
+
 /// Every root a rule path can start from, with the type it holds.
 #[derive(JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -70,6 +103,13 @@ struct ContextRoots {
     order: OrderRequest,
     /// Catalog product details by product id.
     products: BTreeMap<String, Product>,
+    /// The account's subscriptions with a provider subscription id, by the
+    /// id (the UPDATE items' `resourceId`).
+    subscriptions: BTreeMap<String, Vec<Subscription>>,
+    /// The customer's subscriptions.
+    customer_subscriptions: SubscriptionScan,
+    /// The customer's orders already placed, newest first.
+    placed_orders: OrderScan,
     /// The new customer's payload.
     new_customer: CreateCustomerRequest,
     /// The account's customers with the new customer's email.
@@ -331,7 +371,7 @@ mod tests {
     }
 
     #[test]
-    fn value_fields_are_opaque() {
+    fn catalog_plans_are_typed() {
         let Ty::Map(product) = context_shape().root("products").unwrap() else {
             panic!()
         };
@@ -342,6 +382,7 @@ mod tests {
         let Some(Ty::Array(plan)) = sku.field("plans") else {
             panic!("plans")
         };
-        assert!(matches!(**plan, Ty::Opaque));
+        assert_eq!(record(plan).name, "Plan");
+        assert!(matches!(record(plan).fields["id"], Ty::String));
     }
 }

@@ -23,7 +23,8 @@ use super::oauth::RefreshTarget;
 use super::store::{MemoryTokenStore, TokenStore};
 use super::token_file::TokenFile;
 use super::types::{
-    AccessValidity, Customer, CustomerCloudProfiles, CustomerPage, ListedCustomer, Product,
+    AccessValidity, Customer, CustomerCloudProfiles, CustomerPage, ListedCustomer, OrderPage,
+    Product, SubscriptionPage,
 };
 
 /// ION's production base URL.
@@ -561,14 +562,45 @@ impl IonClient {
         account: u64,
         product_id: &str,
     ) -> Result<Option<(Product, Value)>, IonError> {
-        if matches!(product_id, "" | "." | "..") {
-            return Err(IonError::UnsafeId {
+        // `.` and `..` are the one kind of segment a URL cannot carry as
+        // data: servers resolve them, and `products/..` is another resource.
+        if product_id == "." || product_id == ".." {
+            return Err(IonError::InvalidId {
                 what: "product",
-                id: product_id.chars().take(64).collect(),
+                id: product_id.to_owned(),
             });
         }
         let a = account.to_string();
         self.get_typed(&["api", "v3", "accounts", &a, "products", product_id], &[])
+            .await
+    }
+
+    /// One page of the account's subscriptions matching `query`
+    /// (`("subscriptionId", …)`, `("customerId", …)`,
+    /// `("pagination.limit", …)`, `("pagination.offset", …)`), typed and as
+    /// ION sent it; `Ok(None)` on 404. Every value is a query parameter,
+    /// encoded as one: an id can never change the path.
+    pub async fn subscription_page_json(
+        &self,
+        account: u64,
+        query: &[(&str, String)],
+    ) -> Result<Option<(SubscriptionPage, Value)>, IonError> {
+        let a = account.to_string();
+        self.get_typed(&["api", "v3", "accounts", &a, "subscriptions"], query)
+            .await
+    }
+
+    /// One page of the account's orders matching `query`
+    /// (`("filter.customerIdList", …)`, `("pageSize", …)`, `("pageToken", …)`,
+    /// `("sortBy", …)`, `("sortOrder", …)`), typed and as ION sent it;
+    /// `Ok(None)` on 404.
+    pub async fn order_page_json(
+        &self,
+        account: u64,
+        query: &[(&str, String)],
+    ) -> Result<Option<(OrderPage, Value)>, IonError> {
+        let a = account.to_string();
+        self.get_typed(&["api", "v3", "accounts", &a, "orders"], query)
             .await
     }
 

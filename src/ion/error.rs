@@ -128,18 +128,6 @@ pub enum IonError {
         /// `/oauth` endpoints, whose bodies carry tokens).
         excerpt: String,
     },
-    /// An id that would not name one resource in a URL path (empty, `.`,
-    /// `..`): never sent, since ION would be asked for another resource
-    /// (`products/..` is the product listing).
-    #[error(
-        "{what} id {id:?} is not sent to ION: `.`, `..` and the empty string are URL path steps, not ids"
-    )]
-    UnsafeId {
-        /// What kind of id (`product`).
-        what: &'static str,
-        /// The id, as given.
-        id: String,
-    },
     /// The base URL is not usable.
     #[error("invalid ION base URL {url}: {reason}")]
     InvalidBaseUrl {
@@ -159,6 +147,17 @@ pub enum IonError {
     /// The client is not configured well enough to call ION.
     #[error("{0}")]
     Config(String),
+    /// An id that cannot be sent as a path segment (`.` or `..`, which a
+    /// server resolves to another resource); nothing was requested.
+    #[error(
+        "{what} id {id:?} cannot be looked up in ION: as a URL path segment it would name another resource"
+    )]
+    InvalidId {
+        /// What the id names ("product").
+        what: &'static str,
+        /// The id.
+        id: String,
+    },
     /// The refresh token could not be loaded from or saved to its store.
     #[error(transparent)]
     TokenStore(#[from] TokenStoreError),

@@ -43,7 +43,8 @@ pub use store::{
 };
 pub use token_file::{LOCK_WAIT, TOKEN_FILE_VERSION, TokenFile};
 pub use types::{
-    AccessValidity, CloudProfile, Customer, CustomerAddress, CustomerCloudProfiles, CustomerPage,
-    ErrorEnvelope, Extra, ListedCustomer, Product, ProductCloudConsumption, ProductDefinition,
-    ProductMarketing, Sku,
+    AccessValidity, CatalogAddOn, CloudProfile, Customer, CustomerAddress, CustomerCloudProfiles,
+    CustomerPage, ErrorEnvelope, Extra, ListedCustomer, OrderPage, PlacedOrder, Plan, Product,
+    ProductCloudConsumption, ProductDefinition, ProductMarketing, Sku, Subscription,
+    SubscriptionPage,
 };

@@ -279,7 +279,10 @@ pub struct ProductDefinition {
     /// The SKUs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skus: Option<Vec<Sku>>,
-    /// Fields not named above (add-ons, price lists, …).
+    /// Every add-on of the product (a SKU lists which it offers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub add_ons: Option<Vec<CatalogAddOn>>,
+    /// Fields not named above (price lists, …).
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -303,9 +306,175 @@ pub struct Sku {
     /// Whether the SKU is disabled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
-    /// The SKU's plans, as ION sent them.
+    /// `false` when the SKU's `productId` is not found in the pricebook.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub plans: Option<Vec<Value>>,
+    pub product_availability: Option<bool>,
+    /// The SKU's plans.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plans: Option<Vec<Plan>>,
+    /// Ids of the product's add-ons included with this SKU (not charged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub included_add_ons: Option<Vec<String>>,
+    /// Ids of the product's add-ons that can be bought with this SKU.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available_add_ons: Option<Vec<String>>,
+    /// Fields not named above.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A plan of a SKU or add-on (schema `Plan`): how it is bought and billed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// The plan id (unique within the product).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The plan's display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// `MONTHLY`, `YEARLY`, … (schema `BillingPeriod`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billing_period: Option<String>,
+    /// The pricebook's id for the plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
+    /// `false` when the plan's `productId` is not found in the pricebook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_availability: Option<bool>,
+    /// Fields not named above.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// An add-on of a catalog product (schema `AddOn`; not the order's add-on
+/// request, [`crate::ion::AddOn`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogAddOn {
+    /// The add-on id (unique within the product).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The add-on's display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Whether more than one of this add-on may be added to a subscription.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_multiple: Option<bool>,
+    /// The add-on's plans.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plans: Option<Vec<Plan>>,
+    /// The pricebook's id for the add-on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
+    /// `false` when the add-on's `productId` is not found in the pricebook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_availability: Option<bool>,
+    /// Fields not named above.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A subscription as ION lists it (`GET /api/v3/accounts/{a}/subscriptions`,
+/// schema `ListSubscription`). ION writes its int64 ids as strings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    /// ION's internal id of the subscription line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The customer it belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    /// The provider's subscription id (what an UPDATE's `resourceId` names).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
+    /// The subscription's product name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_name: Option<String>,
+    /// `AZURE::Subscription`, `GSUITE::Entitlement`, …
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
+    /// The ION catalog product id (an order item's `productId`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ccp_product_id: Option<String>,
+    /// The ION catalog SKU id (an order item's `skuId`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ccp_sku_id: Option<String>,
+    /// The ION catalog plan id (an order item's `planId`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ccp_plan_id: Option<String>,
+    /// The provider's product id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_product_id: Option<String>,
+    /// The provider's SKU id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_sku_id: Option<String>,
+    /// The licence quantity (an int64 as a string).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_total_licenses: Option<String>,
+    /// `ACTIVE`, `SUSPENDED`, `CANCELLED`, … (ION does not enumerate them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_status: Option<String>,
+    /// Fields not named above.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One page of `GET /api/v3/accounts/{a}/subscriptions` (schema
+/// `ListSubscriptions`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionPage {
+    /// How many subscriptions match in all (an int64 as a string).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<String>,
+    /// This page's subscriptions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<Subscription>>,
+    /// Fields not named above.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// An order ION has already been sent (schema `Order`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlacedOrder {
+    /// Resource name, `accounts/*/customers/*/orders/*`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The customer (an int64 as a string).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    /// ION's order id (an int64 as a string).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    /// The caller's reference, as sent in the order body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_id: Option<String>,
+    /// The caller's display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// `NEW`, `CONFIRMED`, `ON_HOLD`, `COMPLETED`, `CANCELED`, `ERROR`, …
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Fields not named above (items, totals, errors, …).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One page of `GET /api/v3/accounts/{a}/orders` (schema
+/// `ListOrdersResponse`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderPage {
+    /// This page's orders.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orders: Option<Vec<PlacedOrder>>,
+    /// The token of the next page; missing or empty on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
     /// Fields not named above.
     #[serde(flatten)]
     pub extra: Extra,

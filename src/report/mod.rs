@@ -199,6 +199,81 @@ pub struct RuleResult {
     /// precondition held).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checked_items: Option<usize>,
+    /// With `--explain`: which branch of the rule's conditions decided it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explain: Option<Explanation>,
+}
+
+/// Which branches decided a result (`--explain`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// In one line: what decided (`` `assert` is false for
+    /// order.orderItems[1] ``, `requires customer-exists (fail)`).
+    pub decided_by: String,
+    /// For a `for_each` rule: the element the decisions below are about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub element: Option<String>,
+    /// The rule's `when`, when it was evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Decision>,
+    /// The rule's `assert`, when it was evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assert: Option<Decision>,
+}
+
+/// One node of a condition and its value, with the branches that decided it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// The node: `all of 3`, `any of 4`, `not`, `some of
+    /// `order.orderItems` (2 element(s))`, or a test
+    /// (`` `customer.customerStatus`: one of [ACTIVE] ``).
+    pub what: String,
+    /// `true`, `false` or `unknown`.
+    pub value: String,
+    /// For a test: the value found (absent when the path was missing or
+    /// unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found: Option<Value>,
+    /// The branches that decided it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub because: Vec<Decision>,
+}
+
+impl Explanation {
+    /// The explanation as indented text lines, for the text report.
+    pub fn lines(&self) -> Vec<String> {
+        fn node(d: &Decision, indent: usize, label: &str, out: &mut Vec<String>) {
+            let found = match &d.found {
+                Some(v) => {
+                    let s = v.to_string();
+                    let s = if s.chars().count() > 60 {
+                        format!("{}…", s.chars().take(60).collect::<String>())
+                    } else {
+                        s
+                    };
+                    format!(" (found {s})")
+                }
+                None => String::new(),
+            };
+            out.push(format!(
+                "{}{label}{} → {}{found}",
+                "  ".repeat(indent),
+                d.what,
+                d.value
+            ));
+            for c in &d.because {
+                node(c, indent + 1, "", out);
+            }
+        }
+        let mut out = vec![format!("decided by: {}", self.decided_by)];
+        if let Some(w) = &self.when {
+            node(w, 0, "when: ", &mut out);
+        }
+        if let Some(a) = &self.assert {
+            node(a, 0, "assert: ", &mut out);
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -217,6 +292,7 @@ impl RuleResult {
             evidence: Vec::new(),
             items: Vec::new(),
             checked_items: None,
+            explain: None,
         }
     }
 }
@@ -236,6 +312,14 @@ pub struct NewCustomerSubject {
     pub line: Option<u64>,
 }
 
+/// Which order file an order-only check (`check-order`) was about: no
+/// customer, no ION data, only the rules that read nothing but the order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderOnly {
+    /// The order file, as given.
+    pub file: String,
+}
+
 /// What a customer check was given to read, beyond the data it fetched:
 /// without an order, the order rules were skipped, and a `ready` verdict
 /// covers the customer checks only.
@@ -243,6 +327,20 @@ pub struct NewCustomerSubject {
 pub struct Inputs {
     /// `true` when the check had an order body.
     pub order: bool,
+}
+
+/// A rule of the loaded set that a selection (`--only`, `--skip`, `--tag`,
+/// `check-order`) left out: not evaluated, and named here so the report never
+/// reads as if the set were smaller than it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deselected {
+    /// The rule's id.
+    pub rule: String,
+    /// The rule's title.
+    pub title: String,
+    /// Why it was left out (`left out by --skip`, `not selected by --tag
+    /// nce`, `a customer check: reads customer from ION`).
+    pub reason: String,
 }
 
 /// The outcome of one check.
@@ -254,7 +352,9 @@ pub struct Inputs {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(from = "ReportData")]
 pub struct Report {
-    /// The reseller account.
+    /// The reseller account; 0 (and left out of the JSON) for an
+    /// order-only check, which has none.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub account_id: u64,
     /// The customer checked; 0 (and left out of the JSON) for a new
     /// customer, which has no id yet.
@@ -263,6 +363,10 @@ pub struct Report {
     /// For a new-customer check: which payload it was about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_customer: Option<NewCustomerSubject>,
+    /// For an order-only check (`check-order`): the order file. Its
+    /// `ready` covers the order rules only; customer checks were not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_only: Option<OrderOnly>,
     /// For a check of an existing customer: which inputs it had (the order
     /// or not). Left out of the JSON for a new-customer check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -278,22 +382,31 @@ pub struct Report {
     summary: Summary,
     /// One result per rule, in rule-set order.
     results: Vec<RuleResult>,
+    /// Rules of the loaded set a selection left out (not evaluated), with
+    /// why; left out of the JSON when none was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deselected: Vec<Deselected>,
 }
 
 /// A report as JSON carries it; the verdict and summary in it are not
 /// trusted but derived again from the results.
 #[derive(Deserialize)]
 struct ReportData {
+    #[serde(default)]
     account_id: u64,
     #[serde(default)]
     customer_id: u64,
     #[serde(default)]
     new_customer: Option<NewCustomerSubject>,
     #[serde(default)]
+    order_only: Option<OrderOnly>,
+    #[serde(default)]
     inputs: Option<Inputs>,
     fail_on: Severity,
     checked_at: String,
     results: Vec<RuleResult>,
+    #[serde(default)]
+    deselected: Vec<Deselected>,
 }
 
 impl From<ReportData> for Report {
@@ -302,12 +415,14 @@ impl From<ReportData> for Report {
             account_id: d.account_id,
             customer_id: d.customer_id,
             new_customer: d.new_customer,
+            order_only: d.order_only,
             inputs: d.inputs,
             verdict: verdict_of(&d.results, d.fail_on),
             fail_on: d.fail_on,
             checked_at: d.checked_at,
             summary: summarize(&d.results, d.fail_on),
             results: d.results,
+            deselected: d.deselected,
         }
     }
 }
@@ -372,12 +487,14 @@ impl Report {
             account_id,
             customer_id,
             new_customer: None,
+            order_only: None,
             inputs: None,
             verdict,
             fail_on,
             checked_at: checked_at.to_string(),
             summary,
             results,
+            deselected: Vec::new(),
         }
     }
 
@@ -416,6 +533,12 @@ impl Report {
     /// <john.doe@acme.com> (account 1001)` (with `line 3,` for one of a
     /// list).
     pub fn subject(&self) -> String {
+        if let Some(o) = &self.order_only {
+            return format!(
+                "order file {} (no customer: customer checks were not run)",
+                o.file
+            );
+        }
         let Some(n) = &self.new_customer else {
             return format!(
                 "customer {} (account {})",
@@ -434,6 +557,12 @@ impl Report {
         }
         s.push_str(&format!(" (account {})", self.account_id));
         s
+    }
+
+    /// The results, to attach explanations to (never their outcomes: the
+    /// verdict was derived from them).
+    pub(crate) fn results_mut(&mut self) -> impl Iterator<Item = &mut RuleResult> {
+        self.results.iter_mut()
     }
 
     /// The result for rule `id`, if the rule set has it.

@@ -1017,12 +1017,12 @@ impl Loader {
         // message names `{order.referenceId|…}` (the fallback renders).
         let mut shown = Vec::new();
         for part in &message.parts {
-            if let Part::Path { path, .. } = part {
+            if let Part::Path { path, .. } | Part::Each { list: path, .. } = part {
                 path.roots(&mut shown);
             }
         }
         for r in shown {
-            if r != Root::Products {
+            if !message_never_fetches(r) {
                 needs.add(r);
             }
         }
@@ -1925,14 +1925,19 @@ impl Loader {
             self.push(d);
             return None;
         };
-        if start == Start::Root(Root::Products) && raw.segs.is_empty() {
+        if let (Start::Root(r @ (Root::Products | Root::Subscriptions)), true) =
+            (start.clone(), raw.segs.is_empty())
+        {
+            let example = if r == Root::Products {
+                "a product id, e.g. `products[item.productId]`"
+            } else {
+                "a subscription id, e.g. `subscriptions[item.resourceId]`"
+            };
             let d = Diagnostic::at(
                 file,
                 pos,
                 "bad-path",
-                format!(
-                    "path `{text}`: `products` must be indexed by a product id, e.g. `products[item.productId]`"
-                ),
+                format!("path `{text}`: `{}` must be indexed by {example}", r.name()),
             );
             self.push(d);
             return None;
@@ -1956,6 +1961,7 @@ impl Loader {
                         scope,
                     )?))
                 }
+                RawSeg::Keyed { field, key } => self.resolve_keyed(file, pos, field, key, scope)?,
             });
         }
         Some(Path {
@@ -1963,6 +1969,24 @@ impl Loader {
             segs,
             text: text.into(),
             first_field: None,
+        })
+    }
+
+    /// Resolves a keyed step, `[field=$key]` or `[=$key]`: its key is a path
+    /// of its own, starting at a root or a bound variable.
+    fn resolve_keyed(
+        &mut self,
+        file: &Arc<SourceFile>,
+        pos: Pos,
+        field: &Option<String>,
+        key: &RawPath,
+        scope: &mut Scope<'_>,
+    ) -> Option<Seg> {
+        let key_text = render_raw(key);
+        let key = self.resolve(file, pos, key, &key_text, scope)?;
+        Some(Seg::Keyed {
+            field: field.as_deref().map(Into::into),
+            key: Box::new(key),
         })
     }
 
@@ -2093,6 +2117,25 @@ impl Loader {
                 }
                 RawPart::Index(_) => Part::Index,
                 RawPart::Number(_) => Part::Number,
+                RawPart::Each {
+                    list,
+                    fields,
+                    fallback,
+                    offset,
+                } => {
+                    let at = placeholder_pos(file.text(), node.pos, offset);
+                    match self.each_part(file, at, &list, &fields, &mut scope) {
+                        Some(list) => Part::Each {
+                            list,
+                            fields: fields.into_iter().map(Into::into).collect(),
+                            fallback: fallback.map(Into::into),
+                        },
+                        None => {
+                            ok = false;
+                            continue;
+                        }
+                    }
+                }
                 RawPart::Path {
                     path,
                     fallback,
@@ -2117,6 +2160,28 @@ impl Loader {
             });
         }
         ok.then_some(Template { parts })
+    }
+
+    /// Resolves the list of a `{LIST[*].field}` placeholder, type-checking
+    /// `LIST[0].field` (a list whose elements have the field).
+    fn each_part(
+        &mut self,
+        file: &Arc<SourceFile>,
+        at: Pos,
+        list: &RawPath,
+        fields: &[String],
+        scope: &mut Scope<'_>,
+    ) -> Option<Path> {
+        let t = render_raw(list);
+        let path = self.resolve(file, at, list, &t, scope)?;
+        let mut element = list.clone();
+        element.segs.push(RawSeg::Index(0));
+        element
+            .segs
+            .extend(fields.iter().map(|f| RawSeg::Field(f.clone())));
+        let et = format!("{t}[*].{}", fields.join("."));
+        self.typed(file, at, &element, &et, scope)?;
+        Some(path)
     }
 
     // ---- node helpers ------------------------------------------------------
@@ -2404,6 +2469,15 @@ fn placeholder_pos(text: &str, node: Pos, offset: usize) -> Pos {
     }
 }
 
+/// Roots a message's placeholders alone never have fetched: each costs
+/// requests of its own (a product, a subscription lookup, a paged scan).
+fn message_never_fetches(root: Root) -> bool {
+    matches!(
+        root,
+        Root::Products | Root::Subscriptions | Root::CustomerSubscriptions | Root::PlacedOrders
+    )
+}
+
 fn render_raw(p: &RawPath) -> String {
     let mut s = p.head.clone();
     for seg in &p.segs {
@@ -2419,6 +2493,11 @@ fn render_raw(p: &RawPath) -> String {
             RawSeg::Index(i) => s.push_str(&format!("[{i}]")),
             RawSeg::Select { field, value } => s.push_str(&format!("[{field}={value}]")),
             RawSeg::Dynamic(inner) => s.push_str(&format!("[{}]", render_raw(inner))),
+            RawSeg::Keyed { field, key } => s.push_str(&format!(
+                "[{}=${}]",
+                field.as_deref().unwrap_or(""),
+                render_raw(key)
+            )),
         }
     }
     s
@@ -2659,7 +2738,7 @@ fn for_each_path(rules: &mut [Rule], f: &mut impl FnMut(&mut Path)) {
     fn in_path(path: &mut Path, f: &mut impl FnMut(&mut Path)) {
         f(path);
         for seg in &mut path.segs {
-            if let Seg::Dynamic(inner) = seg {
+            if let Seg::Dynamic(inner) | Seg::Keyed { key: inner, .. } = seg {
                 in_path(inner, f);
             }
         }

@@ -179,6 +179,24 @@ impl Diagnostic {
     pub fn related(&self) -> &[Diagnostic] {
         &self.related
     }
+
+    /// This diagnostic as the GitHub and SARIF renderers take it: code,
+    /// message with its hint, file and position.
+    pub fn to_file_problem(&self) -> crate::report::render::FileProblem {
+        let mut message = self.message.clone();
+        if let Some(h) = &self.help {
+            message.push_str(&format!(" ({h})"));
+        }
+        crate::report::render::FileProblem {
+            code: self.code.to_owned(),
+            message,
+            file: self.file.clone(),
+            at: crate::report::render::Position {
+                line: self.line,
+                column: self.column,
+            },
+        }
+    }
 }
 
 impl fmt::Debug for Diagnostic {

@@ -119,6 +119,7 @@ fn base(rule: &Rule, outcome: Outcome, message: Option<String>) -> RuleResult {
         evidence: Vec::new(),
         items: Vec::new(),
         checked_items: None,
+        explain: None,
     }
 }
 

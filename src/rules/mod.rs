@@ -12,9 +12,11 @@ mod path;
 mod regex_fold;
 mod rows;
 pub mod schema;
+mod select;
 pub(crate) use crate::context::shape;
 mod template;
 pub mod testing;
+mod trace;
 mod typecheck;
 pub(crate) mod yaml;
 
@@ -22,6 +24,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 
 pub use diagnostics::Diagnostic;
+pub use select::Selection;
 
 use crate::context::{Context, Needs, Root};
 use crate::report::{Report, Severity};
@@ -251,9 +254,18 @@ impl Rule {
 pub struct EvalOptions {
     /// The lowest severity whose failure blocks (default `error`).
     pub fail_on: Severity,
+    /// Attach to every result which branch of its conditions decided it
+    /// ([`crate::report::Explanation`]); a second pass, off by default.
+    pub explain: bool,
 }
 
 impl EvalOptions {
+    /// Explain every result (`--explain`).
+    pub fn with_explain(mut self, explain: bool) -> Self {
+        self.explain = explain;
+        self
+    }
+
     /// Failures of `severity` and above block.
     pub fn with_fail_on(mut self, severity: Severity) -> Self {
         self.fail_on = severity;
@@ -266,6 +278,9 @@ impl EvalOptions {
 #[derive(Clone, Debug)]
 pub struct RuleSet {
     inner: Arc<Inner>,
+    /// The rules a [`Selection`] left out, with why (empty without one):
+    /// every report of this set names them.
+    deselected: Arc<[crate::report::Deselected]>,
 }
 
 #[derive(Debug)]
@@ -352,6 +367,7 @@ fn load_builtin(set: Builtin) -> Result<RuleSet, String> {
     compile::load(&[compile::Unit::Builtin(set)])
         .map(|inner| RuleSet {
             inner: Arc::new(inner),
+            deselected: Arc::from([]),
         })
         .map_err(|e| e.to_string())
 }
@@ -371,6 +387,7 @@ fn builtin_or_empty(set: &Result<RuleSet, String>) -> RuleSet {
                 named_conditions: 0,
                 composition: Vec::new(),
             }),
+            deselected: Arc::from([]),
         },
     }
 }
@@ -458,7 +475,20 @@ impl RuleSet {
     /// only the fallback of [`RuleSet::builtin`] can be one) has nothing to
     /// vouch for an order, so its verdict is `indeterminate`, never `ready`.
     pub fn evaluate_with(&self, ctx: &Context, options: &EvalOptions) -> Report {
-        eval::evaluate(&self.inner, ctx, options)
+        let mut report = eval::evaluate(&self.inner, ctx, options);
+        if options.explain {
+            trace::annotate(&self.inner, ctx, &mut report);
+        }
+        if !self.deselected.is_empty() {
+            report.deselected = self.deselected.to_vec();
+        }
+        report
+    }
+
+    /// The rules a [`Selection`] left out of this set, with why, in the
+    /// order of the set they were chosen from (empty without a selection).
+    pub fn deselected(&self) -> &[crate::report::Deselected] {
+        &self.deselected
     }
 }
 
@@ -482,6 +512,7 @@ impl RuleSet {
 pub struct RuleSetLoader {
     builtins: Vec<Builtin>,
     sources: Vec<(String, Option<String>)>,
+    selection: Selection,
 }
 
 impl Default for RuleSetLoader {
@@ -501,6 +532,7 @@ impl RuleSetLoader {
         RuleSetLoader {
             builtins: vec![set],
             sources: Vec::new(),
+            selection: Selection::default(),
         }
     }
     /// Leaves the built-in sets out.
@@ -526,9 +558,31 @@ impl RuleSetLoader {
         self.sources.push((name.into(), Some(text.into())));
         self
     }
+    /// Evaluates only the rules `selection` keeps; the others are named
+    /// in every report ([`RuleSet::deselected`]).
+    pub fn select(mut self, selection: Selection) -> Self {
+        self.selection = selection;
+        self
+    }
+
     /// Loads, validates and compiles everything added. Every problem in every
     /// file is reported, not only the first.
     pub fn load(&self) -> Result<RuleSet, RuleLoadError> {
+        let set = self.load_units(None)?;
+        if self.selection.is_empty() {
+            return Ok(set);
+        }
+        let deselected = select::deselect(&set, &self.selection)?;
+        if deselected.is_empty() {
+            return Ok(set);
+        }
+        let mut chosen = self.load_units(Some(select::disable_source(&deselected)))?;
+        chosen.deselected = Arc::from(deselected);
+        Ok(chosen)
+    }
+
+    /// The units added, and `extra` (a selection's `disable`) last.
+    fn load_units(&self, extra: Option<String>) -> Result<RuleSet, RuleLoadError> {
         let mut units = Vec::new();
         for &set in &self.builtins {
             units.push(compile::Unit::Builtin(set));
@@ -542,8 +596,15 @@ impl RuleSetLoader {
                 None => compile::Unit::File(PathBuf::from(name)),
             });
         }
+        if let Some(text) = extra {
+            units.push(compile::Unit::Text {
+                name: select::SELECTION_SOURCE.to_owned(),
+                text,
+            });
+        }
         compile::load(&units).map(|inner| RuleSet {
             inner: Arc::new(inner),
+            deselected: Arc::from([]),
         })
     }
 }
@@ -569,6 +630,14 @@ pub enum RuleLoadError {
         #[related]
         diagnostics: Vec<Diagnostic>,
     },
+    /// A selection ([`Selection`]) names a rule or tag the set does not
+    /// have.
+    #[error("{message}")]
+    #[diagnostic(code(ion_preflight::rules::selection))]
+    Selection {
+        /// What is wrong, with the closest id or tag when one is close.
+        message: String,
+    },
 }
 
 impl RuleLoadError {
@@ -576,7 +645,7 @@ impl RuleLoadError {
     pub fn diagnostics(&self) -> &[Diagnostic] {
         match self {
             RuleLoadError::Invalid { diagnostics } => diagnostics,
-            RuleLoadError::Read { .. } => &[],
+            RuleLoadError::Read { .. } | RuleLoadError::Selection { .. } => &[],
         }
     }
 }

@@ -34,6 +34,13 @@ pub(crate) enum Seg {
     Select { field: Box<str>, value: Box<str> },
     /// `[other.path]`: a key (or index) computed from another path.
     Dynamic(Box<Path>),
+    /// `[field=$other.path]`: the first array element whose `field` equals
+    /// the value at another path; `[=$other.path]` (no field): the first
+    /// array element equal to that value, or a map's entry keyed by it.
+    Keyed {
+        field: Option<Box<str>>,
+        key: Box<Path>,
+    },
 }
 
 /// A compiled path.
@@ -69,6 +76,11 @@ pub(crate) enum RawSeg {
         value: String,
     },
     Dynamic(RawPath),
+    /// `[field=$path]` / `[=$path]`: keyed by a value from the context.
+    Keyed {
+        field: Option<String>,
+        key: RawPath,
+    },
 }
 
 /// Parses `text` as a path. The error says what was expected where.
@@ -173,6 +185,9 @@ impl Parser<'_> {
             self.i += digits;
             return Ok(RawSeg::Index(n));
         }
+        if let Some(keyed) = self.keyed(rest)? {
+            return Ok(keyed);
+        }
         let close = rest.find(']').unwrap_or(rest.len());
         if let Some(eq) = rest[..close].find('=') {
             let field = rest[..eq].trim();
@@ -192,6 +207,50 @@ impl Parser<'_> {
             });
         }
         Ok(RawSeg::Dynamic(self.path()?))
+    }
+}
+
+impl Parser<'_> {
+    /// `[field=$path]` or `[=$path]` (the text after `[`), when `rest` is one:
+    /// the key is a path, parsed like any other, so it may itself contain
+    /// brackets.
+    fn keyed(&mut self, rest: &str) -> Result<Option<RawSeg>, String> {
+        let name_len = rest
+            .bytes()
+            .take_while(|b| is_ident(*b) && *b != b'$')
+            .count();
+        let after = rest[name_len..].trim_start();
+        let Some(value) = after.strip_prefix('=') else {
+            return Ok(None);
+        };
+        let Some(path) = value.trim_start().strip_prefix('$') else {
+            return Ok(None);
+        };
+        let field = rest[..name_len].to_owned();
+        // Skip to the key path's first character, then parse it.
+        self.i += rest.len() - path.len();
+        if path.starts_with('$') || path.is_empty() {
+            return Err(format!(
+                "`[{}=$…]` in path `{}`: expected a path after `$`",
+                field, self.text
+            ));
+        }
+        let key = self.path()?;
+        Ok(Some(RawSeg::Keyed {
+            field: (!field.is_empty()).then_some(field),
+            key,
+        }))
+    }
+}
+
+/// The text of a key taken from the context: strings as they are, numbers
+/// in their JSON form (ION writes its int64 ids as strings, so a numeric
+/// `request.customerId` matches `"2002"`); other values are no key.
+pub(crate) fn key_text(v: &Value) -> Option<Cow<'_, str>> {
+    match v {
+        Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        _ => None,
     }
 }
 
@@ -259,35 +318,47 @@ impl Path {
                             "{what} unavailable: {reason}"
                         )));
                     }
-                    RootValue::Products(products) => {
+                    RootValue::Products(map) | RootValue::Subscriptions(map) => {
+                        let (what, example) = if root == Root::Products {
+                            ("product", "a product id")
+                        } else {
+                            ("subscription", "a subscription id")
+                        };
                         let Some(first) = segs.next() else {
-                            return Lookup::Unknown(Cow::Borrowed(
-                                "`products` must be indexed by a product id",
-                            ));
+                            return Lookup::Unknown(Cow::Owned(format!(
+                                "`{}` must be indexed by {example}",
+                                root.name()
+                            )));
                         };
                         let key: Cow<'a, str> = match first {
                             Seg::Field(f) => Cow::Owned(f.to_string()),
                             Seg::Index(i) => Cow::Owned(i.to_string()),
-                            Seg::Select { .. } => return Lookup::Missing,
-                            Seg::Dynamic(p) => match p.lookup(ctx, scope, rows, None) {
-                                Lookup::Found(Value::String(s)) => Cow::Borrowed(s.as_str()),
-                                Lookup::Found(Value::Number(n)) => Cow::Owned(n.to_string()),
-                                Lookup::Found(_) | Lookup::Missing => return Lookup::Missing,
-                                Lookup::Unknown(e) => return Lookup::Unknown(e),
-                            },
+                            Seg::Select { .. } | Seg::Keyed { field: Some(_), .. } => {
+                                return Lookup::Missing;
+                            }
+                            Seg::Dynamic(p) | Seg::Keyed { key: p, .. } => {
+                                match p.lookup(ctx, scope, rows, None) {
+                                    Lookup::Found(v) => match key_text(v) {
+                                        Some(k) => k,
+                                        None => return Lookup::Missing,
+                                    },
+                                    Lookup::Missing => return Lookup::Missing,
+                                    Lookup::Unknown(e) => return Lookup::Unknown(e),
+                                }
+                            }
                         };
                         if let Some(r) = resolved.as_deref_mut() {
                             let _ = write!(r, "[{key:?}]");
                         }
-                        match products.get(key.as_ref()) {
-                            Some(f) => match fetched(f, "product") {
+                        match map.get(key.as_ref()) {
+                            Some(f) => match fetched(f, what) {
                                 Ok(Some(v)) => v,
                                 Ok(None) => return Lookup::Missing,
                                 Err(e) => return Lookup::Unknown(e),
                             },
                             None => {
                                 return Lookup::Unknown(Cow::Owned(format!(
-                                    "product {key} was not fetched"
+                                    "{what} {key} was not fetched"
                                 )));
                             }
                         }
@@ -330,6 +401,34 @@ impl Path {
                         }
                     }
                     found.map(|(_, e)| e)
+                }
+                Seg::Keyed { field, key } => {
+                    let key = match key.lookup(ctx, scope, rows, None) {
+                        Lookup::Found(k) => k,
+                        Lookup::Missing => return Lookup::Missing,
+                        Lookup::Unknown(e) => return Lookup::Unknown(e),
+                    };
+                    let found = key_text(key).and_then(|k| keyed(current, field.as_deref(), &k));
+                    if let Some(r) = resolved.as_deref_mut() {
+                        match found {
+                            Some(Keyed::Index(i, _)) => {
+                                let _ = write!(r, "[{i}]");
+                            }
+                            Some(Keyed::Key(k, _)) => push_field(r, k),
+                            Some(Keyed::Whole(_)) => {}
+                            None => {
+                                let _ = write!(
+                                    r,
+                                    "[{}={}]",
+                                    field.as_deref().unwrap_or(""),
+                                    key_text(key).as_deref().unwrap_or("?")
+                                );
+                            }
+                        }
+                    }
+                    found.map(|f| match f {
+                        Keyed::Index(_, v) | Keyed::Key(_, v) | Keyed::Whole(v) => v,
+                    })
                 }
                 Seg::Dynamic(p) => {
                     let key = match p.lookup(ctx, scope, rows, None) {
@@ -386,10 +485,46 @@ impl Path {
             out.push(r);
         }
         for s in &self.segs {
-            if let Seg::Dynamic(p) = s {
+            if let Seg::Dynamic(p) | Seg::Keyed { key: p, .. } = s {
                 p.roots(out);
             }
         }
+    }
+}
+
+/// What a keyed step found: an array element by index, or a map entry.
+enum Keyed<'a> {
+    Index(usize, &'a Value),
+    Key(&'a str, &'a Value),
+    Whole(&'a Value),
+}
+
+/// The step `[field=key]` (or `[=key]` when `field` is `None`) from `current`.
+fn keyed<'a>(current: &'a Value, field: Option<&str>, key: &str) -> Option<Keyed<'a>> {
+    let matches = |v: &Value| key_text(v).is_some_and(|t| t == key);
+    match (current, field) {
+        (Value::Array(a), Some(f)) => a
+            .iter()
+            .enumerate()
+            .find(|(_, e)| {
+                e.as_object()
+                    .and_then(|m| self::field(m, f))
+                    .is_some_and(matches)
+            })
+            .map(|(i, e)| Keyed::Index(i, e)),
+        (Value::Array(a), None) => a
+            .iter()
+            .enumerate()
+            .find(|(_, e)| matches(e))
+            .map(|(i, e)| Keyed::Index(i, e)),
+        (Value::Object(m), None) => m.get_key_value(key).map(|(k, v)| Keyed::Key(k.as_str(), v)),
+        // A record is its own only candidate: `sku[id=$item.skuId]` is the
+        // SKU when its id is the item's skuId (how a quantifier's element is
+        // compared with another value).
+        (Value::Object(m), Some(f)) => self::field(m, f)
+            .is_some_and(matches)
+            .then_some(Keyed::Whole(current)),
+        _ => None,
     }
 }
 
@@ -405,6 +540,9 @@ fn push_seg_text(out: &mut String, seg: &Seg) {
         }
         Seg::Dynamic(p) => {
             let _ = write!(out, "[{}]", p.text);
+        }
+        Seg::Keyed { field, key } => {
+            let _ = write!(out, "[{}=${}]", field.as_deref().unwrap_or(""), key.text);
         }
     }
 }

@@ -14,6 +14,13 @@ pub(crate) enum RawPart {
         /// Byte offset of the placeholder inside the template text.
         offset: usize,
     },
+    /// `{LIST[*].field}`: the field of every element of a list, joined.
+    Each {
+        list: RawPath,
+        fields: Vec<String>,
+        fallback: Option<String>,
+        offset: usize,
+    },
     /// `{$index}`, at this byte offset.
     Index(usize),
     /// `{$number}`, at this byte offset.
@@ -26,6 +33,12 @@ pub(crate) enum Part {
     Text(Box<str>),
     Path {
         path: Path,
+        fallback: Option<Box<str>>,
+    },
+    /// The field at `fields` of every element of `list`, joined by `, `.
+    Each {
+        list: Path,
+        fields: Vec<Box<str>>,
         fallback: Option<Box<str>>,
     },
     Index,
@@ -81,6 +94,30 @@ pub(crate) fn parse(text: &str) -> Result<Vec<RawPart>, (usize, String)> {
                 match expr {
                     "$index" => parts.push(RawPart::Index(i)),
                     "$number" => parts.push(RawPart::Number(i)),
+                    _ if expr.contains("[*]") => {
+                        let bad = |e: String| (i, format!("in placeholder `{{{inner}}}`: {e}"));
+                        let (list, rest) = expr.split_once("[*]").unwrap_or((expr, ""));
+                        let list = super::path::parse(list).map_err(bad)?;
+                        let fields: Vec<String> = match rest.strip_prefix('.') {
+                            Some(r) => r.split('.').map(str::to_owned).collect(),
+                            None => Vec::new(),
+                        };
+                        let plain = |f: &String| {
+                            !f.is_empty()
+                                && f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                        };
+                        if fields.is_empty() || !fields.iter().all(plain) {
+                            return Err(bad(
+                                "`[*]` must be followed by field names, as in `skus[*].id`".into(),
+                            ));
+                        }
+                        parts.push(RawPart::Each {
+                            list,
+                            fields,
+                            fallback,
+                            offset: i,
+                        });
+                    }
                     _ => {
                         let path = super::path::parse(expr)
                             .map_err(|e| (i, format!("in placeholder `{{{inner}}}`: {e}")))?;
@@ -121,6 +158,30 @@ impl Template {
                     Some(i) => out.push_str(&(i + 1).to_string()),
                     None => out.push_str("<no element>"),
                 },
+                Part::Each {
+                    list,
+                    fields,
+                    fallback,
+                } => {
+                    let found: Vec<String> = match list.lookup(ctx, scope, None, None) {
+                        Lookup::Found(serde_json::Value::Array(items)) => items
+                            .iter()
+                            .filter_map(|e| {
+                                fields
+                                    .iter()
+                                    .try_fold(e, |v, f| v.get(f.as_ref()))
+                                    .filter(|v| !v.is_null())
+                                    .map(|v| show(v).into_owned())
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    if found.is_empty() {
+                        out.push_str(fallback.as_deref().unwrap_or("none"));
+                    } else {
+                        out.push_str(&found.join(", "));
+                    }
+                }
                 Part::Path { path, fallback } => match path.lookup(ctx, scope, None, None) {
                     Lookup::Found(v) => {
                         let blank = v.is_null()

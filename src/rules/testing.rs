@@ -303,6 +303,12 @@ struct RawGiven {
     #[serde(default)]
     products: Option<BTreeMap<String, Node>>,
     #[serde(default)]
+    subscriptions: Option<BTreeMap<String, Node>>,
+    #[serde(default)]
+    customer_subscriptions: Option<Node>,
+    #[serde(default)]
+    placed_orders: Option<Node>,
+    #[serde(default)]
     new_customer: Option<Node>,
     #[serde(default)]
     customers_with_email: Option<Node>,
@@ -403,29 +409,25 @@ impl RuleTestFile {
 
     /// Evaluates every case and compares the report with the expectations.
     pub fn run(&self) -> RuleTestReport {
-        let cases = self
-            .cases
-            .iter()
-            .map(|case| {
-                let report = self.rule_set.evaluate_with(
-                    &case.context,
-                    &EvalOptions {
-                        fail_on: case.fail_on,
-                    },
-                );
-                let mismatches = compare(&case.expect, &report);
-                CaseResult {
-                    name: case.name.clone(),
-                    line: case.line,
-                    passed: mismatches.is_empty(),
-                    mismatches,
-                    report,
-                }
-            })
-            .collect();
         RuleTestReport {
             file: self.file.clone(),
-            cases,
+            cases: self.cases.iter().map(|c| self.run_case(c)).collect(),
+        }
+    }
+
+    /// Evaluates one case of this file (`rules test --run`, `--fail-fast`).
+    pub fn run_case(&self, case: &Case) -> CaseResult {
+        let report = self.rule_set.evaluate_with(
+            &case.context,
+            &EvalOptions::default().with_fail_on(case.fail_on),
+        );
+        let mismatches = compare(&case.expect, &report);
+        CaseResult {
+            name: case.name.clone(),
+            line: case.line,
+            passed: mismatches.is_empty(),
+            mismatches,
+            report,
         }
     }
 }
@@ -630,6 +632,17 @@ impl Loader<'_> {
             for (id, node) in products {
                 ctx = ctx.with_product(id.clone(), self.resource(node, "product")?);
             }
+        }
+        if let Some(found) = &given.subscriptions {
+            for (id, node) in found {
+                ctx = ctx.with_subscription(id.clone(), self.resource(node, "subscriptions")?);
+            }
+        }
+        if let Some(node) = &given.customer_subscriptions {
+            ctx = ctx.with_customer_subscriptions(self.resource(node, "customer_subscriptions")?);
+        }
+        if let Some(node) = &given.placed_orders {
+            ctx = ctx.with_placed_orders(self.resource(node, "placed_orders")?);
         }
         for (node, what) in [
             (&given.new_customer, "new_customer"),
@@ -848,6 +861,12 @@ fn merge(file: &RawGiven, case: Option<&RawGiven>) -> RawGiven {
             .get_or_insert_with(BTreeMap::new)
             .extend(more.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
+    let mut subscriptions = file.subscriptions.clone();
+    if let Some(more) = &case.subscriptions {
+        subscriptions
+            .get_or_insert_with(BTreeMap::new)
+            .extend(more.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
     RawGiven {
         customer: case.customer.clone().or_else(|| file.customer.clone()),
         cloud_profiles: case
@@ -856,6 +875,15 @@ fn merge(file: &RawGiven, case: Option<&RawGiven>) -> RawGiven {
             .or_else(|| file.cloud_profiles.clone()),
         order: case.order.clone().or_else(|| file.order.clone()),
         products,
+        subscriptions,
+        customer_subscriptions: case
+            .customer_subscriptions
+            .clone()
+            .or_else(|| file.customer_subscriptions.clone()),
+        placed_orders: case
+            .placed_orders
+            .clone()
+            .or_else(|| file.placed_orders.clone()),
         new_customer: case
             .new_customer
             .clone()
@@ -1260,6 +1288,7 @@ cases:
                 })
                 .collect(),
             checked_items: None,
+            explain: None,
         }
     }
 

@@ -133,6 +133,7 @@ fn walk(
                 t if t.is_open() => t.clone(),
                 other => return Err(not_a_list(&at, other, "`[field=value]`")),
             },
+            RawSeg::Keyed { field: f, key } => keyed(&ty, &at, f.as_deref(), key, var, unchecked)?,
             RawSeg::Dynamic(inner) => {
                 let key = walk(inner, var, unchecked)?;
                 let key_ok = matches!(key, Ty::String | Ty::Integer) || key.is_open();
@@ -166,6 +167,80 @@ fn walk(
         };
     }
     Ok(ty)
+}
+
+/// The type a keyed step `[field=$key]` / `[=$key]` leads to from `ty`. The
+/// key must be a string or a number; with a field, `ty` is a list of
+/// records with that field (a string or a number); without one, a list of
+/// strings or numbers, or a map.
+fn keyed(
+    ty: &Ty,
+    at: &At<'_>,
+    field: Option<&str>,
+    key: &RawPath,
+    var: &dyn Fn(&str) -> Option<Ty>,
+    unchecked: &mut bool,
+) -> Result<Ty, Problem> {
+    let scalar = |t: &Ty| matches!(t, Ty::String | Ty::Integer | Ty::Number) || t.is_open();
+    let shown = format!("[{}=${}]", field.unwrap_or(""), render(key));
+    let key_ty = walk(key, var, unchecked)?;
+    if !scalar(&key_ty) {
+        return Err(Problem::new(
+            "type-mismatch",
+            "not a key",
+            format!(
+                "the key `${}` in `{at}{shown}` is {key_ty}; a key must be a string or a number",
+                render(key)
+            ),
+        ));
+    }
+    match (ty, field) {
+        (t, _) if t.is_open() => Ok(t.clone()),
+        (Ty::Array(e), Some(f)) => match &**e {
+            Ty::Record(r) => match r.fields.get(f) {
+                Some(t) if scalar(t) => Ok((**e).clone()),
+                Some(t) => Err(Problem::new(
+                    "type-mismatch",
+                    "keyed by a non-scalar",
+                    format!("`{shown}` on `{at}` compares `{f}` with a key, but `{f}` is {t}"),
+                )),
+                None => {
+                    let mut p = unknown_field(at, e, f);
+                    p.message = format!(
+                        "`{shown}` on `{at}` looks elements up by `{f}`, but its elements ({}) have no field `{f}`",
+                        with_article(&r.name)
+                    );
+                    Err(p)
+                }
+            },
+            t if t.is_open() => Ok((**e).clone()),
+            other => Err(Problem::new(
+                "type-mismatch",
+                "elements have no fields",
+                format!("`{shown}` on `{at}` looks elements up by a field, but its elements are {other}"),
+            )),
+        },
+        (Ty::Record(r), Some(f)) => match r.fields.get(f) {
+            Some(t) if scalar(t) => Ok(ty.clone()),
+            Some(t) => Err(Problem::new(
+                "type-mismatch",
+                "keyed by a non-scalar",
+                format!("`{shown}` on `{at}` compares `{f}` with a key, but `{f}` is {t}"),
+            )),
+            None => Err(unknown_field(at, ty, f)),
+        },
+        (Ty::Array(e), None) if scalar(e) => Ok((**e).clone()),
+        (Ty::Array(e), None) => Err(Problem::new(
+            "type-mismatch",
+            "elements are not keys",
+            format!(
+                "`{shown}` on `{at}` looks for an element equal to the key, but its elements are {e}"
+            ),
+        )
+        .help(format!("look records up by a field: `[id=${}]`", render(key)))),
+        (Ty::Map(v), None) => Ok((**v).clone()),
+        (other, _) => Err(not_a_list(at, other, &format!("`{shown}`"))),
+    }
 }
 
 /// The path up to (not including) segment `.1`, as written; rendered only
@@ -416,6 +491,9 @@ fn push_seg(s: &mut String, seg: &RawSeg) {
         }
         RawSeg::Dynamic(inner) => {
             let _ = write!(s, "[{}]", render(inner));
+        }
+        RawSeg::Keyed { field, key } => {
+            let _ = write!(s, "[{}=${}]", field.as_deref().unwrap_or(""), render(key));
         }
     }
 }

@@ -688,6 +688,7 @@ mod tests {
             evidence: vec![],
             items: vec![],
             checked_items: Some(3),
+            explain: None,
         }
     }
 

@@ -13,6 +13,8 @@
 //! answers) by implementing [`DataSource`] and wrapping it with
 //! [`Source::custom`].
 
+mod cache;
+mod lists;
 mod new_customer;
 mod snapshot;
 
@@ -27,13 +29,22 @@ use futures::{FutureExt, StreamExt, TryStreamExt};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::context::{CheckRequest, Context, Fetched, Needs, order_product_ids};
+use crate::context::{
+    CheckRequest, Context, Fetched, Needs, order_product_ids, order_update_resource_ids,
+};
 use crate::ion::{IonClient, IonError, ListedCustomer};
+
+pub use cache::{PRODUCT_CACHE_CAPACITY, PRODUCT_CACHE_TTL, ProductCache};
+pub use lists::{
+    CUSTOMER_SUBSCRIPTION_SCAN_LIMIT, ORDER_PAGE_SIZE, PLACED_ORDER_SCAN_LIMIT,
+    SUBSCRIPTION_PAGE_SIZE,
+};
 
 pub use new_customer::{CustomerLookup, LOOKUP_STATUSES, record_new_customer};
 pub use snapshot::{SnapshotError, SnapshotSource, record as record_snapshot};
 
-/// How many product-detail requests of one check run at once.
+/// How many product-detail (and subscription) requests of one check run
+/// at once.
 const PRODUCT_CONCURRENCY: usize = 16;
 
 /// A check's data source.
@@ -111,6 +122,35 @@ pub trait DataSource: Send + Sync {
     fn cloud_profiles(&self, account: u64, customer: u64) -> impl Future<Output = Fetched> + Send;
     /// One product's catalog details (`GET .../products/{product_id}`).
     fn product(&self, account: u64, product_id: &str) -> impl Future<Output = Fetched> + Send;
+    /// The account's subscriptions whose provider id is `subscription_id`,
+    /// as a JSON array (`items` of `GET .../subscriptions?subscriptionId=…`).
+    /// The default says the source keeps none (unavailable: fail closed).
+    fn subscriptions_with_id(
+        &self,
+        account: u64,
+        subscription_id: &str,
+    ) -> impl Future<Output = Fetched> + Send {
+        let _ = (account, subscription_id);
+        async { Fetched::unavailable("this data source keeps no subscriptions") }
+    }
+    /// The customer's subscriptions, `{subscriptions, scanned, limit,
+    /// complete}` (the `customerSubscriptions` root). The default says the
+    /// source keeps none.
+    fn customer_subscriptions(
+        &self,
+        account: u64,
+        customer: u64,
+    ) -> impl Future<Output = Fetched> + Send {
+        let _ = (account, customer);
+        async { Fetched::unavailable("this data source keeps no subscriptions") }
+    }
+    /// The customer's orders already placed, newest first, `{orders,
+    /// scanned, limit, complete}` (the `placedOrders` root). The default
+    /// says the source keeps none.
+    fn placed_orders(&self, account: u64, customer: u64) -> impl Future<Output = Fetched> + Send {
+        let _ = (account, customer);
+        async { Fetched::unavailable("this data source keeps no orders") }
+    }
     /// Every customer of `account` (for batch checks). The default says the
     /// source cannot list them.
     fn list_customers(
@@ -132,6 +172,9 @@ trait ErasedSource: Send + Sync {
     fn customer(&self, account: u64, customer: u64) -> BoxFuture<'_, Fetched>;
     fn cloud_profiles(&self, account: u64, customer: u64) -> BoxFuture<'_, Fetched>;
     fn product<'a>(&'a self, account: u64, product_id: &'a str) -> BoxFuture<'a, Fetched>;
+    fn subscriptions_with_id<'a>(&'a self, account: u64, id: &'a str) -> BoxFuture<'a, Fetched>;
+    fn customer_subscriptions(&self, account: u64, customer: u64) -> BoxFuture<'_, Fetched>;
+    fn placed_orders(&self, account: u64, customer: u64) -> BoxFuture<'_, Fetched>;
     fn list_customers(
         &self,
         account: u64,
@@ -149,6 +192,15 @@ impl<T: DataSource> ErasedSource for T {
     }
     fn product<'a>(&'a self, account: u64, product_id: &'a str) -> BoxFuture<'a, Fetched> {
         DataSource::product(self, account, product_id).boxed()
+    }
+    fn subscriptions_with_id<'a>(&'a self, account: u64, id: &'a str) -> BoxFuture<'a, Fetched> {
+        DataSource::subscriptions_with_id(self, account, id).boxed()
+    }
+    fn customer_subscriptions(&self, account: u64, customer: u64) -> BoxFuture<'_, Fetched> {
+        DataSource::customer_subscriptions(self, account, customer).boxed()
+    }
+    fn placed_orders(&self, account: u64, customer: u64) -> BoxFuture<'_, Fetched> {
+        DataSource::placed_orders(self, account, customer).boxed()
     }
     fn list_customers(
         &self,
@@ -204,6 +256,36 @@ impl DataSource for Source {
             Source::Live(client) => DataSource::product(&Live(client), account, product_id).await,
             Source::Snapshot(s) => DataSource::product(s, account, product_id).await,
             Source::Custom(c) => c.0.product(account, product_id).await,
+        }
+    }
+
+    async fn subscriptions_with_id(&self, account: u64, id: &str) -> Fetched {
+        match self {
+            Source::Live(client) => {
+                DataSource::subscriptions_with_id(&Live(client), account, id).await
+            }
+            Source::Snapshot(s) => DataSource::subscriptions_with_id(s, account, id).await,
+            Source::Custom(c) => c.0.subscriptions_with_id(account, id).await,
+        }
+    }
+
+    async fn customer_subscriptions(&self, account: u64, customer: u64) -> Fetched {
+        match self {
+            Source::Live(client) => {
+                DataSource::customer_subscriptions(&Live(client), account, customer).await
+            }
+            Source::Snapshot(s) => DataSource::customer_subscriptions(s, account, customer).await,
+            Source::Custom(c) => c.0.customer_subscriptions(account, customer).await,
+        }
+    }
+
+    async fn placed_orders(&self, account: u64, customer: u64) -> Fetched {
+        match self {
+            Source::Live(client) => {
+                DataSource::placed_orders(&Live(client), account, customer).await
+            }
+            Source::Snapshot(s) => DataSource::placed_orders(s, account, customer).await,
+            Source::Custom(c) => c.0.placed_orders(account, customer).await,
         }
     }
 
@@ -271,11 +353,37 @@ impl Source {
         needs: Needs,
         timeout: Option<Duration>,
     ) -> Context {
+        self.fetch_with(req, needs, timeout, None).await
+    }
+
+    /// Like [`Source::fetch_within`], with catalog products taken from (and
+    /// kept in) `cache`, shared by every check that uses it (see
+    /// [`ProductCache`] for what is kept and how long).
+    pub async fn fetch_cached(
+        &self,
+        req: &CheckRequest,
+        needs: Needs,
+        timeout: Option<Duration>,
+        cache: &ProductCache,
+    ) -> Context {
+        self.fetch_with(req, needs, timeout, Some(cache)).await
+    }
+
+    async fn fetch_with(
+        &self,
+        req: &CheckRequest,
+        needs: Needs,
+        timeout: Option<Duration>,
+        cache: Option<&ProductCache>,
+    ) -> Context {
         let deadline = timeout.map(|t| (Instant::now() + t, t));
+        let cached = cache.map(|c| (c, self));
         match self {
-            Source::Live(client) => fetch_plan(&Live(client), req, needs, deadline).await,
-            Source::Snapshot(snapshot) => fetch_plan(snapshot, req, needs, deadline).await,
-            Source::Custom(custom) => fetch_plan(&Erased(&*custom.0), req, needs, deadline).await,
+            Source::Live(client) => fetch_plan(&Live(client), req, needs, deadline, cached).await,
+            Source::Snapshot(snapshot) => fetch_plan(snapshot, req, needs, deadline, cached).await,
+            Source::Custom(custom) => {
+                fetch_plan(&Erased(&*custom.0), req, needs, deadline, cached).await
+            }
         }
     }
 
@@ -314,6 +422,15 @@ impl DataSource for Erased<'_> {
     async fn product(&self, account: u64, product_id: &str) -> Fetched {
         self.0.product(account, product_id).await
     }
+    async fn subscriptions_with_id(&self, account: u64, id: &str) -> Fetched {
+        self.0.subscriptions_with_id(account, id).await
+    }
+    async fn customer_subscriptions(&self, account: u64, customer: u64) -> Fetched {
+        self.0.customer_subscriptions(account, customer).await
+    }
+    async fn placed_orders(&self, account: u64, customer: u64) -> Fetched {
+        self.0.placed_orders(account, customer).await
+    }
 }
 
 impl DataSource for Live<'_> {
@@ -330,6 +447,29 @@ impl DataSource for Live<'_> {
 
     async fn product(&self, account: u64, product_id: &str) -> Fetched {
         fetched(self.0.product_json(account, product_id).await, |v| v)
+    }
+
+    async fn subscriptions_with_id(&self, account: u64, id: &str) -> Fetched {
+        let body = lists::subscriptions_with_id(self.0, account, id).await;
+        fetched(body.map(|b| b.map(|b| ((), b))), |b| {
+            lists::subscription_items(&b)
+        })
+    }
+
+    async fn customer_subscriptions(&self, account: u64, customer: u64) -> Fetched {
+        match lists::scan_customer_subscriptions(self.0, account, customer).await {
+            Ok(Some(body)) => lists::subscription_scan(&body),
+            Ok(None) => Fetched::Absent,
+            Err(e) => Fetched::unavailable(e.to_string()),
+        }
+    }
+
+    async fn placed_orders(&self, account: u64, customer: u64) -> Fetched {
+        match lists::scan_placed_orders(self.0, account, customer).await {
+            Ok(Some(body)) => lists::order_scan(&body),
+            Ok(None) => Fetched::Absent,
+            Err(e) => Fetched::unavailable(e.to_string()),
+        }
     }
 }
 
@@ -374,61 +514,117 @@ async fn bounded(
 }
 
 /// Fetches for `req`'s ids and time; the context shares `req`'s order body.
+/// Everything is requested at once: the customer, its profiles, every
+/// distinct product, every distinct subscription an UPDATE names, and the
+/// customer's subscription and order scans. With `cached`, products come
+/// through the cache (an owned clone of the source does the fetching, so
+/// the request can outlive this check for the others waiting on it).
 async fn fetch_plan<B: DataSource>(
     backend: &B,
     req: &CheckRequest,
     needs: Needs,
     deadline: Option<(Instant, Duration)>,
+    cached: Option<(&ProductCache, &Source)>,
 ) -> Context {
     let (account, customer) = (req.account_id, req.customer_id);
     let now = req.now.unwrap_or_else(jiff::Timestamp::now);
     let order = req.order.clone();
+    let has_order = order.is_some();
     let product_ids = if needs.products {
         order_product_ids(order.as_deref())
     } else {
         Vec::new()
     };
+    let subscription_ids = if needs.subscriptions {
+        order_update_resource_ids(order.as_deref())
+    } else {
+        Vec::new()
+    };
     let mut ctx = Context::new(account, customer, now).with_shared_order(order);
 
-    let customer_fut = async {
-        if needs.customer {
-            Some(bounded("customer", deadline, backend.customer(account, customer)).await)
+    let optional = |wanted: bool, what: &'static str, fut| async move {
+        if wanted {
+            Some(bounded(what, deadline, fut).await)
         } else {
             None
         }
     };
-    let profiles_fut = async {
-        if needs.cloud_profiles {
-            Some(
-                bounded(
-                    "cloud profiles",
-                    deadline,
-                    backend.cloud_profiles(account, customer),
-                )
-                .await,
-            )
-        } else {
-            None
-        }
-    };
+    let customer_fut = optional(
+        needs.customer,
+        "customer",
+        backend.customer(account, customer).boxed(),
+    );
+    let profiles_fut = optional(
+        needs.cloud_profiles,
+        "cloud profiles",
+        backend.cloud_profiles(account, customer).boxed(),
+    );
+    // The scans are for an order: a check without one reads none of them.
+    let subs_scan_fut = optional(
+        needs.customer_subscriptions && has_order,
+        "customer's subscriptions",
+        backend.customer_subscriptions(account, customer).boxed(),
+    );
+    let orders_fut = optional(
+        needs.placed_orders && has_order,
+        "customer's placed orders",
+        backend.placed_orders(account, customer).boxed(),
+    );
     let products_fut = futures::stream::iter(product_ids)
         .map(move |id: String| async move {
             let what = format!("details of product {id}");
-            let f = bounded(&what, deadline, backend.product(account, &id)).await;
+            let fut = match cached {
+                Some((cache, source)) => {
+                    let source = source.clone();
+                    let owned = id.clone();
+                    cache
+                        .get_or_fetch(account, &id, move || {
+                            async move { DataSource::product(&source, account, &owned).await }
+                                .boxed()
+                        })
+                        .boxed()
+                }
+                None => backend.product(account, &id).boxed(),
+            };
+            let f = bounded(&what, deadline, fut).await;
+            (id, f)
+        })
+        .buffer_unordered(PRODUCT_CONCURRENCY)
+        .collect::<Vec<_>>();
+    let subscriptions_fut = futures::stream::iter(subscription_ids)
+        .map(move |id: String| async move {
+            let what = format!("subscriptions with id {id}");
+            let f = bounded(&what, deadline, backend.subscriptions_with_id(account, &id)).await;
             (id, f)
         })
         .buffer_unordered(PRODUCT_CONCURRENCY)
         .collect::<Vec<_>>();
 
-    let (c, p, products) = tokio::join!(customer_fut, profiles_fut, products_fut);
+    let (c, p, s, o, products, subscriptions) = tokio::join!(
+        customer_fut,
+        profiles_fut,
+        subs_scan_fut,
+        orders_fut,
+        products_fut,
+        subscriptions_fut
+    );
     if let Some(c) = c {
         ctx = ctx.with_customer(c);
     }
     if let Some(p) = p {
         ctx = ctx.with_cloud_profiles(p);
     }
+    if let Some(s) = s {
+        ctx = ctx.with_customer_subscriptions(s);
+    }
+    if let Some(o) = o {
+        ctx = ctx.with_placed_orders(o);
+    }
     for (id, f) in products {
         ctx = ctx.with_product(id, f);
+    }
+    for (id, f) in subscriptions {
+        ctx = ctx.with_subscription(id, f);
     }
     ctx
 }

@@ -8,6 +8,9 @@
 //! DIR/accounts/{accountId}/customers/{customerId}/cloudProfiles.json GET cloudProfiles body
 //! DIR/accounts/{accountId}/products/{productId}.json                 GET product body
 //! DIR/accounts/{accountId}/customers.json                            ListCustomers body (optional)
+//! DIR/accounts/{accountId}/subscriptions/{subscriptionId}.json       GET subscriptions?subscriptionId= body
+//! DIR/accounts/{accountId}/customers/{customerId}/subscriptions.json the customer's subscriptions, as one ListSubscriptions body
+//! DIR/accounts/{accountId}/customers/{customerId}/orders.json        the customer's orders, as one ListOrdersResponse body
 //! ```
 //!
 //! Every resource has two possible records: `NAME.json`, the body ION
@@ -23,10 +26,11 @@ use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{DataSource, profiles_array};
-use crate::context::{CheckRequest, Fetched, Needs, order_product_ids};
+use super::{DataSource, lists, profiles_array};
+use crate::context::{CheckRequest, Fetched, Needs, order_product_ids, order_update_resource_ids};
 use crate::ion::{
-    Customer, CustomerCloudProfiles, CustomerPage, IonClient, IonError, ListedCustomer, Product,
+    Customer, CustomerCloudProfiles, CustomerPage, IonClient, IonError, ListedCustomer, OrderPage,
+    Product, SubscriptionPage,
 };
 
 /// A snapshot directory opened for reading.
@@ -49,7 +53,7 @@ pub enum SnapshotError {
         /// The path.
         path: PathBuf,
     },
-    /// The directory exists but holds no snapshot: no [`MARKER_FILE`] and
+    /// The directory exists but holds no snapshot: no `snapshot.json` and
     /// no `accounts/` directory.
     #[error(
         "{} is not a snapshot directory (it has no {MARKER_FILE} and no accounts/ directory); record one with `ion-preflight snapshot --out DIR`",
@@ -126,7 +130,7 @@ pub enum SnapshotError {
 
 impl SnapshotSource {
     /// Opens the snapshot directory `dir` (nothing is read until a fetch).
-    /// A directory that is not a snapshot (no [`MARKER_FILE`], no
+    /// A directory that is not a snapshot (no `snapshot.json`, no
     /// `accounts/`) is refused: every read from it would be "not recorded".
     ///
     /// ```
@@ -257,6 +261,30 @@ pub(crate) fn product_path(root: &Path, account: u64, product_id: &str) -> PathB
     account_dir(root, account)
         .join("products")
         .join(format!("{}.json", file_name_for(product_id)))
+}
+
+/// `DIR/accounts/{a}/subscriptions/{subscriptionId}.json` (the id made safe
+/// as a file name, as product ids are).
+pub(crate) fn subscription_path(root: &Path, account: u64, subscription_id: &str) -> PathBuf {
+    account_dir(root, account)
+        .join("subscriptions")
+        .join(format!("{}.json", file_name_for(subscription_id)))
+}
+
+/// `DIR/accounts/{a}/customers/{c}/subscriptions.json`.
+pub(crate) fn customer_subscriptions_path(root: &Path, account: u64, customer: u64) -> PathBuf {
+    account_dir(root, account)
+        .join("customers")
+        .join(customer.to_string())
+        .join("subscriptions.json")
+}
+
+/// `DIR/accounts/{a}/customers/{c}/orders.json`.
+pub(crate) fn placed_orders_path(root: &Path, account: u64, customer: u64) -> PathBuf {
+    account_dir(root, account)
+        .join("customers")
+        .join(customer.to_string())
+        .join("orders.json")
 }
 
 /// `DIR/accounts/{a}/customers.json`.
@@ -422,9 +450,9 @@ impl DataSource for SnapshotSource {
 
     async fn product(&self, account: u64, product_id: &str) -> Fetched {
         // Refused as the live client refuses it: the same answer offline.
-        if matches!(product_id, "" | "." | "..") {
+        if product_id == "." || product_id == ".." {
             return Fetched::unavailable(
-                IonError::UnsafeId {
+                IonError::InvalidId {
                     what: "product",
                     id: product_id.to_owned(),
                 }
@@ -434,6 +462,40 @@ impl DataSource for SnapshotSource {
         let path = product_path(&self.root, account, product_id);
         let what = format!("product {product_id} of account {account}");
         snapshot_fetched(read_recorded::<Product>(&path).await, &what, &path, |v| v)
+    }
+
+    async fn subscriptions_with_id(&self, account: u64, id: &str) -> Fetched {
+        let path = subscription_path(&self.root, account, id);
+        let what = format!("subscriptions with id {id} of account {account}");
+        snapshot_fetched(
+            read_recorded::<SubscriptionPage>(&path).await,
+            &what,
+            &path,
+            |v| lists::subscription_items(&v),
+        )
+    }
+
+    async fn customer_subscriptions(&self, account: u64, customer: u64) -> Fetched {
+        let path = customer_subscriptions_path(&self.root, account, customer);
+        let what = format!("subscriptions of customer {customer} of account {account}");
+        match snapshot_fetched(
+            read_recorded::<SubscriptionPage>(&path).await,
+            &what,
+            &path,
+            |v| v,
+        ) {
+            Fetched::Present { value } => lists::subscription_scan(&value),
+            other => other,
+        }
+    }
+
+    async fn placed_orders(&self, account: u64, customer: u64) -> Fetched {
+        let path = placed_orders_path(&self.root, account, customer);
+        let what = format!("orders of customer {customer} of account {account}");
+        match snapshot_fetched(read_recorded::<OrderPage>(&path).await, &what, &path, |v| v) {
+            Fetched::Present { value } => lists::order_scan(&value),
+            other => other,
+        }
     }
 
     fn list_customers(
@@ -456,7 +518,7 @@ impl DataSource for SnapshotSource {
 /// Returns the files written. A resource ION says does not exist is
 /// recorded as such (`NAME.404.json`, with the time), replacing a body
 /// recorded earlier; any other failure aborts the recording. Every
-/// recording (re)writes the directory's [`MARKER_FILE`].
+/// recording (re)writes the directory's `snapshot.json`.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -506,11 +568,56 @@ pub async fn record(
             .await
             .map(|r| (product_path(root, a, id), r.map(|(_, v)| v)))
     }));
-    let (customer, profiles, products) = futures::try_join!(customer, profiles, products)?;
+    let subscription_ids = if needs.subscriptions {
+        order_update_resource_ids(req.order.as_deref())
+    } else {
+        Vec::new()
+    };
+    let subscriptions =
+        futures::future::try_join_all(subscription_ids.iter().map(|id| async move {
+            lists::subscriptions_with_id(client, a, id)
+                .await
+                .map(|r| (subscription_path(root, a, id), r))
+        }));
+    // The scans are recorded for an order, as a check reads them.
+    let has_order = req.order.is_some();
+    let customer_subscriptions = async {
+        if needs.customer_subscriptions && has_order {
+            lists::scan_customer_subscriptions(client, a, c)
+                .await
+                .map(|r| Some((customer_subscriptions_path(root, a, c), r)))
+        } else {
+            Ok(None)
+        }
+    };
+    let placed_orders = async {
+        if needs.placed_orders && has_order {
+            lists::scan_placed_orders(client, a, c)
+                .await
+                .map(|r| Some((placed_orders_path(root, a, c), r)))
+        } else {
+            Ok(None)
+        }
+    };
+    let (customer, profiles, products, subscriptions, customer_subscriptions, placed_orders) = futures::try_join!(
+        customer,
+        profiles,
+        products,
+        subscriptions,
+        customer_subscriptions,
+        placed_orders
+    )?;
 
     let recorded_at = jiff::Timestamp::now().to_string();
     let mut written = Vec::new();
-    for (path, body) in customer.into_iter().chain(profiles).chain(products) {
+    for (path, body) in customer
+        .into_iter()
+        .chain(profiles)
+        .chain(products)
+        .chain(subscriptions)
+        .chain(customer_subscriptions)
+        .chain(placed_orders)
+    {
         written.push(write_recorded(&path, body.as_ref(), &recorded_at).await?);
     }
     write_marker(root, &recorded_at).await?;
@@ -567,7 +674,7 @@ pub(crate) async fn write_recorded(
     Ok(target)
 }
 
-/// Writes the [`MARKER_FILE`] that makes `root` a snapshot, with the time
+/// Writes the `snapshot.json` that makes `root` a snapshot, with the time
 /// of the latest recording.
 pub(crate) async fn write_marker(root: &Path, recorded_at: &str) -> Result<(), SnapshotError> {
     let marker = serde_json::json!({

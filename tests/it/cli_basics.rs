@@ -95,7 +95,12 @@ fn completions_for_each_shell() {
 fn no_arguments_prints_help_and_exits_2() {
     let r = run(&mut bin());
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("Usage: ion-preflight <COMMAND>"));
+    assert!(
+        r.stderr
+            .contains("Usage: ion-preflight [OPTIONS] <COMMAND>"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -160,7 +165,8 @@ fn bad_format_and_fail_on_values() {
     ]));
     assert_eq!(r.code, 2);
     assert!(
-        r.stderr.contains("[possible values: text, json, junit]"),
+        r.stderr
+            .contains("[possible values: text, json, junit, github, sarif]"),
         "{}",
         r.stderr
     );
@@ -171,7 +177,7 @@ fn bad_format_and_fail_on_values() {
         "--customer",
         "2",
         "--fail-on",
-        "info",
+        "critical",
     ]));
     assert_eq!(r.code, 2);
     let r = run(bin().args(["batch", "--account", "1", "--all", "--concurrency", "0"]));

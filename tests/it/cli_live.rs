@@ -16,13 +16,50 @@ use crate::ion_support::{closed_port_url, mount_listing};
 pub const ACCESS: &str = "test-access-token-5f2c";
 
 /// Serves `fixtures/demo/<path below /api/v3/>.json`; a missing file is
-/// ION's 404 envelope.
+/// ION's 404 envelope. The list endpoints a check reads are answered from
+/// where a snapshot keeps them: `subscriptions?customerId=C` from
+/// `customers/C/subscriptions.json` (its first page; later pages are
+/// empty), `subscriptions?subscriptionId=S` from `subscriptions/S.json` (no
+/// file: no subscription has that id), `orders?filter.customerIdList=C`
+/// from `customers/C/orders.json`.
 pub struct DemoFiles;
 
 impl Respond for DemoFiles {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let rest = req.url.path().trim_start_matches("/api/v3/");
-        let file: PathBuf = root().join("fixtures/demo").join(format!("{rest}.json"));
+        let query = |k: &str| {
+            req.url
+                .query_pairs()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.into_owned())
+        };
+        let account = rest.split('/').nth(1).unwrap_or_default();
+        let rel = if rest.ends_with("/subscriptions") {
+            if let Some(c) = query("customerId") {
+                if query("pagination.offset").is_some_and(|o| o != "0") {
+                    return ok_body(br#"{"items": []}"#.to_vec());
+                }
+                format!("accounts/{account}/customers/{c}/subscriptions")
+            } else if let Some(id) = query("subscriptionId") {
+                let file = root()
+                    .join("fixtures/demo")
+                    .join(format!("accounts/{account}/subscriptions/{id}.json"));
+                if !file.is_file() {
+                    return ok_body(br#"{"items": [], "totalCount": "0"}"#.to_vec());
+                }
+                format!("accounts/{account}/subscriptions/{id}")
+            } else {
+                return not_found();
+            }
+        } else if rest.ends_with("/orders") {
+            match query("filter.customerIdList") {
+                Some(c) => format!("accounts/{account}/customers/{c}/orders"),
+                None => return not_found(),
+            }
+        } else {
+            rest.to_owned()
+        };
+        let file: PathBuf = root().join("fixtures/demo").join(format!("{rel}.json"));
         match std::fs::read(&file) {
             Ok(body) => ResponseTemplate::new(200)
                 .insert_header("content-type", "application/json")
@@ -30,6 +67,12 @@ impl Respond for DemoFiles {
             Err(_) => not_found(),
         }
     }
+}
+
+fn ok_body(body: Vec<u8>) -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .insert_header("content-type", "application/json")
+        .set_body_bytes(body)
 }
 
 pub fn not_found() -> ResponseTemplate {
@@ -44,7 +87,7 @@ pub async fn ion_with_token(token: &str) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path_regex(
-            r"^/api/v3/accounts/1001/(customers/\d+(/cloudProfiles)?|products/[^/]+)$",
+            r"^/api/v3/accounts/1001/(customers/\d+(/cloudProfiles)?|products/[^/]+|subscriptions|orders)$",
         ))
         .and(header("authorization", format!("Bearer {token}").as_str()))
         .respond_with(DemoFiles)

@@ -206,8 +206,26 @@ async fn two_snapshot_runs_into_one_directory_both_succeed_whole() {
         serde_json::from_str::<Value>(&text)
             .unwrap_or_else(|e| panic!("{} is not whole JSON: {e}", f.display()));
     }
-    // The marker, the customer and its cloud profiles.
-    assert_eq!(files.len(), 3, "{files:?}");
+    // The marker, the customer, its cloud profiles, its orders and
+    // subscriptions (the scans), and the order's two products.
+    let mut names: Vec<String> = files
+        .iter()
+        .map(|f| f.strip_prefix(&out).expect("inside").display().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "accounts/1001/customers/2002.json",
+            "accounts/1001/customers/2002/cloudProfiles.json",
+            "accounts/1001/customers/2002/orders.json",
+            "accounts/1001/customers/2002/subscriptions.json",
+            "accounts/1001/products/CFQ7TTC0LFLZ.json",
+            "accounts/1001/products/CFQ7TTC0LH18.json",
+            "snapshot.json",
+        ],
+        "{files:?}"
+    );
     let r = run(bin()
         .args(CHECK_2002)
         .args(NCE_JSON)

@@ -36,6 +36,9 @@ struct RecordedAnswers {
     customers: HashMap<u64, Value>,
     profiles: HashMap<u64, Value>,
     products: HashMap<String, Value>,
+    /// The `customerSubscriptions` and `placedOrders` roots, per customer.
+    subscriptions: HashMap<u64, Value>,
+    orders: HashMap<u64, Value>,
     /// Customers the store knows ION has no record of.
     unknown: Vec<u64>,
 }
@@ -54,6 +57,26 @@ impl RecordedAnswers {
             answers
                 .profiles
                 .insert(id, body["customerCloudProfiles"].clone());
+            // The scans as the roots rules read: what was read, how much, and
+            // whether it was all of it.
+            let subs = read_json(&customers.join(id.to_string()).join("subscriptions.json"));
+            let items = subs["items"].as_array().cloned().unwrap_or_default();
+            let total: usize = subs["totalCount"]
+                .as_str()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0);
+            answers.subscriptions.insert(
+                id,
+                serde_json::json!({"subscriptions": items, "scanned": items.len(), "limit": 500,
+                                   "complete": total <= items.len()}),
+            );
+            let placed = read_json(&customers.join(id.to_string()).join("orders.json"));
+            let orders = placed["orders"].as_array().cloned().unwrap_or_default();
+            answers.orders.insert(
+                id,
+                serde_json::json!({"orders": orders, "scanned": orders.len(), "limit": 300,
+                                   "complete": placed.get("nextPageToken").is_none()}),
+            );
         }
         for entry in std::fs::read_dir(dir.join("products")).expect("products") {
             let path = entry.expect("entry").path();
@@ -89,6 +112,22 @@ impl DataSource for RecordedAnswers {
         match self.products.get(product_id) {
             Some(v) => Fetched::present(v.clone()),
             None => Fetched::unavailable(format!("product {product_id} was never recorded")),
+        }
+    }
+
+    async fn customer_subscriptions(&self, _account: u64, customer: u64) -> Fetched {
+        match self.subscriptions.get(&customer) {
+            Some(v) => Fetched::present(v.clone()),
+            None if self.unknown.contains(&customer) => Fetched::Absent,
+            None => Fetched::unavailable("no subscriptions recorded"),
+        }
+    }
+
+    async fn placed_orders(&self, _account: u64, customer: u64) -> Fetched {
+        match self.orders.get(&customer) {
+            Some(v) => Fetched::present(v.clone()),
+            None if self.unknown.contains(&customer) => Fetched::Absent,
+            None => Fetched::unavailable("no orders recorded"),
         }
     }
 }
@@ -166,6 +205,24 @@ impl DataSource for Cache {
         let key = format!("product {product_id}");
         self.get(key, self.inner.product(account, product_id)).await
     }
+
+    async fn subscriptions_with_id(&self, account: u64, id: &str) -> Fetched {
+        let key = format!("subscription {id}");
+        self.get(key, self.inner.subscriptions_with_id(account, id))
+            .await
+    }
+
+    async fn customer_subscriptions(&self, account: u64, customer: u64) -> Fetched {
+        let key = format!("subscriptions {customer}");
+        self.get(key, self.inner.customer_subscriptions(account, customer))
+            .await
+    }
+
+    async fn placed_orders(&self, account: u64, customer: u64) -> Fetched {
+        let key = format!("orders {customer}");
+        self.get(key, self.inner.placed_orders(account, customer))
+            .await
+    }
 }
 
 #[tokio::test]
@@ -187,6 +244,15 @@ async fn a_cache_in_front_of_a_snapshot_asks_it_once_per_resource() {
         async fn product(&self, a: u64, p: &str) -> Fetched {
             self.0.product(a, p).await
         }
+        async fn subscriptions_with_id(&self, a: u64, id: &str) -> Fetched {
+            self.0.subscriptions_with_id(a, id).await
+        }
+        async fn customer_subscriptions(&self, a: u64, c: u64) -> Fetched {
+            self.0.customer_subscriptions(a, c).await
+        }
+        async fn placed_orders(&self, a: u64, c: u64) -> Fetched {
+            self.0.placed_orders(a, c).await
+        }
     }
     let preflight = Preflight::new(
         Source::custom(Shared(std::sync::Arc::clone(&cache))),
@@ -204,10 +270,17 @@ async fn a_cache_in_front_of_a_snapshot_asks_it_once_per_resource() {
         misses_after_first,
         "the second check was served from the cache"
     );
-    // What the rules read, once each: the customer, its cloud profiles, and
-    // the details of the order's products when the rules read those.
+    // What the rules read, once each: the customer, its cloud profiles, its
+    // subscription and order scans (the order has CREATEs and no UPDATE, so
+    // no subscription is looked up by id), and the details of the order's
+    // products.
     let needs = RuleSet::builtin().needs();
-    let mut expected = vec!["customer 2002".to_owned(), "profiles 2002".to_owned()];
+    let mut expected = vec![
+        "customer 2002".to_owned(),
+        "profiles 2002".to_owned(),
+        "subscriptions 2002".to_owned(),
+        "orders 2002".to_owned(),
+    ];
     if needs.products {
         expected.extend(
             ion_preflight::Context::new(ACCOUNT, 2002, jiff::Timestamp::now())

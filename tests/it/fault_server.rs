@@ -418,9 +418,21 @@ impl State {
         ALL_FAULTS[(mix(p.seed ^ 0xfa11, target, n) % ALL_FAULTS.len() as u64) as usize]
     }
 
-    /// The resource at `path`, if it exists.
+    /// The resource at `path`, if it exists. Besides customers and their
+    /// cloud profiles: the demo catalog's products, and for every customer
+    /// no subscriptions and no orders placed yet.
     fn resource(&self, path: &str, query: &str) -> Option<Vec<u8>> {
-        let rest = path.strip_prefix(&format!("/api/v3/accounts/{ACCOUNT}/customers"))?;
+        let account = format!("/api/v3/accounts/{ACCOUNT}");
+        if let Some(id) = path.strip_prefix(&format!("{account}/products/")) {
+            return demo_product(id);
+        }
+        if path == format!("{account}/subscriptions") {
+            return Some(br#"{"items": [], "totalCount": "0"}"#.to_vec());
+        }
+        if path == format!("{account}/orders") {
+            return Some(br#"{"orders": []}"#.to_vec());
+        }
+        let rest = path.strip_prefix(&format!("{account}/customers"))?;
         if rest.is_empty() {
             return Some(self.page(query).to_string().into_bytes());
         }
@@ -503,6 +515,45 @@ const ALL_FAULTS: [Fault; 14] = [
 ];
 
 const HTML_PAGE: &[u8] = b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>\n";
+
+/// The customer a request target is about, and which of its resources:
+/// `customers/{id}` and `…/cloudProfiles` by path, the subscription and
+/// order scans by their `customerId` / `filter.customerIdList` query.
+pub fn resource_of(target: &str) -> Option<(u64, &'static str)> {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if let Some(id) = customer_of(path) {
+        let kind = if path.ends_with("/cloudProfiles") {
+            "cloudProfiles"
+        } else {
+            "customer"
+        };
+        return Some((id, kind));
+    }
+    let (key, kind) = if path.ends_with("/subscriptions") {
+        ("customerId", "subscriptions")
+    } else if path.ends_with("/orders") {
+        ("filter.customerIdList", "orders")
+    } else {
+        return None;
+    };
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == key)
+        .and_then(|(_, v)| v.parse().ok())
+        .map(|id| (id, kind))
+}
+
+/// A product of the demo snapshot's catalog (`None`: ION's 404).
+pub fn demo_product(id: &str) -> Option<Vec<u8>> {
+    if id.is_empty() || id.contains(['/', '.']) {
+        return None;
+    }
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/demo/accounts/1001/products")
+            .join(format!("{id}.json")),
+    )
+    .ok()
+}
 
 /// The customer id in `/api/v3/accounts/{a}/customers/{id}[/...]`.
 pub fn customer_of(path: &str) -> Option<u64> {

@@ -278,7 +278,31 @@ fn an_order_of_100k_items_through_the_cli_is_checked() {
         "big.json",
         &json!({ "orderItems": items }).to_string(),
     );
-    let r = check_demo(&f);
+    // The demo customer, a catalog holding P-1, and the 7 subscriptions the
+    // items update (active, of this customer, of that product and SKU).
+    let snap = snapshot(
+        dir.path(),
+        &demo_text("2002.json"),
+        &demo_text("2002/cloudProfiles.json"),
+    );
+    let account = snap.join("accounts/1001");
+    std::fs::write(
+        account.join("products/P-1.json"),
+        json!({"id": "P-1", "definition": {"skus": [{"id": "S-1", "plans": [{"id": "L-1"}]}]}})
+            .to_string(),
+    )
+    .expect("product");
+    std::fs::create_dir_all(account.join("subscriptions")).expect("mkdir");
+    for i in 0..7 {
+        let found = json!({"items": [{"customerId": "2002", "subscriptionId": format!("r{i}"),
+            "subscriptionStatus": "ACTIVE", "ccpProductId": "P-1", "ccpSkuId": "S-1"}]});
+        std::fs::write(
+            account.join(format!("subscriptions/r{i}.json")),
+            found.to_string(),
+        )
+        .expect("subscription");
+    }
+    let r = check_snapshot(&snap, &f);
     no_panic(&r);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let report = report_of(&r);
@@ -325,11 +349,29 @@ fn a_million_item_order_and_a_million_profiles_evaluate_correctly() {
 
 /// A snapshot directory holding the demo customer 2002, with `edit` applied
 /// to the customer body and `edit_profiles` to the cloud-profiles body.
+/// A snapshot of customer 2002 with these customer and cloud-profile
+/// bodies, the demo catalog, and no subscriptions or orders yet.
 fn snapshot(dir: &Path, customer: &str, profiles: &str) -> PathBuf {
-    let base = dir.join("snap/accounts/1001/customers");
+    let account = dir.join("snap/accounts/1001");
+    let base = account.join("customers");
     std::fs::create_dir_all(base.join("2002")).expect("mkdir");
     std::fs::write(base.join("2002.json"), customer).expect("write");
     std::fs::write(base.join("2002/cloudProfiles.json"), profiles).expect("write");
+    std::fs::write(
+        base.join("2002/subscriptions.json"),
+        r#"{"items": [], "totalCount": "0"}"#,
+    )
+    .expect("write");
+    std::fs::write(base.join("2002/orders.json"), r#"{"orders": []}"#).expect("write");
+    std::fs::create_dir_all(account.join("products")).expect("mkdir");
+    for entry in std::fs::read_dir(fixture("demo/accounts/1001/products")).expect("demo catalog") {
+        let entry = entry.expect("entry");
+        std::fs::copy(
+            entry.path(),
+            account.join("products").join(entry.file_name()),
+        )
+        .expect("copy");
+    }
     dir.join("snap")
 }
 
@@ -649,11 +691,30 @@ fn expected(customer: &Value, profiles: &Value, order: &Value) -> Report {
         }),
         Err(e) => Fetched::unavailable(e.to_string()),
     };
-    let ctx = Context::new(1001, 2002, jiff::Timestamp::UNIX_EPOCH)
+    // What `snapshot` holds besides: the demo catalog (a product it does not
+    // have, and any subscription lookup, was not recorded: unavailable) and
+    // empty scans.
+    let mut ctx = Context::new(1001, 2002, jiff::Timestamp::UNIX_EPOCH)
         .with_customer(c)
         .with_cloud_profiles(p)
-        .with_order(Some(order.clone()));
-    RuleSet::builtin().evaluate(&ctx)
+        .with_customer_subscriptions(Fetched::present(
+            json!({"subscriptions": [], "scanned": 0, "limit": 500, "complete": true}),
+        ))
+        .with_placed_orders(Fetched::present(
+            json!({"orders": [], "scanned": 0, "limit": 300, "complete": true}),
+        ));
+    for item in order["orderItems"].as_array().into_iter().flatten() {
+        if let Some(id) = item["productId"].as_str() {
+            let product = crate::fault_server::demo_product(id)
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .map_or_else(|| Fetched::unavailable("not recorded"), Fetched::present);
+            ctx = ctx.with_product(id, product);
+        }
+        if let Some(id) = item["resourceId"].as_str() {
+            ctx = ctx.with_subscription(id, Fetched::unavailable("not recorded"));
+        }
+    }
+    RuleSet::builtin().evaluate(&ctx.with_order(Some(order.clone())))
 }
 
 fn outcomes(r: &Report) -> Vec<(String, Outcome)> {

@@ -288,3 +288,49 @@ pub fn order(products: &[&str]) -> Value {
         .collect();
     json!({"referenceId": "o-1", "orderItems": items})
 }
+
+/// Answers a product GET from the demo snapshot's catalog
+/// (`fixtures/demo/accounts/1001/products/<id>.json`), ION's 404 envelope
+/// for a product it does not have.
+struct DemoCatalog;
+
+impl wiremock::Respond for DemoCatalog {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        let id = req.url.path().rsplit('/').next().unwrap_or_default();
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/demo/accounts/1001/products")
+            .join(format!("{id}.json"));
+        match std::fs::read(&file) {
+            Ok(body) => ResponseTemplate::new(200)
+                .insert_header("content-type", "application/json")
+                .set_body_bytes(body),
+            Err(_) => ion_error(404, "NOT_FOUND", "product not found"),
+        }
+    }
+}
+
+/// Mounts, below any mock a test mounts itself, what the built-in set's
+/// catalog, subscription and placed-order rules read for account `a`: the
+/// demo catalog's products, no subscriptions and no orders placed yet.
+pub async fn mount_catalog(server: &MockServer, a: u64) {
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(format!(
+            r"^/api/v3/accounts/{a}/products/[^/]+$"
+        )))
+        .respond_with(DemoCatalog)
+        .with_priority(8)
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/api/v3/accounts/{a}/subscriptions")))
+        .respond_with(ok_json(json!({"items": [], "totalCount": "0"})))
+        .with_priority(8)
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/api/v3/accounts/{a}/orders")))
+        .respond_with(ok_json(json!({"orders": []})))
+        .with_priority(8)
+        .mount(server)
+        .await;
+}

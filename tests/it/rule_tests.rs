@@ -87,6 +87,14 @@ given:
   customer: {{ file: {c} }}
   cloud_profiles: {{ file: {p} }}
   order: {{ file: {o} }}
+  products:
+    microsoft-365-business-premium-nce: {{ file: {catalog}/microsoft-365-business-premium-nce.json }}
+    microsoft-teams-rooms-pro-nce: {{ file: {catalog}/microsoft-teams-rooms-pro-nce.json }}
+    microsoft-365-e3-nce: {{ file: {catalog}/microsoft-365-e3-nce.json }}
+  subscriptions:
+    "6a1f0c1e-77b2-4d8a-9c3e-5b1d2e3f4a5b": {{ file: {catalog}/subscriptions-6a1f0c1e.json }}
+  customer_subscriptions: {{ file: {catalog}/customer-subscriptions.json }}
+  placed_orders: {{ file: {catalog}/placed-orders.json }}
 cases:
   - name: right
     expect:
@@ -102,6 +110,7 @@ cases:
         c = fixtures.join("customer.json").display(),
         p = fixtures.join("cloudProfiles.json").display(),
         o = fixtures.join("order.json").display(),
+        catalog = fixtures.join("../catalog").display(),
     );
     let path = dir.path().join("wrong.yaml");
     std::fs::write(&path, text).unwrap();

@@ -2,21 +2,23 @@
 
 use std::cell::Cell;
 use std::future::Future;
-use std::io::{BufWriter, IsTerminal};
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt, future};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
-use super::{CHECK_TIMEOUT, load_rules, runtime, source};
+use super::{CHECK_TIMEOUT, Sink, commit, load_selected, runtime, source};
 use crate::batch::{self, Stop};
 use crate::cli::args::{BatchArgs, BatchFormat};
 use crate::cli::exit::{CliError, Exit};
 use crate::cli::input::{InputPath, read_customers, read_order};
 use crate::cli::logging;
 use crate::report::Report;
-use crate::report::render::{JsonArrayStream, JunitStream, NdjsonStream, ReportStream};
+use crate::report::render::{
+    JsonArrayStream, JunitStream, NdjsonStream, ReportStream, TableStream,
+};
 use crate::rules::EvalOptions;
 use crate::source::{Source, SourceError};
 use crate::{CheckRequest, Preflight};
@@ -28,7 +30,7 @@ pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
             "--order - and --customers - cannot both read stdin: give one of them a file".into(),
         ));
     }
-    let rules = load_rules(&args.rules)?;
+    let rules = load_selected(&args.rules, &args.select, false)?;
     // One copy of the order, shared by every check (an order can be large,
     // and up to `--concurrency` checks are alive at once).
     let order = args
@@ -40,9 +42,11 @@ pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
     let customers = args.customers.as_ref().map(read_customers).transpose()?;
     let source = source(args.data.as_deref(), args.ion.base_url.as_deref())?;
     let preflight = Preflight::new(source, rules)
-        .with_options(EvalOptions {
-            fail_on: args.fail_on.into(),
-        })
+        .with_options(
+            EvalOptions::default()
+                .with_fail_on(args.fail_on.into())
+                .with_explain(args.explain),
+        )
         .with_check_timeout(CHECK_TIMEOUT);
     let account = args.account;
     let check = |customer: u64| {
@@ -137,11 +141,13 @@ where
     F: Fn(u64) -> Fut,
     Fut: Future<Output = Report>,
 {
-    let stdout = BufWriter::new(std::io::stdout());
-    let mut out: Box<dyn ReportStream> = match args.format {
+    let mut sink = Sink::open(&args.output)?;
+    let stdout = &mut sink;
+    let mut out: Box<dyn ReportStream + '_> = match args.format {
         BatchFormat::Ndjson => Box::new(NdjsonStream::new(stdout)),
         BatchFormat::Json => Box::new(JsonArrayStream::new(stdout)),
         BatchFormat::Junit => Box::new(JunitStream::new(stdout)),
+        BatchFormat::Text => Box::new(TableStream::new(stdout)),
     };
     let run = streamed(
         out.as_mut(),
@@ -152,6 +158,12 @@ where
         check,
     )
     .await;
+    drop(out);
+    // The document was closed (even when interrupted or the listing
+    // failed): -o FILE gets every whole report written.
+    if !matches!(run.stop, Some(Stop::Output(_))) {
+        commit(Some(sink))?;
+    }
     match run.stop {
         None => Ok(Exit::from_verdict(run.stats.verdict())),
         Some(Stop::Interrupted { aborted }) => {
@@ -166,7 +178,10 @@ where
         Some(Stop::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
             Ok(Exit::from_verdict(run.stats.verdict()))
         }
-        Some(Stop::Output(e)) => Err(CliError::stdout(e)),
+        Some(Stop::Output(e)) => Err(CliError::Output {
+            what: Sink::name(&args.output),
+            source: e,
+        }),
     }
 }
 

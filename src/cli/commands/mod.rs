@@ -3,6 +3,9 @@
 mod auth;
 mod batch;
 mod check;
+mod check_order;
+pub(super) mod config;
+mod man;
 mod new_customer;
 mod rules;
 #[cfg(feature = "serve")]
@@ -15,10 +18,11 @@ use std::time::Duration;
 
 use clap::CommandFactory;
 
-use super::args::{Cli, Command, RuleArgs};
+use super::args::{Cli, Command, OutputArg, RuleArgs, SelectArgs};
 use super::exit::{CliError, Exit};
+use crate::atomic_write::{AtomicFile, write_atomically};
 use crate::ion::{IonClient, IonClientBuilder, TokenFile};
-use crate::rules::{Builtin, RuleSet, RuleSetLoader};
+use crate::rules::{Builtin, RuleSet, RuleSetLoader, Selection};
 use crate::source::{SnapshotSource, Source};
 
 /// The longest a single check may spend fetching data; what is not obtained
@@ -36,8 +40,11 @@ pub fn dispatch(cli: Cli) -> Result<Exit, CliError> {
             write_stdout(&out)?;
             Ok(Exit::Ready)
         }
+        Command::Man(args) => man::run(args),
+        Command::Config(_) => config::run(cli.config.as_deref()),
         Command::Check(args) => check::run(args),
         Command::Batch(args) => batch::run(args),
+        Command::CheckOrder(args) => check_order::run(args),
         Command::CheckNewCustomer(args) => new_customer::run(args),
         Command::Snapshot(args) => snapshot::run(args),
         Command::Auth(cmd) => auth::run(cmd),
@@ -50,6 +57,16 @@ pub fn dispatch(cli: Cli) -> Result<Exit, CliError> {
 
 /// Loads the rule set the flags select.
 pub fn load_rules(args: &RuleArgs) -> Result<RuleSet, CliError> {
+    load_selected(args, &SelectArgs::default(), false)
+}
+
+/// Loads the rule set the flags name, keeping only the rules `--only`,
+/// `--skip` and `--tag` (and, with `offline`, `check-order`) choose.
+pub fn load_selected(
+    args: &RuleArgs,
+    select: &SelectArgs,
+    offline: bool,
+) -> Result<RuleSet, CliError> {
     let mut loader = RuleSetLoader::new();
     if args.no_default_rules {
         loader = loader.without_builtin();
@@ -57,7 +74,98 @@ pub fn load_rules(args: &RuleArgs) -> Result<RuleSet, CliError> {
     for f in &args.rules {
         loader = add_rules(loader, f);
     }
-    Ok(loader.load()?)
+    Ok(loader.select(selection(select, offline)).load()?)
+}
+
+/// The library's [`Selection`] for the flags.
+pub fn selection(select: &SelectArgs, offline: bool) -> Selection {
+    let mut s = Selection::default();
+    s.only.clone_from(&select.only);
+    s.skip.clone_from(&select.skip);
+    s.tags.clone_from(&select.tags);
+    s.offline = offline;
+    s
+}
+
+/// Writes `bytes` to `-o FILE` (atomically) or to stdout.
+pub fn write_output(output: &OutputArg, bytes: &[u8]) -> Result<(), CliError> {
+    match &output.output {
+        Some(path) => write_atomically(path, bytes, false).map_err(|source| CliError::Output {
+            what: path.display().to_string(),
+            source,
+        }),
+        None => write_stdout(bytes),
+    }
+}
+
+/// Whether a text report to `output` is coloured (`--color`, the terminal,
+/// `NO_COLOR`).
+pub fn text_color(output: &OutputArg) -> bool {
+    if output.output.is_some() {
+        super::logging::file_color()
+    } else {
+        super::logging::stdout_color()
+    }
+}
+
+/// Where a streamed document goes: stdout, or `-o FILE`, which appears
+/// whole when [`Sink::finish`] is called (an interrupted batch still
+/// finishes its document, so its file is complete too).
+pub enum Sink {
+    /// Standard output.
+    Stdout(std::io::BufWriter<std::io::Stdout>),
+    /// A file being written atomically.
+    File(AtomicFile, PathBuf),
+}
+
+impl Sink {
+    /// Opens the sink `output` names.
+    pub fn open(output: &OutputArg) -> Result<Sink, CliError> {
+        match &output.output {
+            Some(path) => AtomicFile::create(path, false)
+                .map(|f| Sink::File(f, path.clone()))
+                .map_err(|source| CliError::Output {
+                    what: path.display().to_string(),
+                    source,
+                }),
+            None => Ok(Sink::Stdout(std::io::BufWriter::new(std::io::stdout()))),
+        }
+    }
+
+    /// The name used in messages.
+    pub fn name(output: &OutputArg) -> String {
+        output
+            .output
+            .as_ref()
+            .map_or_else(|| "stdout".to_owned(), |p| p.display().to_string())
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::Stdout(w) => w.write(buf),
+            Sink::File(f, _) => f.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Stdout(w) => w.flush(),
+            Sink::File(f, _) => f.flush(),
+        }
+    }
+}
+
+/// Moves a finished `-o FILE` into place (nothing for stdout).
+pub fn commit(sink: Option<Sink>) -> Result<(), CliError> {
+    if let Some(Sink::File(f, path)) = sink {
+        f.commit().map_err(|source| CliError::Output {
+            what: path.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 /// Adds one `--rules` value to `loader`: a rule file, or a built-in set by

@@ -64,9 +64,7 @@ pub fn run_serve(args: ServeArgs) -> Result<Exit, CliError> {
     let service = Service::new(ServeConfig {
         rules,
         data,
-        options: EvalOptions {
-            fail_on: args.fail_on.into(),
-        },
+        options: EvalOptions::default().with_fail_on(args.fail_on.into()),
         body_limit: args.body_limit,
         check_timeout: args.check_timeout,
         decision_log: args.decision_log,
@@ -89,9 +87,7 @@ pub fn run_proxy(args: ProxyArgs) -> Result<Exit, CliError> {
             ModeArg::Audit => Mode::Audit,
         },
         rules: spec(&args.rules, &args.new_customer_rules),
-        options: EvalOptions {
-            fail_on: args.fail_on.into(),
-        },
+        options: EvalOptions::default().with_fail_on(args.fail_on.into()),
         body_limit: args.body_limit,
         upstream_timeout: args.upstream_timeout,
         check_timeout: args.check_timeout,

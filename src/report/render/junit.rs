@@ -92,6 +92,18 @@ fn suite(report: &Report, x: &mut String) {
         .filter(|r| r.outcome == Outcome::Skip)
         .count();
     let (classname, suite) = match &report.new_customer {
+        // An order-only check has no account or customer: the file names it.
+        None if report.order_only.is_some() => (
+            format!(
+                "ion-preflight.order-file.{}",
+                report
+                    .order_only
+                    .as_ref()
+                    .map(|o| o.file.replace(['/', '\\', '.'], "-"))
+                    .unwrap_or_default()
+            ),
+            report.subject(),
+        ),
         None => (
             format!(
                 "ion-preflight.account-{}.customer-{}",
@@ -209,7 +221,7 @@ fn evidence(s: &mut String, indent: &str, evidence: &[Evidence]) {
 
 /// Escapes text for XML attributes and character data, dropping characters
 /// XML 1.0 cannot carry.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     escape_as(s, true)
 }
 

@@ -1,4 +1,6 @@
-//! Renderers: a [`Report`] as text for a person, JSON, NDJSON, or JUnit XML.
+//! Renderers: a [`Report`] as text for a person, JSON, NDJSON, JUnit XML,
+//! GitHub Actions annotations ([`github`]) or SARIF 2.1.0 ([`sarif`]); a
+//! batch as a table ([`TableStream`]).
 //!
 //! Single reports are rendered with [`text`], [`json`], [`ndjson`] and
 //! [`junit`]. Many reports (a batch) are streamed through a [`ReportStream`]:
@@ -6,14 +8,22 @@
 //! not grow with the number of reports and an interrupted run leaves only
 //! complete records behind.
 
+mod github;
 mod junit;
+mod locate;
+mod sarif;
 mod text;
 
 use std::io::{self, Write};
 
 use crate::report::Report;
 
+pub use github::{Level, annotation, github, github_diagnostics};
+#[cfg(feature = "cli")]
+pub(crate) use junit::escape as xml_escape;
 pub use junit::{JunitStream, junit};
+pub use locate::{FileProblem, OrderFile, Position};
+pub use sarif::{SARIF_SCHEMA, sarif, sarif_diagnostics};
 pub use text::{TextOptions, text};
 
 /// Writes `report` as pretty-printed JSON followed by a newline.
@@ -93,6 +103,76 @@ impl<W: Write> ReportStream for JsonArrayStream<W> {
     fn finish(&mut self) -> io::Result<()> {
         let end: &[u8] = if self.count == 0 { b"[]\n" } else { b"\n]\n" };
         self.out.write_all(end)?;
+        self.out.flush()
+    }
+}
+
+/// A table for a person at a terminal, one row per report as it arrives:
+/// customer, verdict, failing rules (blocking ones first, then the ones
+/// that could not be evaluated, marked `?`).
+#[derive(Debug)]
+pub struct TableStream<W: Write> {
+    out: W,
+    started: bool,
+}
+
+impl<W: Write> TableStream<W> {
+    /// Streams to `out`.
+    pub fn new(out: W) -> Self {
+        TableStream {
+            out,
+            started: false,
+        }
+    }
+}
+
+/// The widths of the first two columns (a customer id has at most 20
+/// digits; `indeterminate` is the longest verdict).
+const CUSTOMER_WIDTH: usize = 10;
+const VERDICT_WIDTH: usize = 13;
+
+impl<W: Write> ReportStream for TableStream<W> {
+    fn report(&mut self, report: &Report) -> io::Result<()> {
+        let mut line = String::new();
+        if !self.started {
+            line.push_str(&format!(
+                "{:<CUSTOMER_WIDTH$}  {:<VERDICT_WIDTH$}  FAILING RULES\n",
+                "CUSTOMER", "VERDICT"
+            ));
+            self.started = true;
+        }
+        let mut failing: Vec<String> = report.blocking().map(|r| r.rule.clone()).collect();
+        failing.extend(
+            report
+                .results()
+                .iter()
+                .filter(|r| {
+                    r.outcome == crate::report::Outcome::Error && r.severity >= report.fail_on()
+                })
+                .map(|r| format!("{}?", r.rule)),
+        );
+        let who = if report.customer_id == 0 {
+            report.subject()
+        } else {
+            report.customer_id.to_string()
+        };
+        let failing = if failing.is_empty() {
+            "-".to_owned()
+        } else {
+            failing.join(", ")
+        };
+        line.push_str(&format!(
+            "{who:<CUSTOMER_WIDTH$}  {:<VERDICT_WIDTH$}  {failing}\n",
+            report.verdict().as_str()
+        ));
+        self.out.write_all(line.as_bytes())?;
+        self.out.flush()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        if !self.started {
+            self.out.write_all(b"no customer was checked\n")?;
+        }
         self.out.flush()
     }
 }

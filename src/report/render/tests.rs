@@ -108,7 +108,13 @@ fn text_ready_and_indeterminate() {
 
 #[test]
 fn text_colour_only_when_asked() {
-    let out = render(|w| text(&blocked_report(), w, TextOptions { color: true }));
+    let out = render(|w| {
+        text(
+            &blocked_report(),
+            w,
+            TextOptions::default().with_color(true),
+        )
+    });
     assert!(out.starts_with("\x1b[1m\x1b[31mBLOCKED\x1b[0m"), "{out:?}");
 }
 

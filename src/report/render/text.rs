@@ -2,8 +2,11 @@
 //!
 //! Layout: the verdict first; then the blocking failures with their messages
 //! and evidence; then the rules that could not be evaluated; then warnings
-//! (failures and errors below the blocking threshold); then a one-line
-//! summary. Passing and skipped rules only appear in the summary counts.
+//! (failures and errors below the blocking threshold); then the rules a
+//! selection left out; then a one-line summary. Passing and skipped rules
+//! appear in the summary counts, and with `verbose` in sections of their
+//! own (skipped ones with their reasons); with `explain`, every result
+//! says which branch of its conditions decided it.
 
 use std::io::{self, Write};
 
@@ -18,12 +21,30 @@ pub struct TextOptions {
     /// Use ANSI colours. The CLI turns this on only when stdout is a terminal
     /// and `NO_COLOR` is unset.
     pub color: bool,
+    /// Also list the rules that passed, the rules that were skipped (with
+    /// why) and every rule a selection left out.
+    pub verbose: bool,
+    /// Under each result, which branch of its conditions decided it (the
+    /// report must have been evaluated with `EvalOptions::explain`).
+    pub explain: bool,
 }
 
 impl TextOptions {
     /// With or without ANSI colours.
     pub fn with_color(mut self, color: bool) -> Self {
         self.color = color;
+        self
+    }
+
+    /// With or without the passed and skipped rules.
+    pub fn with_verbose(mut self, verbose: bool) -> Self {
+        self.verbose = verbose;
+        self
+    }
+
+    /// With or without the decisions behind each result.
+    pub fn with_explain(mut self, explain: bool) -> Self {
+        self.explain = explain;
         self
     }
 }
@@ -79,6 +100,12 @@ pub fn text(report: &Report, out: &mut dyn Write, options: TextOptions) -> io::R
     let who = report.subject();
     let unevaluated = report.unevaluated_blocking();
     let headline = match report.verdict {
+        // An order-only check vouches for the order rules, never for the
+        // order as a whole: its line must not read like a full READY.
+        Verdict::Ready if report.order_only.is_some() => format!(
+            "{}: no order rule failed for {who}",
+            p.paint(&format!("{BOLD}{GREEN}"), "ORDER RULES PASSED")
+        ),
         Verdict::Ready if unevaluated.is_some() => format!(
             "{}: no blocking rule failed for {who}, but none was evaluated: every one was skipped",
             p.paint(&format!("{BOLD}{GREEN}"), "READY")
@@ -108,12 +135,28 @@ pub fn text(report: &Report, out: &mut dyn Write, options: TextOptions) -> io::R
         Some(inputs) if !inputs.order => "; customer checks only: no order given",
         _ => "",
     };
-    writeln!(out, "{headline}{scope}")?;
+    // Rules left out are part of what the verdict does not cover.
+    let left_out = match report.deselected.len() {
+        0 => String::new(),
+        1 => "; 1 rule left out by the selection".to_owned(),
+        n => format!("; {n} rules left out by the selection"),
+    };
+    writeln!(out, "{headline}{scope}{left_out}")?;
+    let x = options.explain;
 
     // A reason shared by several rules (one unavailable resource) is
     // printed in full once, briefly after that.
     let mut said = Vec::new();
-    section(out, &p, "Blocking failures", RED, "x", &blocking, &mut said)?;
+    section(
+        out,
+        &p,
+        "Blocking failures",
+        RED,
+        "x",
+        &blocking,
+        x,
+        &mut said,
+    )?;
     section(
         out,
         &p,
@@ -121,9 +164,10 @@ pub fn text(report: &Report, out: &mut dyn Write, options: TextOptions) -> io::R
         MAGENTA,
         "?",
         &errors,
+        x,
         &mut said,
     )?;
-    section(out, &p, "Warnings", YELLOW, "!", &warnings, &mut said)?;
+    section(out, &p, "Warnings", YELLOW, "!", &warnings, x, &mut said)?;
     if let Some(skipped) = &unevaluated {
         section(
             out,
@@ -132,16 +176,49 @@ pub fn text(report: &Report, out: &mut dyn Write, options: TextOptions) -> io::R
             YELLOW,
             "-",
             skipped,
+            x,
             &mut said,
         )?;
     }
+    if options.verbose || options.explain {
+        let passed: Vec<&RuleResult> = report
+            .results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Pass)
+            .collect();
+        section(out, &p, "Passed", GREEN, "✓", &passed, x, &mut said)?;
+        // The skipped rules the section above did not already list.
+        let skipped: Vec<&RuleResult> = report
+            .results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Skip)
+            .filter(|r| {
+                !unevaluated
+                    .as_ref()
+                    .is_some_and(|u| u.iter().any(|s| s.rule == r.rule))
+            })
+            .collect();
+        section(out, &p, "Skipped", DIM, "-", &skipped, x, &mut said)?;
+    }
+    deselected(out, &p, report, options.verbose)?;
 
     let s = &report.summary;
     writeln!(out)?;
+    let not_selected = match report.deselected.len() {
+        0 => String::new(),
+        n => format!(", {n} left out"),
+    };
     writeln!(
         out,
-        "{} · {}: {} pass, {} fail ({} blocking, {} not blocking at fail-on {}), {} skip, {} error",
-        p.paint(BOLD, report.verdict.as_str()),
+        "{} · {}: {} pass, {} fail ({} blocking, {} not blocking at fail-on {}), {} skip, {} error{not_selected}",
+        p.paint(
+            BOLD,
+            if report.order_only.is_some() && report.verdict == Verdict::Ready {
+                "order rules passed"
+            } else {
+                report.verdict.as_str()
+            }
+        ),
         plural(s.total, "rule", "rules"),
         s.pass,
         s.fail,
@@ -153,6 +230,50 @@ pub fn text(report: &Report, out: &mut dyn Write, options: TextOptions) -> io::R
     )
 }
 
+/// The rules a selection left out: every one with `verbose`, else a count
+/// per reason.
+fn deselected(out: &mut dyn Write, p: &Painter, report: &Report, verbose: bool) -> io::Result<()> {
+    if report.deselected.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{}",
+        p.paint(
+            &format!("{BOLD}{YELLOW}"),
+            &format!(
+                "Left out by the selection (not evaluated): {}",
+                plural(report.deselected.len(), "rule", "rules")
+            )
+        )
+    )?;
+    if verbose {
+        for d in &report.deselected {
+            writeln!(
+                out,
+                "  - {} {}: {}",
+                p.paint(BOLD, &d.rule),
+                d.title,
+                d.reason
+            )?;
+        }
+        return Ok(());
+    }
+    let mut reasons: Vec<(&str, usize)> = Vec::new();
+    for d in &report.deselected {
+        match reasons.iter_mut().find(|(r, _)| *r == d.reason) {
+            Some((_, n)) => *n += 1,
+            None => reasons.push((&d.reason, 1)),
+        }
+    }
+    for (reason, n) in reasons {
+        writeln!(out, "  - {}: {reason}", plural(n, "rule", "rules"))?;
+    }
+    writeln!(out, "  {}", p.paint(DIM, "(-v lists them)"))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn section<'a>(
     out: &mut dyn Write,
     p: &Painter,
@@ -160,6 +281,7 @@ fn section<'a>(
     color: &str,
     mark: &str,
     results: &[&'a RuleResult],
+    explain: bool,
     said: &mut Vec<(&'a str, &'a str)>,
 ) -> io::Result<()> {
     if results.is_empty() {
@@ -216,7 +338,26 @@ fn section<'a>(
                 } else {
                     ""
                 };
-                writeln!(out, "      {}{prefix}: {}", item.path, item.message)?;
+                let earlier = (item.outcome == Outcome::Error)
+                    .then(|| said.iter().find(|(text, _)| *text == item.message))
+                    .flatten();
+                match earlier {
+                    Some((text, rule)) => {
+                        let brief = crate::report::brief_reason(text)
+                            .unwrap_or_else(|| text.lines().next().unwrap_or_default().to_owned());
+                        writeln!(
+                            out,
+                            "      {}{prefix}: cannot evaluate: {brief} (in full under {rule} above)",
+                            item.path
+                        )?;
+                    }
+                    None => {
+                        writeln!(out, "      {}{prefix}: {}", item.path, item.message)?;
+                        if item.outcome == Outcome::Error {
+                            said.push((&item.message, &r.rule));
+                        }
+                    }
+                }
                 evidence(out, p, "        ", &item.evidence)?;
             }
             if let Some(n) = r.checked_items {
@@ -227,8 +368,15 @@ fn section<'a>(
                 )?;
             }
         }
-        if let Some(docs) = &r.docs {
+        if let Some(docs) = &r.docs
+            && matches!(r.outcome, Outcome::Fail | Outcome::Error)
+        {
             writeln!(out, "      {}", p.paint(DIM, &format!("docs: {docs}")))?;
+        }
+        if explain && let Some(e) = &r.explain {
+            for line in e.lines() {
+                writeln!(out, "      {}", p.paint(DIM, &line))?;
+            }
         }
     }
     Ok(())

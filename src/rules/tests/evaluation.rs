@@ -286,9 +286,7 @@ rules:
     assert_eq!(report.summary().blocking, 0);
     let strict = set.evaluate_with(
         &ctx,
-        &EvalOptions {
-            fail_on: Severity::Warning,
-        },
+        &EvalOptions::default().with_fail_on(Severity::Warning),
     );
     assert_eq!(strict.verdict(), Verdict::Blocked);
     assert_eq!(
