@@ -12,7 +12,7 @@ use ion_preflight::source::Source;
 use ion_preflight::{CheckRequest, Outcome, Preflight, RuleSet, Verdict};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex, query_param};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer};
 
 use crate::ion_support::*;
 
