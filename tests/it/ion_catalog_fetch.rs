@@ -63,17 +63,23 @@ fn count(seen: &[String], prefix: &str) -> usize {
 async fn account(products: &[&str]) -> MockServer {
     let server = MockServer::start().await;
     mount_customer(&server, CUSTOMER).await;
+    mount_products(&server, products).await;
+    server
+}
+
+/// `products` in the catalog (answered any number of times), the demo
+/// catalog behind them, and empty scans.
+async fn mount_products(server: &MockServer, products: &[&str]) {
     for p in products {
         mount_get(
-            &server,
+            server,
             path(product_path(ACCOUNT, p)),
             ok_json(product_body(ACCOUNT, p)),
             None,
         )
         .await;
     }
-    mount_catalog(&server, ACCOUNT).await;
-    server
+    mount_catalog(server, ACCOUNT).await;
 }
 
 #[tokio::test]
@@ -355,16 +361,7 @@ async fn one_preflight_fetches_each_product_once_for_many_customers() {
         .respond_with(ion_error(404, "NOT_FOUND", "no such product"))
         .mount(&server)
         .await;
-    for p in ["P1", "P2"] {
-        mount_get(
-            &server,
-            path(product_path(ACCOUNT, p)),
-            ok_json(product_body(ACCOUNT, p)),
-            None,
-        )
-        .await;
-    }
-    mount_catalog(&server, ACCOUNT).await;
+    mount_products(&server, &["P1", "P2"]).await;
     let preflight = std::sync::Arc::new(Preflight::new(
         client_with_access(&server, "at-1"),
         RuleSet::builtin(),
