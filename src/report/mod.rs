@@ -339,7 +339,7 @@ pub struct Deselected {
     /// The rule's title.
     pub title: String,
     /// Why it was left out (`left out by --skip`, `not selected by --tag
-    /// nce`, `a customer check: reads customer from ION`).
+    /// nce`, `needs a customer or ION data: reads customer`).
     pub reason: String,
 }
 

@@ -62,7 +62,7 @@ fn only_order_rules_run_and_the_customer_rules_are_named() {
         .iter()
         .find(|d| d["rule"] == "customer-exists")
         .expect("customer-exists named");
-    assert_eq!(exists["reason"], "a customer check: reads customer");
+    assert_eq!(exists["reason"], "needs a customer or ION data: reads customer");
     // The order rule that needs the customer's tenant is left out too.
     assert!(
         left_out
