@@ -336,9 +336,9 @@ Examples:
 
 Evaluates only the rules that read nothing from ION (the order and the
 request); every other rule is left out and named in the report: the
-customer checks were not run, and the verdict line says so.
+checks of the customer and of ION's data were not run, and the verdict line says so.
 
-Exit codes: 0 no order rule failed (customer checks not run), 1 a file is
+Exit codes: 0 no order rule failed (customer and ION checks not run), 1 a file is
 blocked, 2 usage/config/rule-file/order-file error.";
 
 /// `batch` arguments.
