@@ -341,7 +341,7 @@ Examples:
 
 Evaluates only the rules that read nothing from ION (the order and the
 request); every other rule is left out and named in the report: the
-customer checks were not run, and the verdict line says so.";
+checks of the customer and of ION's data were not run, and the verdict line says so.";
 
 /// `batch` arguments.
 #[derive(Debug, Args)]

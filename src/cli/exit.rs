@@ -116,7 +116,7 @@ pub const EXIT_CODES: [ExitCodeDoc; 5] = [
     ExitCodeDoc {
         exit: Exit::Ready,
         help: "ready (batch: every check ready; rules test: every case passed;\n\
-               check-order: no order rule failed, customer checks not run;\n\
+               check-order: no order rule failed, customer and ION checks not run;\n\
                snapshot, auth: done; serve, proxy: stopped by a signal)",
         check: "ready",
         batch: "every check ready",
@@ -128,7 +128,7 @@ pub const EXIT_CODES: [ExitCodeDoc; 5] = [
             "recorded",
             "done",
             "stopped by a signal (SIGTERM, Ctrl-C)",
-            "no order rule failed (customer checks not run)",
+            "no order rule failed (customer and ION checks not run)",
         ],
     },
     ExitCodeDoc {

@@ -339,7 +339,7 @@ pub struct Deselected {
     /// The rule's title.
     pub title: String,
     /// Why it was left out (`left out by --skip`, `not selected by --tag
-    /// nce`, `a customer check: reads customer from ION`).
+    /// nce`, `needs a customer or ION data: reads customer`).
     pub reason: String,
 }
 
@@ -364,7 +364,7 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_customer: Option<NewCustomerSubject>,
     /// For an order-only check (`check-order`): the order file. Its
-    /// `ready` covers the order rules only; customer checks were not run.
+    /// `ready` covers the order rules only; the checks of the customer and of ION's data were not run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_only: Option<OrderOnly>,
     /// For a check of an existing customer: which inputs it had (the order
@@ -535,7 +535,7 @@ impl Report {
     pub fn subject(&self) -> String {
         if let Some(o) = &self.order_only {
             return format!(
-                "order file {} (no customer: customer checks were not run)",
+                "order file {} (no customer: the checks of the customer and of ION's data were not run)",
                 o.file
             );
         }

@@ -23,6 +23,7 @@ mod fault_server;
 mod faults;
 mod hostile_input;
 mod ion_auth;
+mod ion_catalog_fetch;
 mod ion_check;
 mod ion_client;
 mod ion_fetch_plan;
