@@ -380,7 +380,7 @@ fn time_field(name: &str, v: Option<serde_json::Value>) -> Result<Option<Timesta
 fn parse(text: &str) -> Result<Option<StoredTokens>, String> {
     // Editors on Windows start files with a byte-order mark: not part of
     // the token.
-    let trimmed = text.strip_prefix('\u{feff}').unwrap_or(text).trim();
+    let trimmed = text.trim().trim_start_matches('\u{feff}').trim();
     if trimmed.is_empty() {
         return Ok(None);
     }
@@ -478,7 +478,13 @@ mod tests {
 
     #[test]
     fn a_bare_token_is_accepted_with_or_without_a_newline() {
-        for text in ["rt-portal", "rt-portal\n", "  rt-portal\r\n"] {
+        for text in [
+            "rt-portal",
+            "rt-portal\n",
+            "  rt-portal\r\n",
+            "\u{feff}rt-portal\n",
+            " \u{feff} rt-portal",
+        ] {
             let t = parse(text).expect("parses").expect("some");
             assert_eq!(t.refresh_token.expose_secret(), "rt-portal");
             assert!(t.access_token.is_none());

@@ -73,7 +73,7 @@ fn read_token() -> Result<SecretString, CliError> {
     };
     // A byte-order mark (Windows editors, PowerShell pipes) is no part of
     // the token.
-    let token = text.trim_start_matches('\u{feff}').trim();
+    let token = text.trim().trim_start_matches('\u{feff}').trim();
     if token.is_empty() {
         return Err(CliError::Config(
             "no refresh token given: paste it at the prompt or pipe it on stdin".to_owned(),
