@@ -198,16 +198,18 @@ def main():
                 st = srv.stats()
                 # Not counted: the connection of the reset request and the
                 # one of this stats request (urllib does not keep them).
-                rows.append((n, secs, rss, st["connections"] - 2, st["requests"], code))
+                rows.append((n, secs, rss, st["connections"] - 2, st["requests"],
+                             st["product_requests"], code))
     finally:
         srv.stop()
     out.append("## batch at 20 ms latency, --concurrency 64\n")
-    out.append("| customers | wall | checks/s | of ideal 3,200/s | peak RSS | connections | requests |")
-    out.append("|---|---|---|---|---|---|---|")
-    for n, secs, rss, conns, reqs, code in rows:
+    out.append("| customers | wall | checks/s | of ideal 3,200/s | peak RSS | connections | requests "
+               "| product requests (the order has 2 products) |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    for n, secs, rss, conns, reqs, products, code in rows:
         rate = n / secs
         out.append(f"| {n:,} | {secs:.2f} s | {rate:,.0f} | {rate / 3200:.0%} | "
-                   f"{rss / 1024:.1f} MiB | {conns} | {reqs:,} |")
+                   f"{rss / 1024:.1f} MiB | {conns} | {reqs:,} | {products} |")
     print("\n".join(out))
 
 

@@ -16,9 +16,13 @@
 //! - `GET /api/v3/accounts/{a}/customers/{c}/cloudProfiles`: customer 2002's
 //!   cloud profiles;
 //! - `GET /api/v3/accounts/{a}/products/{id}`: the snapshot's product, or 404;
+//! - `GET /api/v3/accounts/{a}/subscriptions?…`: customer 2002's
+//!   subscriptions (every customer has them; no subscription has an id
+//!   asked for by `subscriptionId`);
+//! - `GET /api/v3/accounts/{a}/orders?…`: customer 2002's orders;
 //! - `GET /__stats` (no latency): `{"connections": N, "requests": M,
-//!   "token_requests": T}` counted since start or the last `GET
-//!   /__stats?reset=1`.
+//!   "token_requests": T, "product_requests": P}` counted since start or the
+//!   last `GET /__stats?reset=1`.
 //!
 //! Every other request is a 404 after the latency. Requests are bounded (8 KiB
 //! of headers, 64 KiB of body) and the server stops when stdin closes, so a
@@ -41,12 +45,15 @@ struct Stats {
     connections: AtomicU64,
     requests: AtomicU64,
     token_requests: AtomicU64,
+    product_requests: AtomicU64,
 }
 
 struct Data {
     customer: String,
     profiles: String,
     products: HashMap<String, String>,
+    subscriptions: String,
+    orders: String,
 }
 
 fn usage() -> ! {
@@ -92,6 +99,8 @@ fn load(dir: &std::path::Path) -> std::io::Result<Data> {
     let account = dir.join("accounts/1001");
     let customer = std::fs::read_to_string(account.join("customers/2002.json"))?;
     let profiles = std::fs::read_to_string(account.join("customers/2002/cloudProfiles.json"))?;
+    let subscriptions = std::fs::read_to_string(account.join("customers/2002/subscriptions.json"))?;
+    let orders = std::fs::read_to_string(account.join("customers/2002/orders.json"))?;
     let mut products = HashMap::new();
     for entry in std::fs::read_dir(account.join("products"))? {
         let path = entry?.path();
@@ -103,6 +112,8 @@ fn load(dir: &std::path::Path) -> std::io::Result<Data> {
         customer,
         profiles,
         products,
+        subscriptions,
+        orders,
     })
 }
 
@@ -166,16 +177,18 @@ async fn connection(stream: TcpStream, latency: Duration, stats: &Stats, data: &
         }
         let (status, answer) = if target.starts_with("/__stats") {
             let s = format!(
-                r#"{{"connections":{},"requests":{},"token_requests":{}}}"#,
+                r#"{{"connections":{},"requests":{},"token_requests":{},"product_requests":{}}}"#,
                 stats.connections.load(Ordering::Relaxed),
                 stats.requests.load(Ordering::Relaxed),
                 stats.token_requests.load(Ordering::Relaxed),
+                stats.product_requests.load(Ordering::Relaxed),
             );
             if target.ends_with("reset=1") {
                 // This connection stays counted: it is the one asking.
                 stats.connections.store(1, Ordering::Relaxed);
                 stats.requests.store(0, Ordering::Relaxed);
                 stats.token_requests.store(0, Ordering::Relaxed);
+                stats.product_requests.store(0, Ordering::Relaxed);
             }
             (200, s)
         } else {
@@ -255,10 +268,21 @@ fn route(method: &str, target: &str, stats: &Stats, data: &Data) -> (u16, String
         ("GET", ["api", "v3", "accounts", _, "customers", _, "cloudProfiles"]) => {
             (200, data.profiles.clone())
         }
-        ("GET", ["api", "v3", "accounts", _, "products", id]) => match data.products.get(*id) {
-            Some(p) => (200, p.clone()),
-            None => not_found(),
-        },
+        ("GET", ["api", "v3", "accounts", _, "products", id]) => {
+            stats.product_requests.fetch_add(1, Ordering::Relaxed);
+            match data.products.get(*id) {
+                Some(p) => (200, p.clone()),
+                None => not_found(),
+            }
+        }
+        ("GET", ["api", "v3", "accounts", _, "subscriptions"]) => {
+            if target.contains("subscriptionId=") {
+                (200, r#"{"items":[],"totalCount":"0"}"#.to_owned())
+            } else {
+                (200, data.subscriptions.clone())
+            }
+        }
+        ("GET", ["api", "v3", "accounts", _, "orders"]) => (200, data.orders.clone()),
         _ => not_found(),
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use super::exit::exit_codes_help;
+use super::exit::{HelpFor, exit_codes_help, exit_codes_help_for};
 use super::input::{InputPath, parse_id};
 use crate::report::Severity;
 
@@ -39,6 +39,11 @@ Environment:
   NO_COLOR           disables colour in text output
 
 ";
+
+/// A command's help text followed by its exit codes, from the one table.
+fn with_exit_codes(text: &str, command: HelpFor) -> String {
+    format!("{text}\n\n{}", exit_codes_help_for(command))
+}
 
 /// The text after `--help`'s options: examples, the environment, and the
 /// exit-code table.
@@ -240,7 +245,7 @@ pub enum BatchFormat {
 
 /// `check` arguments.
 #[derive(Debug, Args)]
-#[command(after_help = CHECK_HELP)]
+#[command(after_help = with_exit_codes(CHECK_HELP, HelpFor::Check))]
 pub struct CheckArgs {
     /// Reseller account id.
     #[arg(long, env = "ION_ACCOUNT_ID", value_name = "ID", value_parser = parse_id, allow_negative_numbers = true)]
@@ -302,7 +307,7 @@ pub enum CheckOrderFormat {
 
 /// `check-order` arguments.
 #[derive(Debug, Args)]
-#[command(after_help = CHECK_ORDER_HELP)]
+#[command(after_help = with_exit_codes(CHECK_ORDER_HELP, HelpFor::CheckOrder))]
 pub struct CheckOrderArgs {
     /// Order files (JSON bodies of ION's orders endpoint; `-` reads stdin),
     /// or directories: every `*.json` file in them, recursively, in name
@@ -336,14 +341,11 @@ Examples:
 
 Evaluates only the rules that read nothing from ION (the order and the
 request); every other rule is left out and named in the report: the
-customer checks were not run, and the verdict line says so.
-
-Exit codes: 0 no order rule failed (customer checks not run), 1 a file is
-blocked, 2 usage/config/rule-file/order-file error.";
+checks of the customer and of ION's data were not run, and the verdict line says so.";
 
 /// `batch` arguments.
 #[derive(Debug, Args)]
-#[command(after_help = BATCH_HELP)]
+#[command(after_help = with_exit_codes(BATCH_HELP, HelpFor::Batch))]
 #[command(group = clap::ArgGroup::new("who").required(true).args(["customers", "all"]))]
 pub struct BatchArgs {
     /// Reseller account id.
@@ -414,7 +416,7 @@ pub enum NewCustomerFormat {
 
 /// `check-new-customer` arguments.
 #[derive(Debug, Args)]
-#[command(after_help = NEW_CUSTOMER_HELP)]
+#[command(after_help = with_exit_codes(NEW_CUSTOMER_HELP, HelpFor::NewCustomer))]
 #[command(group = clap::ArgGroup::new("what").required(true).args(["payload", "payloads"]))]
 pub struct NewCustomerArgs {
     /// Reseller account id.
@@ -478,11 +480,7 @@ Examples:
 Checks what ION would refuse: a missing field (400 INVALID_REQUEST), an email
 already in use (412 CUS-CR-001; looked up in this account only), an invalid
 language code (412 CUS-CR-002), non-ISO country and state codes; warns about a
-phone not in international form and an organization already a customer.
-
-Exit codes: 0 ready (every payload ready), 1 blocked (any blocked, none
-indeterminate), 2 usage/config/rule-file/payload-file error, 3 indeterminate
-(a lookup could not be made), 130 --payloads interrupted.";
+phone not in international form and an organization already a customer.";
 
 /// `rules` subcommands.
 #[derive(Debug, Subcommand)]
@@ -614,7 +612,7 @@ pub enum ListFormat {
 
 /// `snapshot` arguments.
 #[derive(Debug, Args)]
-#[command(after_help = SNAPSHOT_HELP)]
+#[command(after_help = with_exit_codes(SNAPSHOT_HELP, HelpFor::Snapshot))]
 pub struct SnapshotArgs {
     /// Reseller account id.
     #[arg(long, env = "ION_ACCOUNT_ID", value_name = "ID", value_parser = parse_id, allow_negative_numbers = true)]
@@ -676,10 +674,7 @@ Examples:
   ion-preflight check --data fixtures/demo --account 1001 --customer 2002 \\
       --order fixtures/orders/nce-order.json
   ion-preflight check --customer 2002 --order order.json --format junit > preflight.xml
-  cat order.json | ion-preflight check --customer 2002 --order - --fail-on warning
-
-Exit codes: 0 ready, 1 blocked, 2 usage/config/rule-file/order-file error,
-3 indeterminate (data could not be fetched).";
+  cat order.json | ion-preflight check --customer 2002 --order - --fail-on warning";
 
 const BATCH_HELP: &str = "\
 Examples:
@@ -688,10 +683,7 @@ Examples:
 
 Reports go to stdout as each check finishes; a summary (counts per verdict,
 most frequent failing rules) goes to stderr. Ctrl-C stops launching checks,
-writes the ones in flight whole, and exits 130; a second Ctrl-C stops at once.
-
-Exit codes: 0 all ready, 1 any blocked (none indeterminate), 2 usage error,
-3 any indeterminate or listing failed, 130 interrupted.";
+writes the ones in flight whole, and exits 130; a second Ctrl-C stops at once.";
 
 const SNAPSHOT_HELP: &str = "\
 Examples:
@@ -701,9 +693,7 @@ Examples:
       --order order.json
 
   ion-preflight snapshot --account 1001 --payload customer.json --out case-4712
-  ion-preflight check-new-customer --data case-4712 --account 1001 --payload customer.json
-
-Exit codes: 0 recorded, 2 usage/config error, 3 ION data could not be fetched.";
+  ion-preflight check-new-customer --data case-4712 --account 1001 --payload customer.json";
 
 const AUTH_HELP: &str = "\
 Examples:
@@ -717,29 +707,24 @@ Examples:
 
 The token file is shared safely by every process naming it: a valid access
 token is reused between runs, and a refresh holds a lock on <file>.lock so
-overlapping runs never present the same refresh token twice.
-
-Exit codes:
-  0  done
-  2  usage or configuration error (no token file, malformed file, bad input)
-  3  ION could not be reached or refused the credentials";
+overlapping runs never present the same refresh token twice.";
 
 /// `auth` subcommands.
 #[derive(Debug, Subcommand)]
-#[command(after_help = AUTH_HELP)]
+#[command(after_help = with_exit_codes(AUTH_HELP, HelpFor::Auth))]
 pub enum AuthCommand {
     /// Store a refresh token from the ION portal in the token file, read from
     /// stdin or a hidden prompt (never from an argument).
-    #[command(after_help = AUTH_HELP)]
+    #[command(after_help = with_exit_codes(AUTH_HELP, HelpFor::Auth))]
     Login(LoginArgs),
     /// Show whether an access token is cached and how long it and the
     /// refresh token remain valid; asks ION when a cached access token can
     /// be checked. Never prints a token.
-    #[command(after_help = AUTH_HELP)]
+    #[command(after_help = with_exit_codes(AUTH_HELP, HelpFor::Auth))]
     Status(StatusArgs),
     /// Refresh now: one POST /oauth/token under the file's lock, the new
     /// tokens written to the file.
-    #[command(after_help = AUTH_HELP)]
+    #[command(after_help = with_exit_codes(AUTH_HELP, HelpFor::Auth))]
     Refresh(RefreshArgs),
 }
 
@@ -788,7 +773,7 @@ mod service_args {
 
     use clap::{Args, ValueEnum};
 
-    use super::{FailOn, IonArgs, RuleArgs};
+    use super::{FailOn, HelpFor, IonArgs, RuleArgs, with_exit_codes};
     use crate::service::DEFAULT_BODY_LIMIT;
 
     const SERVE_HELP: &str = "\
@@ -805,10 +790,7 @@ mod service_args {
     GET /readyz, GET /metrics (docs/serve.md; the contract:
     docs/serve-openapi.yaml). SIGHUP, or a change to a rule file (Linux),
     reloads the rules (kept when the new files do not load); SIGTERM or Ctrl-C stops
-    accepting, finishes the checks in flight and exits 0.
-
-    Exit codes: 0 stopped by a signal, 2 usage/config/rule-file error or the
-    address cannot be listened on.";
+    accepting, finishes the checks in flight and exits 0.";
 
     const PROXY_HELP: &str = "\
     Examples:
@@ -820,10 +802,7 @@ mod service_args {
     POST .../customers (customer creation) are checked first with the caller's
     bearer token. Blocked: answered with ION's 400 envelope, never forwarded. Indeterminate: 503 with Retry-After. Ready:
     forwarded once. --mode audit forwards everything and logs the verdict beside
-    ION's answer (docs/serve.md, \"proxy\").
-
-    Exit codes: 0 stopped by a signal, 2 usage/config/rule-file error or the
-    address cannot be listened on.";
+    ION's answer (docs/serve.md, \"proxy\").";
 
     /// The new-customer rules of `serve` and `proxy` (the order rules are
     /// `--rules`).
@@ -834,14 +813,14 @@ mod service_args {
         #[arg(long = "new-customer-rules", value_name = "FILE")]
         pub new_customer_rules: Vec<PathBuf>,
         /// Leaves builtin:new-customer out (use only the --new-customer-rules
-        /// files).
-        #[arg(long)]
+        /// files, so at least one is required).
+        #[arg(long, requires = "new_customer_rules")]
         pub no_default_new_customer_rules: bool,
     }
 
     /// `serve` arguments.
     #[derive(Debug, Args)]
-    #[command(after_help = SERVE_HELP)]
+    #[command(after_help = with_exit_codes(SERVE_HELP, HelpFor::Serve))]
     pub struct ServeArgs {
         /// The address to listen on (port 0: any free port, printed at start).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
@@ -887,7 +866,7 @@ mod service_args {
 
     /// `proxy` arguments.
     #[derive(Debug, Args)]
-    #[command(after_help = PROXY_HELP)]
+    #[command(after_help = with_exit_codes(PROXY_HELP, HelpFor::Serve))]
     pub struct ProxyArgs {
         /// The address to listen on (port 0: any free port, printed at start).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]

@@ -64,7 +64,8 @@ impl From<Exit> for ExitCode {
 pub struct ExitCodeDoc {
     /// The code.
     pub exit: Exit,
-    /// What it means, as `--help` words it (lines of at most 72 columns).
+    /// What it means, as the top-level `--help` words it (lines of at most
+    /// 72 columns).
     pub help: &'static str,
     /// What it means for `check` (Markdown).
     pub check: &'static str,
@@ -72,18 +73,63 @@ pub struct ExitCodeDoc {
     pub batch: &'static str,
     /// What it means for the other commands (Markdown).
     pub other: &'static str,
+    /// What it means in each command's own `--help`, by [`HelpFor`] (in its
+    /// order); empty where the command never exits with it.
+    pub commands: [&'static str; HelpFor::ALL.len()],
 }
 
-/// Every exit code and what it means: the one table `--help`, the README
-/// and docs/cli.md show.
+/// The commands whose `--help` ends with their own exit codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HelpFor {
+    /// `check`.
+    Check,
+    /// `batch`.
+    Batch,
+    /// `check-new-customer`.
+    NewCustomer,
+    /// `snapshot`.
+    Snapshot,
+    /// `auth` and its subcommands.
+    Auth,
+    /// `serve` and `proxy`.
+    Serve,
+    /// `check-order`.
+    CheckOrder,
+}
+
+impl HelpFor {
+    /// Every command, in the order of [`ExitCodeDoc::commands`].
+    pub const ALL: [HelpFor; 7] = [
+        HelpFor::Check,
+        HelpFor::Batch,
+        HelpFor::NewCustomer,
+        HelpFor::Snapshot,
+        HelpFor::Auth,
+        HelpFor::Serve,
+        HelpFor::CheckOrder,
+    ];
+}
+
+/// Every exit code and what it means: the one table `--help` (the
+/// top-level one and each command's), the README and docs/cli.md show.
 pub const EXIT_CODES: [ExitCodeDoc; 5] = [
     ExitCodeDoc {
         exit: Exit::Ready,
         help: "ready (batch: every check ready; rules test: every case passed;\n\
-               check-order: no order rule failed, customer checks not run)",
+               check-order: no order rule failed, customer and ION checks not run;\n\
+               snapshot, auth: done; serve, proxy: stopped by a signal)",
         check: "ready",
         batch: "every check ready",
-        other: "success; `rules test`: every case passed",
+        other: "success; `rules test`: every case passed; `serve`, `proxy`: stopped by a signal",
+        commands: [
+            "ready",
+            "every check ready",
+            "ready (--payloads: every payload ready)",
+            "recorded",
+            "done",
+            "stopped by a signal (SIGTERM, Ctrl-C)",
+            "no order rule failed (customer and ION checks not run)",
+        ],
     },
     ExitCodeDoc {
         exit: Exit::Blocked,
@@ -92,48 +138,116 @@ pub const EXIT_CODES: [ExitCodeDoc; 5] = [
         check: "blocked: a rule at or above `--fail-on` failed",
         batch: "at least one blocked, none indeterminate",
         other: "`rules test`: a case failed; `check-order`: a file is blocked",
+        commands: [
+            "blocked: a rule at or above --fail-on failed",
+            "at least one blocked, none indeterminate",
+            "blocked (--payloads: at least one blocked, none indeterminate)",
+            "",
+            "",
+            "",
+            "a file is blocked",
+        ],
     },
     ExitCodeDoc {
         exit: Exit::Usage,
-        help: "usage, configuration, rule-file, order-, payload- or customers-file error",
+        help: "usage or configuration error (a missing, malformed or unusable token\n\
+               file too), a rule-, order-, payload- or customers-file error, a\n\
+               --data directory that is no snapshot, a batch with nothing to check",
         check: "usage, configuration (a missing or malformed token file, too), rule-file or order-file error, a `--data` directory that is no snapshot (`check-new-customer`: payload file)",
-        batch: "same, or a bad or empty customers file",
-        other: "same (`rules lint`: an invalid rule file; `auth`: no or an unusable token file; `snapshot`: a directory that cannot be written)",
+        batch: "same, or a bad or empty customers file, or a listing with nothing to check",
+        other: "same (`rules lint`: an invalid rule file; `auth`: no or an unusable token file; `snapshot`: a directory that cannot be written; `serve`, `proxy`: an address that cannot be listened on)",
+        commands: [
+            "usage or configuration error (a missing, malformed or unusable token\n\
+             file too), a rule-file or order-file error, a --data directory that\n\
+             is no snapshot",
+            "usage or configuration error (a missing, malformed or unusable token\n\
+             file too), a rule-, order- or customers-file error (an empty\n\
+             customers file too), a --data directory that is no snapshot, a\n\
+             listing with nothing to check",
+            "usage or configuration error, a rule-file or payload-file error, a\n\
+             --data directory that is no snapshot",
+            "usage or configuration error, a rule-file or order-file error, a\n\
+             directory that cannot be written",
+            "usage or configuration error (no token file, a malformed or unusable\n\
+             token file, bad input)",
+            "usage, configuration or rule-file error, or the address cannot be\n\
+             listened on",
+            "usage or configuration error, a rule-file or order-file error",
+        ],
     },
     ExitCodeDoc {
         exit: Exit::Indeterminate,
         help: "indeterminate: data needed by a blocking rule could not be fetched\n\
                (batch: at least one indeterminate, listing customers failed, or\n\
-               ION rejected the credentials)",
+               ION rejected the credentials or a refresh failed; snapshot, auth:\n\
+               ION could not be reached, answered an error status or refused\n\
+               the credentials)",
         check: "indeterminate: data a blocking rule needs could not be fetched",
-        batch: "at least one indeterminate, listing customers failed, or ION rejected the credentials (the batch stops)",
-        other: "`snapshot`, `auth`: ION could not be reached, refused the credentials or failed",
+        batch: "at least one indeterminate, listing customers failed, or ION rejected the credentials or a refresh failed (the batch stops)",
+        other: "`snapshot`, `auth`: ION could not be reached, answered an error status (a 404 too) or refused the credentials",
+        commands: [
+            "indeterminate: data a blocking rule needs could not be fetched",
+            "at least one indeterminate, listing customers failed, or ION\n\
+             rejected the credentials or a refresh failed (the batch stops)",
+            "indeterminate: a lookup could not be made (--payloads: also when\n\
+             ION rejected the credentials or a refresh failed; the run stops)",
+            "ION data could not be fetched (ION unreachable, an error status,\n\
+             the credentials refused)",
+            "ION could not be reached, answered an error status (a 404 too), or\n\
+             rejected a token",
+            "",
+            "",
+        ],
     },
     ExitCodeDoc {
         exit: Exit::Interrupted,
         help: "batch interrupted by Ctrl-C (finished reports were written whole)",
         check: "—",
         batch: "interrupted by Ctrl-C",
-        other: "—",
+        other: "`check-new-customer --payloads`: interrupted by Ctrl-C",
+        commands: [
+            "",
+            "interrupted by Ctrl-C (finished reports were written whole)",
+            "--payloads interrupted by Ctrl-C (finished reports were written\n\
+             whole)",
+            "",
+            "",
+            "",
+            "",
+        ],
     },
 ];
 
-/// The exit-code table as it ends `--help`.
-pub fn exit_codes_help() -> String {
+/// Renders `(code, text)` rows as an `Exit codes:` block.
+fn exit_block(rows: impl Iterator<Item = (u8, &'static str)>) -> String {
     let mut s = String::from("Exit codes:");
-    for row in EXIT_CODES {
-        let mut lines = row.help.lines();
-        let _ = write!(
-            s,
-            "\n  {:<4} {}",
-            row.exit.code(),
-            lines.next().unwrap_or_default()
-        );
+    for (code, text) in rows {
+        let mut lines = text.lines();
+        let _ = write!(s, "\n  {code:<4} {}", lines.next().unwrap_or_default());
         for line in lines {
             let _ = write!(s, "\n       {}", line.trim_start());
         }
     }
     s
+}
+
+/// The exit-code table as it ends `--help`.
+pub fn exit_codes_help() -> String {
+    exit_block(EXIT_CODES.iter().map(|row| (row.exit.code(), row.help)))
+}
+
+/// The exit codes of one command, as they end its `--help`.
+pub fn exit_codes_help_for(command: HelpFor) -> String {
+    let i = HelpFor::ALL
+        .iter()
+        .position(|c| *c == command)
+        .unwrap_or_default();
+    exit_block(
+        EXIT_CODES
+            .iter()
+            .filter(|row| !row.commands[i].is_empty())
+            .map(|row| (row.exit.code(), row.commands[i])),
+    )
 }
 
 /// The exit-code table in Markdown, as the README and docs/cli.md show it.
@@ -200,13 +314,16 @@ pub enum CliError {
         source: SourceError,
     },
     /// ION definitely rejected the credentials (after the one refresh the
-    /// client may try): `batch` stops launching checks.
+    /// client may try), or the refresh failed: `batch` and
+    /// `check-new-customer --payloads` stop launching checks.
     #[error(
-        "{cause}; the batch stopped: no further customer was checked (the reports written are whole)"
+        "{cause}; the batch stopped: no further {what} was checked (the reports written are whole)"
     )]
     CredentialsRejected {
         /// ION's rejection, as the client reported it.
         cause: String,
+        /// What the batch checks (`customer`, `payload`).
+        what: &'static str,
     },
     /// A configuration problem the command line itself finds (a bad
     /// environment variable, no token file named, …).
@@ -407,6 +524,49 @@ mod tests {
             }
         }
         assert!(seen >= 5, "{seen} subcommands document exit codes");
+    }
+
+    /// Each command's `--help` ends with its rows of the one table, and
+    /// every text fits a terminal.
+    #[test]
+    fn each_commands_help_ends_with_its_rows_of_the_table() {
+        use clap::CommandFactory;
+        let mut cli = crate::cli::Cli::command();
+        cli.build();
+        let mut names: Vec<(&[&str], HelpFor)> = vec![
+            (&["check"], HelpFor::Check),
+            (&["batch"], HelpFor::Batch),
+            (&["check-new-customer"], HelpFor::NewCustomer),
+            (&["snapshot"], HelpFor::Snapshot),
+            (&["auth"], HelpFor::Auth),
+            (&["auth", "login"], HelpFor::Auth),
+            (&["auth", "status"], HelpFor::Auth),
+            (&["auth", "refresh"], HelpFor::Auth),
+            (&["check-order"], HelpFor::CheckOrder),
+        ];
+        if cfg!(feature = "serve") {
+            names.push((&["serve"], HelpFor::Serve));
+            names.push((&["proxy"], HelpFor::Serve));
+        }
+        for (path, command) in names {
+            let mut sub = &cli;
+            for name in path {
+                sub = sub.find_subcommand(name).expect("a subcommand");
+            }
+            let help = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            let block = exit_codes_help_for(command);
+            assert!(help.ends_with(&block), "{path:?}:\n{help}");
+            assert!(block.lines().all(|l| l.len() <= 80), "{block}");
+            assert_eq!(help.matches("Exit codes:").count(), 1, "{path:?}");
+        }
+        // Every code a command's column names is one the command can exit
+        // with, and the first row (0) is there for every command.
+        for (i, _) in HelpFor::ALL.iter().enumerate() {
+            assert!(!EXIT_CODES[0].commands[i].is_empty());
+        }
     }
 
     #[test]

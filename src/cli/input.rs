@@ -15,6 +15,10 @@ pub fn parse_id(s: &str) -> Result<u64, String> {
         && !rest.is_empty()
         && rest.bytes().all(|b| b.is_ascii_digit())
     {
+        // `-0` is no negative number: it is 0.
+        if rest.bytes().all(|b| b == b'0') {
+            return Err(format!("{t} is 0: ids start at 1"));
+        }
         return Err(format!(
             "{t} is negative: ids are positive integers, e.g. 2002"
         ));
@@ -61,14 +65,15 @@ impl InputPath {
         }
     }
 
-    pub(crate) fn read(&self) -> std::io::Result<String> {
+    /// The input's bytes.
+    pub(crate) fn read_bytes(&self) -> std::io::Result<Vec<u8>> {
         match self {
             InputPath::Stdin => {
-                let mut s = String::new();
-                std::io::stdin().read_to_string(&mut s)?;
-                Ok(s)
+                let mut b = Vec::new();
+                std::io::stdin().read_to_end(&mut b)?;
+                Ok(b)
             }
-            InputPath::File(p) => std::fs::read_to_string(p),
+            InputPath::File(p) => std::fs::read(p),
         }
     }
 
@@ -117,6 +122,26 @@ pub enum OrderFileError {
     },
 }
 
+/// `bytes` as text, without a leading UTF-8 byte-order mark (Windows
+/// editors write one); or the 1-based line and column of the first byte
+/// that is not UTF-8.
+pub(crate) fn utf8_text(bytes: Vec<u8>) -> Result<String, (usize, usize)> {
+    let bytes = match bytes.strip_prefix(b"\xef\xbb\xbf") {
+        Some(rest) => rest.to_vec(),
+        None => bytes,
+    };
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        let start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&valid[start..]).chars().count() + 1;
+        (line, column)
+    })
+}
+
+/// The message for text that is not UTF-8.
+pub(crate) const NOT_UTF8: &str = "not valid UTF-8 (save the file as UTF-8)";
+
 /// Reads and parses an order body.
 pub fn read_order(input: &InputPath) -> Result<Value, OrderFileError> {
     read_order_text(input).map(|(value, _)| value)
@@ -126,15 +151,22 @@ pub fn read_order(input: &InputPath) -> Result<Value, OrderFileError> {
 /// at their lines).
 pub fn read_order_text(input: &InputPath) -> Result<(Value, String), OrderFileError> {
     let path = input.display();
-    let text = input.read().map_err(|source| OrderFileError::Read {
+    let bytes = input.read_bytes().map_err(|source| OrderFileError::Read {
         path: path.clone(),
         source,
+    })?;
+    let text = utf8_text(bytes).map_err(|(line, column)| OrderFileError::Syntax {
+        path: path.clone(),
+        line,
+        column,
+        message: NOT_UTF8.to_owned(),
     })?;
     parse_order(&path, &text).map(|v| (v, text))
 }
 
 /// Parses an order body read from `path`.
 pub fn parse_order(path: &str, text: &str) -> Result<Value, OrderFileError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let value: Value = serde_json::from_str(text).map_err(|e| {
         let full = e.to_string();
         // serde_json appends " at line L column C"; we say it ourselves.
@@ -240,34 +272,61 @@ fn bad_lines_message(path: &str, lines: &[BadLine], more: usize) -> String {
 /// every bad line is reported at once (up to [`MAX_BAD_LINES`]).
 pub fn read_customers(input: &InputPath) -> Result<Vec<u64>, CustomersFileError> {
     let path = input.display();
-    let text = input.read().map_err(|source| CustomersFileError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    parse_customers(&path, &text)
+    let bytes = input
+        .read_bytes()
+        .map_err(|source| CustomersFileError::Read {
+            path: path.clone(),
+            source,
+        })?;
+    parse_customer_bytes(&path, &bytes)
 }
 
 /// Parses a customers file read from `path`.
+#[cfg(test)]
 pub fn parse_customers(path: &str, text: &str) -> Result<Vec<u64>, CustomersFileError> {
+    parse_customer_bytes(path, text.as_bytes())
+}
+
+/// Parses a customers file's bytes: line by line, so that a byte that is
+/// not UTF-8 in a comment (a Latin-1 name, say) is ignored with the
+/// comment, and one in an id is reported with its line.
+fn parse_customer_bytes(path: &str, bytes: &[u8]) -> Result<Vec<u64>, CustomersFileError> {
     // Excel and Windows editors start UTF-8 files with a byte-order mark.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let mut ids = Vec::new();
     let mut bad = Vec::new();
     let mut more = 0usize;
-    for (i, line) in text.lines().enumerate() {
-        let t = match line.find('#') {
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    if lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    for (i, line) in lines.into_iter().enumerate() {
+        let id_part = match line.iter().position(|&b| b == b'#') {
             Some(at) => &line[..at],
             None => line,
-        }
-        .trim();
-        if t.is_empty() {
-            continue;
-        }
-        match parse_id(t) {
+        };
+        let parsed = match std::str::from_utf8(id_part) {
+            Ok(text) => {
+                let t = text.trim();
+                if t.is_empty() {
+                    continue;
+                }
+                parse_id(t).map_err(|reason| (t.chars().take(40).collect(), reason))
+            }
+            Err(_) => Err((
+                String::from_utf8_lossy(id_part)
+                    .trim()
+                    .chars()
+                    .take(40)
+                    .collect(),
+                NOT_UTF8.to_owned(),
+            )),
+        };
+        match parsed {
             Ok(id) => ids.push(id),
-            Err(reason) if bad.len() < MAX_BAD_LINES => bad.push(BadLine {
+            Err((text, reason)) if bad.len() < MAX_BAD_LINES => bad.push(BadLine {
                 line: i + 1,
-                text: t.chars().take(40).collect(),
+                text,
                 reason,
             }),
             Err(_) => more += 1,

@@ -18,8 +18,8 @@ use clap::{CommandFactory, FromArgMatches};
 
 pub use args::Cli;
 pub use exit::{
-    CliError, EXIT_CODES, Exit, ExitCodeDoc, NO_CREDENTIALS, exit_code, exit_codes_help,
-    exit_codes_markdown,
+    CliError, EXIT_CODES, Exit, ExitCodeDoc, HelpFor, NO_CREDENTIALS, exit_code, exit_codes_help,
+    exit_codes_help_for, exit_codes_markdown,
 };
 
 /// Runs the command line with the process's arguments and returns its exit

@@ -59,6 +59,8 @@ pub enum PayloadFileError {
 /// Parses one payload read from `path`; `first_line` is the file line the
 /// text starts on (1 for a whole file).
 pub fn parse_payload(path: &str, text: &str, first_line: usize) -> Result<Value, PayloadFileError> {
+    // Windows editors start a file with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let value: Value = serde_json::from_str(text).map_err(|e| {
         let full = e.to_string();
         // serde_json appends " at line L column C"; we say it ourselves.
@@ -91,10 +93,19 @@ pub fn parse_payload(path: &str, text: &str, first_line: usize) -> Result<Value,
 /// Reads and parses the one payload of `--payload`.
 pub fn read_payload(input: &InputPath) -> Result<Value, PayloadFileError> {
     let path = input.display();
-    let text = input.read().map_err(|source| PayloadFileError::Read {
-        path: path.clone(),
-        source,
-    })?;
+    let bytes = input
+        .read_bytes()
+        .map_err(|source| PayloadFileError::Read {
+            path: path.clone(),
+            source,
+        })?;
+    let text =
+        crate::cli::input::utf8_text(bytes).map_err(|(line, column)| PayloadFileError::Syntax {
+            path: path.clone(),
+            line,
+            column,
+            message: crate::cli::input::NOT_UTF8.to_owned(),
+        })?;
     parse_payload(&path, &text, 1)
 }
 
@@ -188,9 +199,18 @@ pub fn payload_lines(
                 }
                 Err(source) => {
                     s.done = true;
-                    let e = PayloadFileError::Read {
-                        path: s.path.clone(),
-                        source,
+                    let e = if source.kind() == std::io::ErrorKind::InvalidData {
+                        PayloadFileError::Syntax {
+                            path: s.path.clone(),
+                            line: usize::try_from(s.line).unwrap_or(usize::MAX),
+                            column: 1,
+                            message: crate::cli::input::NOT_UTF8.to_owned(),
+                        }
+                    } else {
+                        PayloadFileError::Read {
+                            path: s.path.clone(),
+                            source,
+                        }
                     };
                     return Some((Err(e), s));
                 }

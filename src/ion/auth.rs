@@ -38,6 +38,19 @@ struct Cached {
     token: SecretString,
     /// `None`: a token given by the caller, used until ION rejects it.
     use_until: Option<Instant>,
+    /// Which access token of this process it is (see [`Grant::generation`]).
+    generation: u64,
+}
+
+/// An access token handed to a request.
+pub(crate) struct Grant {
+    pub(crate) token: SecretString,
+    /// Counts the access tokens this process used, in the order it adopted
+    /// them: a rejection of a token older than one ION accepted is the
+    /// token's age, not a verdict on the credentials.
+    pub(crate) generation: u64,
+    /// The `POST /oauth/validateAccess` a refresh left to do, if any.
+    pub(crate) owed: Option<PendingValidation>,
 }
 
 struct State {
@@ -49,6 +62,13 @@ struct State {
     rejected: Option<SecretString>,
     /// Whether the near-expiry warning was given.
     warned: bool,
+    /// A refresh token whose `POST /oauth/token` failed in this process, and
+    /// how: it is never presented again (it is single-use, and ION may have
+    /// spent it on a request whose answer was lost), every later caller
+    /// gets the same failure.
+    failed: Option<(SecretString, IonError)>,
+    /// The generation the next adopted access token gets.
+    next_generation: u64,
 }
 
 /// The token lifecycle: cached access token, single-flight refresh within
@@ -60,6 +80,11 @@ pub(crate) struct Auth {
     initial_refresh: Option<SecretString>,
     /// How long before expiry an access token stops being used.
     margin: Duration,
+    /// The first failed refresh of this process, as a message (see
+    /// [`Auth::refresh_failure`]).
+    refresh_failure: std::sync::OnceLock<String>,
+    /// The newest generation of access token ION has accepted (0: none).
+    accepted: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Auth {
@@ -103,15 +128,41 @@ impl Auth {
                 access: access.map(|token| Cached {
                     token,
                     use_until: None,
+                    generation: 1,
                 }),
                 unsaved: None,
                 rejected: None,
                 warned: false,
+                failed: None,
+                next_generation: 2,
             }),
             store,
             initial_refresh,
             margin: ACCESS_TOKEN_MARGIN,
+            refresh_failure: std::sync::OnceLock::new(),
+            accepted: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// The first refresh of this process that failed, as a message: every
+    /// later request needing a refresh fails the same way (the refresh token
+    /// is not presented twice), so a caller checking many customers stops.
+    pub(crate) fn refresh_failure(&self) -> Option<&str> {
+        self.refresh_failure.get().map(String::as_str)
+    }
+
+    /// Records that ION accepted the access token of `generation` (it
+    /// answered a request made with it other than by rejecting it).
+    pub(crate) fn accepted(&self, generation: u64) {
+        self.accepted
+            .fetch_max(generation, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether ION accepted the access token of `generation` or a newer one:
+    /// then a rejection of it means it expired or was superseded, and
+    /// another refresh is worth it.
+    pub(crate) fn was_accepted(&self, generation: u64) -> bool {
+        self.accepted.load(std::sync::atomic::Ordering::Relaxed) >= generation
     }
 
     /// Whether a rejected access token can be replaced by refreshing.
@@ -130,34 +181,30 @@ impl Auth {
     /// [`finish_validation`](Auth::finish_validation) *concurrently* with
     /// the request it needed the token for (the validation does not gate
     /// any request, so a refreshing check costs two round trips, not three).
-    pub(crate) async fn access_token(
-        &self,
-        target: &RefreshTarget<'_>,
-    ) -> Result<(SecretString, Option<PendingValidation>), IonError> {
+    pub(crate) async fn access_token(&self, target: &RefreshTarget<'_>) -> Result<Grant, IonError> {
         self.obtain(target, false).await
     }
 
     /// Refreshes now, whatever the cached access token (`auth refresh`),
     /// and asks ION how long the new refresh token lasts when that is due.
     pub(crate) async fn force_refresh(&self, target: &RefreshTarget<'_>) -> Result<(), IonError> {
-        let (_, pending) = self.obtain(target, true).await?;
-        if let Some(pending) = pending {
+        if let Some(pending) = self.obtain(target, true).await?.owed {
             self.finish_validation(pending, target).await;
         }
         Ok(())
     }
 
-    async fn obtain(
-        &self,
-        target: &RefreshTarget<'_>,
-        force: bool,
-    ) -> Result<(SecretString, Option<PendingValidation>), IonError> {
+    async fn obtain(&self, target: &RefreshTarget<'_>, force: bool) -> Result<Grant, IonError> {
         let mut state = self.state.lock().await;
         if !force
             && let Some(cached) = &state.access
             && cached.use_until.is_none_or(|t| Instant::now() < t)
         {
-            return Ok((cached.token.clone(), None));
+            return Ok(Grant {
+                token: cached.token.clone(),
+                generation: cached.generation,
+                owed: None,
+            });
         }
         // A previous refresh succeeded but its tokens could not be saved:
         // save them now, before using the access token.
@@ -165,8 +212,12 @@ impl Auth {
             self.save(&pending)?;
             state.unsaved = None;
             if !force && let Some(token) = self.usable(&pending, &state) {
-                self.adopt(&mut state, &pending, token.clone(), self.margin);
-                return Ok((token, None));
+                let generation = self.adopt(&mut state, &pending, token.clone(), self.margin);
+                return Ok(Grant {
+                    token,
+                    generation,
+                    owed: None,
+                });
             }
         }
         let Some(store) = self.store.clone() else {
@@ -179,8 +230,12 @@ impl Auth {
             && let Some(token) = self.usable(&tokens, &state)
         {
             tracing::debug!("using the access token from the token store");
-            self.adopt(&mut state, &tokens, token.clone(), self.margin);
-            return Ok((token, None));
+            let generation = self.adopt(&mut state, &tokens, token.clone(), self.margin);
+            return Ok(Grant {
+                token,
+                generation,
+                owed: None,
+            });
         }
         let lock = {
             let store = store.clone();
@@ -201,15 +256,38 @@ impl Auth {
         {
             tracing::debug!("another process refreshed meanwhile; using its access token");
             drop(lock);
-            self.adopt(&mut state, tokens, token.clone(), self.margin);
-            return Ok((token, None));
+            let generation = self.adopt(&mut state, tokens, token.clone(), self.margin);
+            return Ok(Grant {
+                token,
+                generation,
+                owed: None,
+            });
         }
         let refresh_token = current
             .as_ref()
             .map(|t| t.refresh_token.clone())
             .or_else(|| self.initial_refresh.clone())
             .ok_or(IonError::NoCredentials)?;
-        let got = oauth::refresh(&refresh_token, target).await?;
+        // Single flight for failures too: a refresh token whose refresh
+        // failed is not presented a second time by this process.
+        if let Some((spent, error)) = &state.failed
+            && same(spent, &refresh_token)
+        {
+            tracing::debug!(
+                "the token refresh failed earlier in this run; not presenting the refresh token again"
+            );
+            return Err(error.duplicate());
+        }
+        let got = match oauth::refresh(&refresh_token, target).await {
+            Ok(got) => got,
+            Err(e) => {
+                let _ = self.refresh_failure.set(format!(
+                    "{e} (the refresh token is single-use, so this run does not present it again)"
+                ));
+                state.failed = Some((refresh_token, e.duplicate()));
+                return Err(e);
+            }
+        };
         let now = Timestamp::now();
         let tokens = StoredTokens {
             refresh_obtained_at: if got.refresh.is_some() {
@@ -238,8 +316,12 @@ impl Auth {
                 access: got.access.clone(),
             });
         let margin = self.margin.min(got.expires_in / 2);
-        self.adopt(&mut state, &tokens, got.access.clone(), margin);
-        Ok((got.access, pending))
+        let generation = self.adopt(&mut state, &tokens, got.access.clone(), margin);
+        Ok(Grant {
+            token: got.access,
+            generation,
+            owed: pending,
+        })
     }
 
     /// Runs the `POST /oauth/validateAccess` a refresh left to do: records
@@ -278,17 +360,21 @@ impl Auth {
         tokens: &StoredTokens,
         token: SecretString,
         margin: Duration,
-    ) {
+    ) -> u64 {
         let now = Timestamp::now();
         let left = tokens
             .access_expires_at
             .and_then(|at| Duration::try_from(at.duration_since(now)).ok())
             .unwrap_or_default();
+        let generation = state.next_generation;
+        state.next_generation += 1;
         state.access = Some(Cached {
             token,
             use_until: Some(Instant::now() + left.saturating_sub(margin)),
+            generation,
         });
         warn_if_expiring(&mut state.warned, tokens.refresh_expires_at, now);
+        generation
     }
 
     /// Records what `POST /oauth/validateAccess` said about `access`'s

@@ -38,6 +38,18 @@ const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// failure). The service's metrics count ION requests through it.
 pub type RequestObserver = Arc<dyn Fn(&Endpoint, Option<u16>) + Send + Sync>;
 
+/// What [`IonClient::check_credentials`] found.
+#[derive(Debug)]
+pub enum CredentialCheck {
+    /// ION accepted the access token; how long the tokens last.
+    Valid(AccessValidity),
+    /// ION did not say (the validation failed in a way that says nothing
+    /// about the credentials); checks may well work.
+    Unconfirmed(IonError),
+    /// No usable access token can be obtained, or ION definitely refused it.
+    Unusable(IonError),
+}
+
 /// A client for ION v3. Cheap to clone (shares one connection pool and one
 /// token cache); safe to use from many tasks at once.
 #[derive(Clone)]
@@ -161,6 +173,22 @@ impl IonClientBuilder {
         if let Some(path) = var("ION_TOKEN_FILE") {
             builder = builder.token_store(Arc::new(TokenFile::new(PathBuf::from(path))));
         }
+        builder.tuning_from_vars(var)
+    }
+
+    /// Applies the request tuning of the environment only
+    /// (`ION_REQUEST_TIMEOUT`, `ION_MAX_ATTEMPTS`, `ION_RETRY_BACKOFF`), not
+    /// its credentials or base URL: for a front end that brings its own
+    /// credentials (`ion-preflight auth` uses the token file it names).
+    pub fn tuning_from_env(self) -> Result<IonClientBuilder, IonError> {
+        self.tuning_from_vars(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    fn tuning_from_vars(
+        self,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<IonClientBuilder, IonError> {
+        let mut builder = self;
         if let Some(v) = var("ION_REQUEST_TIMEOUT") {
             builder = builder.request_timeout(parse_duration("ION_REQUEST_TIMEOUT", &v)?);
         }
@@ -680,10 +708,35 @@ impl IonClient {
     pub async fn validate_access(&self) -> Result<AccessValidity, IonError> {
         let target = self.refresh_target();
         // A validation a refresh left to do would ask the same question.
-        let (token, _owed) = self.inner.auth.access_token(&target).await?;
+        let token = self.inner.auth.access_token(&target).await?.token;
         let validity = super::oauth::validate(&target, &token).await?;
         self.inner.auth.record_validity(&token, &validity).await;
         Ok(validity)
+    }
+
+    /// Whether this client's own credentials are usable, for a readiness
+    /// probe: [`CredentialCheck::Unusable`] only when no access token can be
+    /// obtained (the refresh failed or was refused, no credentials, the
+    /// token store failed) or ION refused one that nothing can replace;
+    /// any other failure of `POST /oauth/validateAccess` (a 404 from a
+    /// proxy, a 5xx, a timeout, a 401 for an access token a refresh can
+    /// replace) says nothing definite and is [`CredentialCheck::Unconfirmed`].
+    pub async fn check_credentials(&self) -> CredentialCheck {
+        let target = self.refresh_target();
+        let token = match self.inner.auth.access_token(&target).await {
+            Ok(grant) => grant.token,
+            Err(e) => return CredentialCheck::Unusable(e),
+        };
+        match super::oauth::validate(&target, &token).await {
+            Ok(validity) => {
+                self.inner.auth.record_validity(&token, &validity).await;
+                CredentialCheck::Valid(validity)
+            }
+            Err(e @ IonError::TokenRejected { .. }) if !self.inner.auth.can_refresh() => {
+                CredentialCheck::Unusable(e)
+            }
+            Err(e) => CredentialCheck::Unconfirmed(e),
+        }
     }
 
     /// Refreshes the access token now, whether or not the cached one is
@@ -733,15 +786,20 @@ impl IonClient {
         }
     }
 
-    /// Why ION definitely rejected this client's credentials, once it has:
-    /// the refresh token refused (`invalid_grant`), or an access token
-    /// refused when there is nothing to refresh it with. (A request refused
-    /// right after a successful refresh is not counted: the refresh just
-    /// showed the credentials work.) Every later request would be
-    /// refused too, so a caller checking many customers stops (`batch`
-    /// does).
+    /// Why this client's credentials cannot be used any more in this run,
+    /// once that is known: ION definitely rejected them (the refresh token
+    /// refused, an access token refused when there is nothing to refresh it
+    /// with, or the access token obtained by the one refresh a rejected
+    /// token gets refused too), or a refresh failed (its single-use refresh
+    /// token is not presented again, so every later refresh fails the same
+    /// way). Every later request would fail too, so a caller checking many
+    /// customers stops (`batch` and `check-new-customer --payloads` do).
     pub fn credentials_rejected(&self) -> Option<&str> {
-        self.inner.rejection.get().map(String::as_str)
+        self.inner
+            .rejection
+            .get()
+            .map(String::as_str)
+            .or_else(|| self.inner.auth.refresh_failure())
     }
 
     /// Records a definite rejection (see [`IonClient::credentials_rejected`]).
@@ -763,29 +821,43 @@ impl IonClient {
         let target = self.refresh_target();
         let mut refreshed = false;
         loop {
-            let (token, owed) = self
+            let grant = self
                 .inner
                 .auth
                 .access_token(&target)
                 .await
                 .map_err(|e| self.definitely_rejected(e))?;
-            let request = self.get_with_retries(url, endpoint, &token);
-            let result = match owed {
+            let request = self.get_with_retries(url, endpoint, &grant.token);
+            let result = match grant.owed {
                 Some(owed) => {
                     let validation = self.inner.auth.finish_validation(owed, &target);
                     futures::future::join(request, validation).await.0
                 }
                 None => request.await,
             };
+            match &result {
+                Ok(_) | Err(IonError::NotFound { .. } | IonError::PermissionDenied { .. }) => {
+                    self.inner.auth.accepted(grant.generation);
+                }
+                Err(_) => {}
+            }
             match result {
                 Err(IonError::TokenRejected { .. })
                     if !refreshed && self.inner.auth.can_refresh() =>
                 {
                     tracing::debug!(path = %endpoint.path, "ION rejected the access token; refreshing once");
-                    self.inner.auth.invalidate(&token).await;
+                    self.inner.auth.invalidate(&grant.token).await;
                     refreshed = true;
                 }
-                Err(e) if !refreshed && !self.inner.auth.can_refresh() => {
+                // A refusal of a token nothing can replace, or of the token
+                // the one refresh obtained when ION never accepted it, is
+                // definite. (A token ION had accepted, or one older than a
+                // token it accepted, may simply have expired during a long
+                // run: that request fails, the credentials are not judged.)
+                Err(e @ IonError::TokenRejected { .. })
+                    if !self.inner.auth.can_refresh()
+                        || !self.inner.auth.was_accepted(grant.generation) =>
+                {
                     return Err(self.definitely_rejected(e));
                 }
                 other => return other,
@@ -1051,6 +1123,12 @@ mod tests {
             c.url(&["api", "v3", "accounts", "1", "products", "a/b c"])
                 .as_str(),
             "https://proxy.example/ion/api/v3/accounts/1/products/a%2Fb%20c"
+        );
+        // A percent-encoded dot segment stays one literal segment.
+        assert_eq!(
+            c.url(&["api", "v3", "accounts", "1", "products", "%2e%2E"])
+                .path(),
+            "/ion/api/v3/accounts/1/products/%252e%252E"
         );
     }
 

@@ -225,6 +225,84 @@ impl IonError {
         self
     }
 
+    /// The same error again, for every caller waiting on one failed
+    /// refresh. Variants holding an I/O error (the token store's) become
+    /// [`IonError::Config`] with the same text.
+    pub(crate) fn duplicate(&self) -> IonError {
+        match self {
+            IonError::NotFound { endpoint, message } => IonError::NotFound {
+                endpoint: endpoint.clone(),
+                message: message.clone(),
+            },
+            IonError::PermissionDenied { endpoint, message } => IonError::PermissionDenied {
+                endpoint: endpoint.clone(),
+                message: message.clone(),
+            },
+            IonError::TokenRejected { endpoint, message } => IonError::TokenRejected {
+                endpoint: endpoint.clone(),
+                message: message.clone(),
+            },
+            IonError::RateLimited {
+                endpoint,
+                attempts,
+                retry_after,
+            } => IonError::RateLimited {
+                endpoint: endpoint.clone(),
+                attempts: *attempts,
+                retry_after: *retry_after,
+            },
+            IonError::Server {
+                endpoint,
+                status,
+                message,
+                attempts,
+            } => IonError::Server {
+                endpoint: endpoint.clone(),
+                status: *status,
+                message: message.clone(),
+                attempts: *attempts,
+            },
+            IonError::Rejected {
+                endpoint,
+                status,
+                message,
+            } => IonError::Rejected {
+                endpoint: endpoint.clone(),
+                status: *status,
+                message: message.clone(),
+            },
+            IonError::Timeout {
+                endpoint,
+                timeout,
+                attempts,
+            } => IonError::Timeout {
+                endpoint: endpoint.clone(),
+                timeout: *timeout,
+                attempts: *attempts,
+            },
+            IonError::Unreachable {
+                endpoint,
+                detail,
+                attempts,
+            } => IonError::Unreachable {
+                endpoint: endpoint.clone(),
+                detail: detail.clone(),
+                attempts: *attempts,
+            },
+            IonError::MalformedResponse { endpoint, excerpt } => IonError::MalformedResponse {
+                endpoint: endpoint.clone(),
+                excerpt: excerpt.clone(),
+            },
+            IonError::InvalidBaseUrl { url, reason } => IonError::InvalidBaseUrl {
+                url: url.clone(),
+                reason: reason.clone(),
+            },
+            IonError::NoCredentials => IonError::NoCredentials,
+            IonError::NoRefreshToken => IonError::NoRefreshToken,
+            other => IonError::Config(other.to_string()),
+        }
+    }
+
     /// Sets the attempt count on the variants that carry one.
     pub(crate) fn with_attempts(mut self, n: u32) -> Self {
         match &mut self {

@@ -31,7 +31,8 @@ pub use auth::{ACCESS_TOKEN_MARGIN, REFRESH_EXPIRY_WARNING};
 #[cfg(feature = "serve")]
 pub(crate) use client::parse_duration;
 pub use client::{
-    DEFAULT_BASE_URL, IonClient, IonClientBuilder, RequestObserver, validate_base_url,
+    CredentialCheck, DEFAULT_BASE_URL, IonClient, IonClientBuilder, RequestObserver,
+    validate_base_url,
 };
 pub use error::{Endpoint, IonError};
 pub use new_customer::CreateCustomerRequest;

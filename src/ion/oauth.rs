@@ -57,13 +57,13 @@ pub(crate) async fn refresh(
             .await;
         let span = tracing::Span::current();
         span.record("duration_ms", started.elapsed().as_millis() as u64);
-        let response = result.map_err(|e| transport_error(&endpoint, &e, target.timeout))?;
+        let response = result.map_err(|e| failed(&endpoint, &e, target.timeout))?;
         let status = response.status();
         span.record("status", status.as_u16());
         let body = response
             .bytes()
             .await
-            .map_err(|e| transport_error(&endpoint, &e, target.timeout))?;
+            .map_err(|e| failed(&endpoint, &e, target.timeout))?;
         if !status.is_success() {
             let message = message_from_body(&body, true);
             tracing::debug!(status = status.as_u16(), "ION refused the token refresh");
@@ -145,15 +145,18 @@ pub(crate) async fn validate(
             .post(target.validate_url.clone())
             .form(&[("access_token", token.expose_secret())])
             .send()
-            .await
-            .map_err(|e| transport_error(&endpoint, &e, target.timeout))?;
-        let status = response.status();
+            .await;
         let span = tracing::Span::current();
+        let response = response.map_err(|e| {
+            span.record("duration_ms", started.elapsed().as_millis() as u64);
+            failed(&endpoint, &e, target.timeout)
+        })?;
+        let status = response.status();
         span.record("status", status.as_u16());
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(&endpoint, &e, target.timeout))?;
+        let body = response.bytes().await.map_err(|e| {
+            span.record("duration_ms", started.elapsed().as_millis() as u64);
+            failed(&endpoint, &e, target.timeout)
+        })?;
         span.record("duration_ms", started.elapsed().as_millis() as u64);
         tracing::debug!(status = status.as_u16(), bytes = body.len(), "ION answered");
         if status.is_success() {
@@ -179,6 +182,13 @@ pub(crate) async fn validate(
     .instrument(span)
     .await
     .map_err(|e| e.redact(token.expose_secret()))
+}
+
+/// A request that got no (whole) answer, logged like the GETs' failures.
+fn failed(endpoint: &Endpoint, e: &reqwest::Error, timeout: Duration) -> IonError {
+    let error = transport_error(endpoint, e, timeout);
+    tracing::debug!(error = %error, "request failed");
+    error
 }
 
 /// A 4xx from an OAuth endpoint. Only 400 and 401 are ION's answer about the

@@ -61,14 +61,6 @@ struct OnDisk {
     access_expires_at: Option<Timestamp>,
 }
 
-/// A minimal view used to check the version before the full parse, so a
-/// file from a newer release gets a clear message rather than "unknown
-/// field".
-#[derive(Deserialize)]
-struct VersionOnly {
-    version: Option<u32>,
-}
-
 /// The token file: the refresh token, the cached access token and their
 /// expiry, shared by every process that names the same path.
 ///
@@ -154,6 +146,36 @@ impl TokenFile {
             path: self.path.clone(),
             reason,
         })
+    }
+
+    /// Checks that a refresh could take the lock: the lock file, when it
+    /// exists, must open for reading and writing (a directory or a file
+    /// without write permission in its place would fail every refresh).
+    /// Nothing is created; a missing lock file is created by the refresh.
+    pub fn check_lock(&self) -> Result<(), TokenStoreError> {
+        match fs::symlink_metadata(&self.lock_path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(TokenStoreError::Lock {
+                path: self.lock_path.clone(),
+                source,
+            }),
+            Ok(meta) if meta.is_dir() => Err(TokenStoreError::Lock {
+                path: self.lock_path.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::IsADirectory,
+                    "it is a directory; the lock must be a file (remove the directory)",
+                ),
+            }),
+            Ok(_) => OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&self.lock_path)
+                .map(drop)
+                .map_err(|source| TokenStoreError::Lock {
+                    path: self.lock_path.clone(),
+                    source,
+                }),
+        }
     }
 
     /// Writes `tokens` atomically with mode 0600 (creating the directory,
@@ -299,16 +321,73 @@ fn key_problem(e: &serde_json::Error) -> Option<String> {
             KEYS.join(", ")
         ));
     }
+    if let Some(name) = quoted("duplicate field `") {
+        return Some(format!(
+            "the key {name} appears twice in the JSON token file"
+        ));
+    }
     quoted("missing field `").map(|name| format!("the JSON token file has no {name}"))
 }
 
+/// What kind of JSON value `v` is, in words (never the value: it may be a
+/// token).
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Every key of the JSON token file, each as written (a duplicate key or
+/// an unknown one is refused by serde before any value is looked at).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOnDisk {
+    version: Option<serde_json::Value>,
+    refresh_token: Option<serde_json::Value>,
+    refresh_obtained_at: Option<serde_json::Value>,
+    refresh_expires_at: Option<serde_json::Value>,
+    access_token: Option<serde_json::Value>,
+    access_expires_at: Option<serde_json::Value>,
+}
+
+/// A string field's value, or what is wrong with it (named, never quoted).
+fn string_field(name: &str, v: Option<serde_json::Value>) -> Result<Option<String>, String> {
+    match v {
+        None => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(format!(
+            "the token file's \"{name}\" must be a string, not {}",
+            kind(&other)
+        )),
+    }
+}
+
+/// A time field's value, or what is wrong with it.
+fn time_field(name: &str, v: Option<serde_json::Value>) -> Result<Option<Timestamp>, String> {
+    let Some(text) = string_field(name, v)? else {
+        return Ok(None);
+    };
+    text.parse().map(Some).map_err(|_| {
+        format!("the token file's \"{name}\" is not an RFC 3339 time (like 2026-04-01T10:00:00Z)")
+    })
+}
+
 fn parse(text: &str) -> Result<Option<StoredTokens>, String> {
-    let trimmed = text.trim();
+    // Editors on Windows start files with a byte-order mark: not part of
+    // the token.
+    let trimmed = text.trim().trim_start_matches('\u{feff}').trim();
     if trimmed.is_empty() {
         return Ok(None);
     }
-    if !trimmed.starts_with('{') {
-        if trimmed.chars().any(char::is_whitespace) {
+    // Anything JSON is meant as the JSON format, never sent as a token.
+    let json = serde_json::from_str::<serde_json::Value>(trimmed).ok();
+    if !trimmed.starts_with(['{', '[', '"']) && json.is_none() {
+        if trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(
                 "it is neither the JSON token format nor a single bare refresh token".to_owned(),
             );
@@ -316,6 +395,12 @@ fn parse(text: &str) -> Result<Option<StoredTokens>, String> {
         return Ok(Some(StoredTokens::new(SecretString::from(
             trimmed.to_owned(),
         ))));
+    }
+    if !trimmed.starts_with('{') {
+        let what = json.as_ref().map_or("text that is not valid JSON", kind);
+        return Err(format!(
+            "it holds JSON ({what}), not the JSON token format (an object: {{\"version\": 1, \"refresh_token\": \"…\"}}) nor a bare refresh token"
+        ));
     }
     // serde_json's messages can quote a value ("invalid type: string …"),
     // which may be a token: only the position and the kind are shown.
@@ -328,29 +413,42 @@ fn parse(text: &str) -> Result<Option<StoredTokens>, String> {
             e.column()
         ),
     };
-    let version: VersionOnly = serde_json::from_str(trimmed).map_err(located)?;
-    match version.version {
-        Some(TOKEN_FILE_VERSION) => {}
-        Some(v) => {
+    let raw: RawOnDisk = serde_json::from_str(trimmed).map_err(located)?;
+    match &raw.version {
+        None => return Err("the JSON token file has no \"version\"".to_owned()),
+        Some(serde_json::Value::Number(n)) => match n.as_u64() {
+            Some(v) if v == u64::from(TOKEN_FILE_VERSION) => {}
+            Some(v) if v > u64::from(TOKEN_FILE_VERSION) => {
+                return Err(format!(
+                    "token file format version {v} is not supported (this release reads version {TOKEN_FILE_VERSION}); upgrade ion-preflight"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "the token file's \"version\" must be {TOKEN_FILE_VERSION}"
+                ));
+            }
+        },
+        Some(other) => {
             return Err(format!(
-                "token file format version {v} is not supported (this release reads version {TOKEN_FILE_VERSION}); upgrade ion-preflight"
+                "the token file's \"version\" must be the number {TOKEN_FILE_VERSION}, not {}",
+                kind(other)
             ));
         }
-        None => return Err("the JSON token file has no \"version\"".to_owned()),
     }
-    let d: OnDisk = serde_json::from_str(trimmed).map_err(located)?;
-    if d.refresh_token.trim().is_empty() {
+    let refresh_token = string_field("refresh_token", raw.refresh_token)?
+        .ok_or_else(|| "the JSON token file has no `refresh_token`".to_owned())?;
+    if refresh_token.trim().is_empty() {
         return Err("the token file's \"refresh_token\" is empty".to_owned());
     }
     Ok(Some(StoredTokens {
-        refresh_token: SecretString::from(d.refresh_token),
-        refresh_obtained_at: d.refresh_obtained_at,
-        refresh_expires_at: d.refresh_expires_at,
-        access_token: d
-            .access_token
+        refresh_token: SecretString::from(refresh_token),
+        refresh_obtained_at: time_field("refresh_obtained_at", raw.refresh_obtained_at)?,
+        refresh_expires_at: time_field("refresh_expires_at", raw.refresh_expires_at)?,
+        access_token: string_field("access_token", raw.access_token)?
             .filter(|t| !t.is_empty())
             .map(SecretString::from),
-        access_expires_at: d.access_expires_at,
+        access_expires_at: time_field("access_expires_at", raw.access_expires_at)?,
     }))
 }
 
@@ -380,7 +478,13 @@ mod tests {
 
     #[test]
     fn a_bare_token_is_accepted_with_or_without_a_newline() {
-        for text in ["rt-portal", "rt-portal\n", "  rt-portal\r\n"] {
+        for text in [
+            "rt-portal",
+            "rt-portal\n",
+            "  rt-portal\r\n",
+            "\u{feff}rt-portal\n",
+            " \u{feff} rt-portal",
+        ] {
             let t = parse(text).expect("parses").expect("some");
             assert_eq!(t.refresh_token.expose_secret(), "rt-portal");
             assert!(t.access_token.is_none());

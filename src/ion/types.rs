@@ -550,7 +550,12 @@ pub(crate) struct TokenResponse {
 }
 
 fn id_from_name(name: Option<&str>) -> Option<u64> {
-    name?.trim_end_matches('/').rsplit('/').next()?.parse().ok()
+    // Digits only (`+5` parses as a u64 too), and never 0: ids start at 1.
+    let last = name?.trim_end_matches('/').rsplit('/').next()?;
+    if last.is_empty() || !last.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    last.parse().ok().filter(|&id| id != 0)
 }
 
 #[cfg(test)]

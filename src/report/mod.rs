@@ -339,7 +339,7 @@ pub struct Deselected {
     /// The rule's title.
     pub title: String,
     /// Why it was left out (`left out by --skip`, `not selected by --tag
-    /// nce`, `a customer check: reads customer from ION`).
+    /// nce`, `needs a customer or ION data: reads customer`).
     pub reason: String,
 }
 
@@ -364,7 +364,7 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_customer: Option<NewCustomerSubject>,
     /// For an order-only check (`check-order`): the order file. Its
-    /// `ready` covers the order rules only; customer checks were not run.
+    /// `ready` covers the order rules only; the checks of the customer and of ION's data were not run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_only: Option<OrderOnly>,
     /// For a check of an existing customer: which inputs it had (the order
@@ -535,7 +535,7 @@ impl Report {
     pub fn subject(&self) -> String {
         if let Some(o) = &self.order_only {
             return format!(
-                "order file {} (no customer: customer checks were not run)",
+                "order file {} (no customer: the checks of the customer and of ION's data were not run)",
                 o.file
             );
         }
@@ -575,13 +575,27 @@ impl Report {
 /// `: `-separated part (`customer unavailable: could not reach ION for GET
 /// …`), with a pointer to the rest: the report states it in full.
 fn short_reason(reason: &str) -> String {
+    match brief_reason(reason) {
+        Some(brief) => format!("{brief} (the report has the full reason)"),
+        None => reason
+            .strip_prefix("cannot evaluate: ")
+            .unwrap_or(reason)
+            .to_owned(),
+    }
+}
+
+/// `reason` cut to what was unavailable and the first cause, without the
+/// `cannot evaluate:` prefix: after its second `: `-separated part, or,
+/// when it has only two, before the second's parenthesis (`customer
+/// unavailable: the snapshot holds no customer 2002 of account 1002 (no
+/// …)`). `None` when there is nothing to cut.
+pub(crate) fn brief_reason(reason: &str) -> Option<String> {
     let reason = reason.strip_prefix("cannot evaluate: ").unwrap_or(reason);
     let mut parts = reason.splitn(3, ": ");
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(what), Some(why), Some(_)) => {
-            format!("{what}: {why} (the report has the full reason)")
-        }
-        _ => reason.to_owned(),
+        (Some(what), Some(why), Some(_)) => Some(format!("{what}: {why}")),
+        (Some(what), Some(why), None) => why.find(" (").map(|i| format!("{what}: {}", &why[..i])),
+        _ => None,
     }
 }
 

@@ -360,6 +360,36 @@ pub(crate) fn operator_hint(word: &str, operators: &[&str]) -> String {
     }
 }
 
+/// What is wrong with a `matches` pattern holding a control character:
+/// written in double quotes, YAML turned an escape meant for the regular
+/// expression into that character (`"\b"` is a backspace, not a word
+/// boundary), so the pattern would silently never match. Tab, newline and
+/// carriage return are allowed (they mean the same in both). The message
+/// and the help, or `None`.
+pub(crate) fn control_character_in_pattern(pattern: &str) -> Option<(String, String)> {
+    let (at, c) = pattern
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))?;
+    let name = match c {
+        '\u{8}' => " (backspace: `\\b` inside double quotes)",
+        '\u{7}' => " (bell: `\\a` inside double quotes)",
+        '\u{1b}' => " (escape: `\\e` inside double quotes)",
+        '\0' => " (NUL: `\\0` inside double quotes)",
+        '\u{b}' => " (vertical tab: `\\v` inside double quotes)",
+        '\u{c}' => " (form feed: `\\f` inside double quotes)",
+        _ => "",
+    };
+    Some((
+        format!(
+            "the regular expression holds the control character U+{:04X}{name} at character {}: YAML turned an escape into it",
+            u32::from(c),
+            at + 1
+        ),
+        "inside double quotes `\\` starts a YAML escape: write a pattern in single quotes ('\\bContoso\\b'), or double each backslash".to_owned(),
+    ))
+}
+
 /// A hint for a YAML syntax error the rule-file format makes easy to hit
 /// (docs/rules.md, "Paths"): `[`…`]` in an unquoted path inside `{ … }`,
 /// and a regular expression's `\` inside double quotes. `line` is the

@@ -179,9 +179,9 @@ pub(crate) fn deselect(
                     .map(|root| root.name())
                     .collect();
                 why[i] = Some(if reads.is_empty() {
-                    "a customer check: requires a rule that needs a customer".to_owned()
+                    "needs a customer or ION data: requires a rule that does".to_owned()
                 } else {
-                    format!("a customer check: reads {}", reads.join(", "))
+                    format!("needs a customer or ION data: reads {}", reads.join(", "))
                 });
             }
         }

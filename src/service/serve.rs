@@ -32,7 +32,7 @@ use super::decision_log::{DecisionLog, Entry};
 use super::metrics::{CheckKind, Metrics};
 use super::reload::{LiveRules, RuleSpec};
 use super::{BodyError, ServiceError, bearer, decision_id, read_body};
-use crate::ion::{IonClient, IonClientBuilder, TokenFile};
+use crate::ion::{CredentialCheck, IonClient, IonClientBuilder, TokenFile};
 use crate::report::Report;
 use crate::rules::EvalOptions;
 use crate::source::{SnapshotSource, Source};
@@ -40,6 +40,10 @@ use crate::{CheckRequest, NewCustomerRequest, Preflight};
 
 /// The response header naming the rule-set revision that decided.
 pub const REVISION_HEADER: &str = "x-ion-preflight-rules-revision";
+
+/// What `/readyz` found: ready (with a note when the service's own
+/// credentials could not be confirmed), or not ready and why.
+type Readiness = Result<Option<String>, String>;
 
 /// How long a `/readyz` answer about the service's own credentials is
 /// reused, so that probes do not turn into a stream of ION calls.
@@ -101,7 +105,7 @@ struct Shared {
     check_timeout: Duration,
     metrics: Arc<Metrics>,
     log: Option<DecisionLog>,
-    ready: Mutex<Option<(Instant, Result<(), String>)>>,
+    ready: Mutex<Option<(Instant, Readiness)>>,
     watch: Option<Duration>,
 }
 
@@ -178,7 +182,9 @@ impl From<BodyError> for ApiError {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CheckBody {
+    #[serde(deserialize_with = "account_id")]
     account_id: u64,
+    #[serde(deserialize_with = "customer_id")]
     customer_id: u64,
     #[serde(default, deserialize_with = "order_object")]
     order: Option<Value>,
@@ -188,9 +194,47 @@ struct CheckBody {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewCustomerBody {
+    #[serde(deserialize_with = "account_id")]
     account_id: u64,
     #[serde(deserialize_with = "payload_object")]
     payload: Value,
+}
+
+/// An ION id field: a whole number from 0 (refused later with its own
+/// message) to [`u64::MAX`]; anything else says what it is, never serde's
+/// "invalid type: floating point `1e+20`".
+fn ion_id<'de, D: Deserializer<'de>>(d: D, name: &str) -> Result<u64, D::Error> {
+    use serde::de::Error;
+    let value = Value::deserialize(d)?;
+    let problem = match &value {
+        Value::Number(n) => {
+            if let Some(id) = n.as_u64() {
+                return Ok(id);
+            }
+            match (n.as_i64(), n.as_f64()) {
+                (Some(_), _) => "is negative: ids start at 1".to_owned(),
+                (None, Some(f)) if f.fract() == 0.0 && f >= 0.0 => {
+                    format!("is too large for an id (the largest is {})", u64::MAX)
+                }
+                (None, Some(f)) if f.fract() == 0.0 => "is negative: ids start at 1".to_owned(),
+                _ => "must be a whole number".to_owned(),
+            }
+        }
+        Value::String(_) => "must be a number, not a string".to_owned(),
+        Value::Null => "must be a number, not null".to_owned(),
+        Value::Bool(_) => "must be a number, not a boolean".to_owned(),
+        Value::Array(_) => "must be a number, not an array".to_owned(),
+        Value::Object(_) => "must be a number, not an object".to_owned(),
+    };
+    Err(D::Error::custom(format!("`{name}` {problem}")))
+}
+
+fn account_id<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    ion_id(d, "account_id")
+}
+
+fn customer_id<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    ion_id(d, "customer_id")
 }
 
 /// `value` when it is a JSON object, else an error naming what it is.
@@ -383,14 +427,14 @@ impl Shared {
         }
     }
 
-    async fn readiness(&self) -> Result<(), String> {
+    async fn readiness(&self) -> Readiness {
         let Backend::Live {
             client,
             own_credentials: true,
             ..
         } = &self.backend
         else {
-            return Ok(());
+            return Ok(None);
         };
         let mut cached = self.ready.lock().await;
         if let Some((at, result)) = &*cached
@@ -398,11 +442,17 @@ impl Shared {
         {
             return result.clone();
         }
-        let result = client
-            .validate_access()
-            .await
-            .map(|_| ())
-            .map_err(|e| format!("the service's own ION credentials are not usable: {e}"));
+        // Only what makes checks fail for certain makes the service not
+        // ready; a validation ION did not answer says nothing.
+        let result = match client.check_credentials().await {
+            CredentialCheck::Valid(_) => Ok(None),
+            CredentialCheck::Unconfirmed(e) => Ok(Some(format!(
+                "could not confirm the service's own ION credentials: {e}"
+            ))),
+            CredentialCheck::Unusable(e) => Err(format!(
+                "the service's own ION credentials are not usable: {e}"
+            )),
+        };
         *cached = Some((Instant::now(), result.clone()));
         result
     }
@@ -557,14 +607,19 @@ async fn readyz(State(s): State<Arc<Shared>>) -> Response {
         }
     );
     match s.readiness().await {
-        Ok(()) => axum::Json(serde_json::json!({
-            "status": "ready",
-            "rules_revision": revision.id,
-            "rules": revision.rules.rules().len(),
-            "new_customer_rules": revision.new_customer.rules().len(),
-            "own_credentials": own,
-        }))
-        .into_response(),
+        Ok(note) => {
+            let mut body = serde_json::json!({
+                "status": "ready",
+                "rules_revision": revision.id,
+                "rules": revision.rules.rules().len(),
+                "new_customer_rules": revision.new_customer.rules().len(),
+                "own_credentials": own,
+            });
+            if let Some(note) = note {
+                body["credentials_note"] = serde_json::Value::String(note);
+            }
+            axum::Json(body).into_response()
+        }
         Err(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(serde_json::json!({

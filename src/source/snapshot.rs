@@ -63,6 +63,29 @@ pub enum SnapshotError {
         /// The path.
         path: PathBuf,
     },
+    /// The directory's `snapshot.json` is not one this release reads.
+    #[error(
+        "{} is not a snapshot marker this release reads: {reason}",
+        path.display()
+    )]
+    Marker {
+        /// The marker file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Both records of one resource exist: its body and ION's 404.
+    #[error(
+        "the snapshot contradicts itself: both {} (a body) and {} (ION's 404) are recorded for one resource; remove the wrong one or re-record it with `ion-preflight snapshot`",
+        body.display(),
+        not_found.display()
+    )]
+    Contradictory {
+        /// The body record.
+        body: PathBuf,
+        /// The 404 record.
+        not_found: PathBuf,
+    },
     /// A file could not be read.
     #[error("cannot read snapshot file {}: {source}", path.display())]
     Read {
@@ -125,8 +148,12 @@ impl SnapshotSource {
         if !root.is_dir() {
             return Err(SnapshotError::NotADirectory { path: root });
         }
-        if !root.join(MARKER_FILE).is_file() && !root.join("accounts").is_dir() {
+        let marker = root.join(MARKER_FILE);
+        if !marker.is_file() && !root.join("accounts").is_dir() {
             return Err(SnapshotError::NotASnapshot { path: root });
+        }
+        if marker.exists() {
+            check_marker(&marker)?;
         }
         Ok(SnapshotSource { root })
     }
@@ -157,6 +184,54 @@ impl SnapshotSource {
             futures::stream::iter(items)
         })
         .flatten()
+    }
+}
+
+/// The format version of the snapshots this release writes and reads.
+pub const SNAPSHOT_VERSION: u64 = 1;
+
+/// Checks the `snapshot.json`: a JSON object whose `ion_preflight_snapshot`
+/// is [`SNAPSHOT_VERSION`]. Anything else (not JSON, another version) is
+/// refused rather than read as if it were this format.
+fn check_marker(path: &Path) -> Result<(), SnapshotError> {
+    let marker_error = |reason: String| SnapshotError::Marker {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        marker_error(format!(
+            "not JSON (line {}, column {}: {})",
+            e.line(),
+            e.column(),
+            strip_location(&e.to_string())
+        ))
+    })?;
+    let Some(object) = value.as_object() else {
+        return Err(marker_error(
+            "it is not a JSON object (expected {\"ion_preflight_snapshot\": 1, …})".to_owned(),
+        ));
+    };
+    match object.get("ion_preflight_snapshot") {
+        Some(Value::Number(n)) if n.as_u64() == Some(SNAPSHOT_VERSION) => Ok(()),
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|v| v > SNAPSHOT_VERSION) => {
+            Err(marker_error(format!(
+                "snapshot format version {n}; this release reads version {SNAPSHOT_VERSION} (upgrade ion-preflight)"
+            )))
+        }
+        Some(Value::Number(n)) => Err(marker_error(format!(
+            "unknown snapshot format version {n} (this release reads version {SNAPSHOT_VERSION})"
+        ))),
+        Some(_) => Err(marker_error(format!(
+            "\"ion_preflight_snapshot\" must be the number {SNAPSHOT_VERSION}"
+        ))),
+        None => Err(marker_error(
+            "it has no \"ion_preflight_snapshot\" version".to_owned(),
+        )),
     }
 }
 
@@ -264,11 +339,30 @@ pub(crate) enum Recorded<T> {
 pub(crate) async fn read_recorded<T: DeserializeOwned>(
     path: &Path,
 ) -> Result<Recorded<T>, SnapshotError> {
+    let not_found = not_found_path(path);
+    // Both records for one resource: neither can be trusted.
+    if tokio::fs::try_exists(path).await.unwrap_or(false)
+        && tokio::fs::try_exists(&not_found).await.unwrap_or(false)
+    {
+        return Err(SnapshotError::Contradictory {
+            body: path.to_owned(),
+            not_found,
+        });
+    }
     if let Some((typed, value)) = read_resource::<T>(path).await? {
         return Ok(Recorded::Body(typed, value));
     }
-    match read_resource::<NotFoundRecord>(&not_found_path(path)).await? {
-        Some(_) => Ok(Recorded::NotFound),
+    match read_resource::<NotFoundRecord>(&not_found).await? {
+        Some((record, _)) if record.status == 404 => Ok(Recorded::NotFound),
+        Some((record, _)) => Err(SnapshotError::Parse {
+            path: not_found,
+            line: 1,
+            column: 1,
+            message: format!(
+                "a 404 record must say \"status\": 404, not {}",
+                record.status
+            ),
+        }),
         None => Ok(Recorded::Nothing),
     }
 }
@@ -355,6 +449,16 @@ impl DataSource for SnapshotSource {
     }
 
     async fn product(&self, account: u64, product_id: &str) -> Fetched {
+        // Refused as the live client refuses it: the same answer offline.
+        if product_id == "." || product_id == ".." {
+            return Fetched::unavailable(
+                IonError::InvalidId {
+                    what: "product",
+                    id: product_id.to_owned(),
+                }
+                .to_string(),
+            );
+        }
         let path = product_path(&self.root, account, product_id);
         let what = format!("product {product_id} of account {account}");
         snapshot_fetched(read_recorded::<Product>(&path).await, &what, &path, |v| v)
@@ -545,14 +649,26 @@ pub(crate) async fn write_recorded(
         }
     };
     write_json(&target, &content).await?;
-    match tokio::fs::remove_file(&stale).await {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(source) => {
-            return Err(SnapshotError::Write {
-                path: stale,
-                source,
-            });
+    // The other record goes only when it is older than the one just
+    // written: two recordings racing (one saw the body, the other the 404)
+    // can then never both remove the other's file and leave neither. (Equal
+    // times leave both: the reader calls that a contradiction, truthfully.)
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let older = match (modified(&target), modified(&stale)) {
+        (Some(ours), Some(theirs)) => theirs < ours,
+        (_, None) => false,
+        (None, Some(_)) => true,
+    };
+    if older {
+        match tokio::fs::remove_file(&stale).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(SnapshotError::Write {
+                    path: stale,
+                    source,
+                });
+            }
         }
     }
     Ok(target)
@@ -599,6 +715,48 @@ mod tests {
         assert_eq!(file_name_for("a b:c"), "a%20b%3Ac");
         assert_eq!(file_name_for(""), "%00");
         assert_eq!(file_name_for("X.404"), "X%2E404");
+    }
+
+    /// Sets `path`'s modification time `secs` from now (negative: past).
+    fn touch(path: &Path, secs: i64) {
+        let now = std::time::SystemTime::now();
+        let at = if secs >= 0 {
+            now + std::time::Duration::from_secs(secs.unsigned_abs())
+        } else {
+            now - std::time::Duration::from_secs(secs.unsigned_abs())
+        };
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_modified(at))
+            .expect("set mtime");
+    }
+
+    #[tokio::test]
+    async fn a_racing_recording_never_leaves_neither_record() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let body = dir.path().join("customers/2002.json");
+        let gone = not_found_path(&body);
+        let value = serde_json::json!({"name": "accounts/1001/customers/2002"});
+
+        // Re-recording over an older record replaces it.
+        write_recorded(&body, Some(&value), "t0")
+            .await
+            .expect("body");
+        touch(&body, -60);
+        write_recorded(&body, None, "t1").await.expect("404");
+        assert!(gone.exists() && !body.exists());
+
+        // The other recording's record is newer (it finished after this
+        // one wrote): it stays, whichever of the two this one is.
+        for ours in [Some(&value), None] {
+            let theirs = if ours.is_some() { &gone } else { &body };
+            std::fs::write(theirs, "{}").expect("theirs");
+            touch(theirs, 60);
+            let written = write_recorded(&body, ours, "t2").await.expect("written");
+            assert!(written.exists() && theirs.exists(), "{}", written.display());
+            std::fs::remove_file(theirs).expect("clean");
+        }
     }
 
     #[test]

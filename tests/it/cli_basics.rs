@@ -47,7 +47,11 @@ fn every_command_has_help_with_examples() {
         );
     }
     let check = run(bin().args(["check", "--help"]));
-    assert!(check.stdout.contains("Exit codes: 0 ready, 1 blocked"));
+    assert!(
+        check
+            .stdout
+            .contains("Exit codes:\n  0    ready\n  1    blocked")
+    );
     assert!(check.stdout.contains("[env: ION_ACCOUNT_ID"));
 }
 

@@ -20,7 +20,7 @@ fn a_passing_order_says_the_customer_checks_were_not_run() {
     let headline = r.stdout.lines().next().unwrap_or_default();
     assert!(headline.starts_with("ORDER RULES PASSED"), "{headline}");
     assert!(
-        headline.contains("customer checks were not run"),
+        headline.contains("the checks of the customer and of ION's data were not run"),
         "{headline}"
     );
     // No line reads like a full ready.
@@ -62,7 +62,10 @@ fn only_order_rules_run_and_the_customer_rules_are_named() {
         .iter()
         .find(|d| d["rule"] == "customer-exists")
         .expect("customer-exists named");
-    assert_eq!(exists["reason"], "a customer check: reads customer");
+    assert_eq!(
+        exists["reason"],
+        "needs a customer or ION data: reads customer"
+    );
     // The order rule that needs the customer's tenant is left out too.
     assert!(
         left_out

@@ -252,7 +252,8 @@ fn orders_with_wrong_types_and_nulls_are_judged_not_crashed() {
         ("[]", "expected a JSON object"),
         ("null", "expected a JSON object"),
         ("{\"orderItems\": [", "EOF while parsing"),
-        ("\u{feff}{}", "expected value"),
+        // (A leading byte-order mark is accepted: cli_adversarial.rs.)
+        ("{\"orderItems\": [],}", "trailing comma"),
     ] {
         let f = write(dir.path(), "bad.json", text);
         let r = check_demo(&f);

@@ -80,7 +80,7 @@ async fn malformed_requests_are_400_saying_what_and_where() {
     for (body, says) in [
         (
             "{\"account_id\": 1001,\n \"customer_id\": \"2002\"}",
-            "expected u64",
+            "`customer_id` must be a number, not a string",
         ),
         (r#"{"account_id": 1001}"#, "missing field `customer_id`"),
         (
@@ -116,7 +116,7 @@ async fn malformed_requests_are_400_saying_what_and_where() {
     .await;
     assert_eq!(
         (got["line"].as_u64(), got["column"].as_u64()),
-        (Some(2), Some(22))
+        (Some(2), Some(23))
     );
 }
 
@@ -526,4 +526,106 @@ fn serve_refuses_broken_rules_at_start_with_the_location() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bad.yaml:3:"), "{stderr}");
+}
+
+/// The service's own credentials after a failed refresh: the refresh token
+/// is not presented again (checks needing the service's own token are
+/// indeterminate with the refresh's failure, `/readyz` is 503), checks with
+/// the caller's token are untouched, and a new refresh token written to the
+/// token file (`auth login`) is used by the next check, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_refresh_of_the_services_own_token_recovers_through_the_token_file() {
+    use crate::auth_support::{RotatingIon, seed};
+    use wiremock::ResponseTemplate;
+
+    let ion = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("token store down"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&ion)
+        .await;
+    let rotation = RotatingIon::new("rt-new", Duration::ZERO);
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(rotation.clone())
+        .with_priority(5)
+        .mount(&ion)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/validateAccess"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_expires_in": 7000, "refresh_expires_in": 2_000_000})),
+        )
+        .mount(&ion)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(crate::cli_live::DemoFiles)
+        .mount(&ion)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("token.json");
+    seed(&file, json!({"version": 1, "refresh_token": "rt-0"}));
+    let mut config = live_config(&ion.uri());
+    config.data = ion_preflight::service::serve::DataSource::Live {
+        builder: ion_preflight::ion::IonClient::builder()
+            .base_url(&ion.uri())
+            .max_attempts(1)
+            .request_timeout(Duration::from_secs(5))
+            .token_store(std::sync::Arc::new(ion_preflight::ion::TokenFile::new(
+                &file,
+            ))),
+        own_credentials: true,
+        token_file: Some(file.clone()),
+    };
+    let (base, _s) = service(config).await;
+    let url = format!("{base}/v1/check");
+    let body = r#"{"account_id": 1001, "customer_id": 2002}"#;
+    let presented = || async {
+        ion.received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|q| q.url.path() == "/oauth/token")
+            .map(|q| {
+                url::form_urlencoded::parse(&q.body)
+                    .find(|(k, _)| k == "refresh_token")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+    };
+
+    for n in 0..2 {
+        let (status, _, got) = post_json(&url, body, None).await;
+        assert_eq!(status, 200, "{got}");
+        assert_eq!(got["verdict"], "indeterminate", "check {n}: {got}");
+        assert!(got.to_string().contains("HTTP 500"), "check {n}: {got}");
+    }
+    assert_eq!(
+        presented().await,
+        ["rt-0"],
+        "the failed token presented once"
+    );
+    let ready = http()
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .expect("readyz answered");
+    assert_eq!(ready.status().as_u16(), 503);
+    assert_eq!(presented().await, ["rt-0"], "readyz presented it again");
+
+    // The caller's own token is not the service's credentials.
+    let (status, _, got) = post_json(&url, body, Some("at-caller")).await;
+    assert_eq!(status, 200, "{got}");
+    assert_ne!(got["verdict"], "indeterminate", "{got}");
+
+    // `auth login` puts a new refresh token into the file: used at once.
+    seed(&file, json!({"version": 1, "refresh_token": "rt-new"}));
+    let (status, _, got) = post_json(&url, body, None).await;
+    assert_eq!(status, 200, "{got}");
+    assert_ne!(got["verdict"], "indeterminate", "{got}");
+    assert_eq!(presented().await, ["rt-0", "rt-new"]);
 }

@@ -71,22 +71,35 @@ fn read_token() -> Result<SecretString, CliError> {
             .map_err(|e| CliError::Config(format!("cannot read the token from stdin: {e}")))?;
         text
     };
-    let token = text.trim();
+    // A byte-order mark (Windows editors, PowerShell pipes) is no part of
+    // the token.
+    let token = text.trim().trim_start_matches('\u{feff}').trim();
     if token.is_empty() {
         return Err(CliError::Config(
             "no refresh token given: paste it at the prompt or pipe it on stdin".to_owned(),
         ));
     }
-    if token.chars().any(char::is_whitespace) || token.starts_with('{') {
+    if token.starts_with(['{', '[', '"']) {
         return Err(CliError::Config(
-            "that is not a single refresh token (it contains spaces or several lines)".to_owned(),
+            "that is JSON, not a refresh token: paste the token itself, as the ION portal shows it"
+                .to_owned(),
+        ));
+    }
+    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(CliError::Config(
+            "that is not a single refresh token (it contains spaces, control characters or several lines)"
+                .to_owned(),
         ));
     }
     Ok(SecretString::from(token.to_owned()))
 }
 
 fn client_for(file: &TokenFile, ion: &IonArgs) -> Result<IonClient, CliError> {
-    let mut builder = IonClient::builder().token_store(Arc::new(file.clone()));
+    // The request tuning (ION_REQUEST_TIMEOUT, …) applies as to every
+    // command; the credentials are the token file's.
+    let mut builder = IonClient::builder()
+        .tuning_from_env()?
+        .token_store(Arc::new(file.clone()));
     if let Some(url) = ion
         .base_url
         .as_deref()
@@ -151,10 +164,14 @@ fn status(args: &StatusArgs) -> Result<Exit, CliError> {
             }
             // Only a definite rejection is called one; anything else says
             // nothing about the token (which may well work).
-            Err(e @ IonError::TokenRejected { .. }) => {
-                let e = CliError::from(e);
-                exit = e.exit();
-                format!("rejected the access token: {e}")
+            // The file always holds a refresh token, so a refused access
+            // token is no verdict on the credentials: a refresh may well
+            // obtain one ION accepts.
+            Err(IonError::TokenRejected { endpoint, message }) => {
+                exit = Exit::Indeterminate;
+                format!(
+                    "rejected the cached access token at {endpoint}: {message}; the refresh token was not tried (`ion-preflight auth refresh` obtains a new access token with it)"
+                )
             }
             Err(e) => {
                 let status = match &e {
@@ -288,7 +305,10 @@ fn mode(_path: &Path) -> String {
 }
 
 fn is_bare(path: &Path) -> bool {
-    std::fs::read(path).is_ok_and(|b| b.trim_ascii_start().first() != Some(&b'{'))
+    std::fs::read(path).is_ok_and(|b| {
+        let b = b.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&b);
+        !matches!(b.trim_ascii_start().first(), Some(b'{' | b'[' | b'"'))
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! `batch`: many customers, bounded concurrency, streamed output.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -64,14 +65,19 @@ pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
                 drive(&args, until_rejected(ids, source), total, check).await
             }
             None => {
+                let (listed, skipped) = (Cell::new(0usize), Cell::new(0usize));
                 let ids = preflight
                     .source()
                     .list_customers(account, args.page_size)
-                    .filter_map(|listed| {
-                        future::ready(match listed {
+                    .filter_map(|listed_customer| {
+                        future::ready(match listed_customer {
                             Ok(c) => match c.id() {
-                                Some(id) => Some(Ok(id)),
+                                Some(id) => {
+                                    listed.set(listed.get() + 1);
+                                    Some(Ok(id))
+                                }
                                 None => {
+                                    skipped.set(skipped.get() + 1);
                                     tracing::warn!(
                                         name = c.name.as_deref().unwrap_or(""),
                                         "skipping a listed customer whose name holds no id"
@@ -82,22 +88,39 @@ pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
                             Err(e) => Some(Err(e)),
                         })
                     });
-                drive(&args, until_rejected(ids, source), None, check).await
+                let exit = drive(&args, until_rejected(ids, source), None, check).await?;
+                // A listing that yields nothing to check must not pass
+                // as a clean run (a CI job would pass having checked
+                // nothing).
+                if listed.get() == 0 && exit != Exit::Interrupted {
+                    return Err(CliError::Config(nothing_listed(account, skipped.get())));
+                }
+                Ok(exit)
             }
         }
     })?;
     match source.credentials_rejected() {
         Some(cause) => Err(CliError::CredentialsRejected {
             cause: cause.to_owned(),
+            what: "customer",
         }),
         None => Ok(exit),
     }
 }
 
+/// Why a `batch --all` checked nothing.
+fn nothing_listed(account: u64, skipped: usize) -> String {
+    let why = match skipped {
+        0 => "the listing holds no customers".to_owned(),
+        n => format!("the {n} listed customer(s) had no valid customer id and were skipped"),
+    };
+    format!("nothing to check: {why} for account {account} (is the account right?)")
+}
+
 /// `ids` until ION has definitely rejected the credentials: every further
 /// check would be rejected too, so no new check starts (those in flight
 /// finish and are written whole), and the batch ends with that one cause.
-fn until_rejected<'a, T>(
+pub(super) fn until_rejected<'a, T>(
     ids: impl Stream<Item = T> + 'a,
     source: &'a Source,
 ) -> impl Stream<Item = T> + 'a {

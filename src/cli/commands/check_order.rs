@@ -1,6 +1,7 @@
 //! `check-order FILE…`: order files without a customer. Only the rules that
 //! read nothing but the order are evaluated — offline, no credentials —
-//! and every report says the customer checks were not run.
+//! and every report says the checks of the customer and of ION's data were
+//! not run.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -206,7 +206,7 @@ pub fn client_builder(base_url: Option<&str>) -> Result<IonClientBuilder, CliErr
 }
 
 /// Checks the token file `ION_TOKEN_FILE` names, before any request: a
-/// file that cannot be read or parsed, or that does not exist while nothing
+/// file (or its lock file) that cannot be read or parsed (or opened), or that does not exist while nothing
 /// else could seed it (`ION_REFRESH_TOKEN`) or stand in for it
 /// (`ION_ACCESS_TOKEN`), is a configuration error (exit 2) naming the path
 /// and what is wrong.
@@ -216,6 +216,7 @@ pub fn check_token_file() -> Result<(), CliError> {
         return Ok(());
     };
     let file = TokenFile::new(PathBuf::from(path.trim()));
+    file.check_lock()?;
     if file.read()?.is_none()
         && var("ION_REFRESH_TOKEN").is_none()
         && var("ION_ACCESS_TOKEN").is_none()

@@ -1,7 +1,7 @@
 //! `check-new-customer`: one payload (`--payload`) or a list of them
 //! (`--payloads`, ndjson, streamed, bounded concurrency).
 
-use super::batch::{interrupted, streamed};
+use super::batch::{interrupted, streamed, until_rejected};
 use super::check::emit;
 use super::{CHECK_TIMEOUT, Sink, commit, runtime, source};
 use crate::batch::Stop;
@@ -101,13 +101,19 @@ fn list(
             args.quiet,
             args.concurrency,
             None,
-            payloads,
+            until_rejected(payloads, preflight.source()),
             check,
         )
         .await;
         drop(out);
         if !matches!(run.stop, Some(Stop::Output(_))) {
             commit(Some(sink))?;
+        }
+        if let Some(cause) = preflight.source().credentials_rejected() {
+            return Err(CliError::CredentialsRejected {
+                cause: cause.to_owned(),
+                what: "payload",
+            });
         }
         match run.stop {
             None => Ok(Exit::from_verdict(run.stats.verdict())),

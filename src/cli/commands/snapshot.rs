@@ -29,40 +29,54 @@ pub fn run(args: SnapshotArgs) -> Result<Exit, CliError> {
     // can name it.
     let order_file = match (&args.order, &order) {
         (Some(InputPath::File(path)), _) => Some(path.clone()),
-        (Some(InputPath::Stdin), Some(order)) => Some(keep_input(&args.out, "order.json", order)?),
+        (Some(InputPath::Stdin), Some(order)) => Some(keep_input(&args.out, "order", order)?),
         _ => None,
     };
     report_written(&written)?;
-    let mut replay = vec![
-        "ion-preflight".to_owned(),
-        "check".to_owned(),
-        "--data".to_owned(),
-        shell_word(&args.out.display().to_string()),
-        "--account".to_owned(),
-        args.account.to_string(),
-        "--customer".to_owned(),
-        customer.to_string(),
+    let account = args.account.to_string();
+    let customer = customer.to_string();
+    let mut replay: Vec<Option<String>> = vec![
+        Some("ion-preflight check --data".to_owned()),
+        shell_path(&args.out),
+        Some(format!("--account {account} --customer {customer}")),
     ];
     if let Some(path) = &order_file {
-        replay.push("--order".to_owned());
-        replay.push(shell_word(&path.display().to_string()));
+        replay.push(Some("--order".to_owned()));
+        replay.push(shell_path(path));
     }
     replay.extend(rule_flags(&args.rules.rules, args.rules.no_default_rules));
-    eprintln!(
-        "recorded {} file(s) into {}; replay with: {}",
-        written.len(),
-        args.out.display(),
-        replay.join(" ")
-    );
+    print_replay(written.len(), &args.out, replay);
     Ok(Exit::Ready)
 }
 
+/// Prints what was recorded and the replay command (or why it cannot be
+/// printed: a path in it that is not UTF-8 would print as a different one).
+fn print_replay(files: usize, out: &Path, words: Vec<Option<String>>) {
+    let words: Option<Vec<String>> = words.into_iter().collect();
+    match words {
+        Some(words) => eprintln!(
+            "recorded {files} file(s) into {}; replay with: {}",
+            out.display(),
+            words.join(" ")
+        ),
+        None => eprintln!(
+            "recorded {files} file(s) into {}; the replay command cannot be printed: a path in it is not valid UTF-8",
+            out.display()
+        ),
+    }
+}
+
 /// Writes a body read from stdin (the order, the payload) into the snapshot
-/// as `DIR/{name}`, for the replay to read.
-fn keep_input(dir: &Path, name: &str, body: &serde_json::Value) -> Result<PathBuf, CliError> {
-    let path = dir.join(name);
+/// as `DIR/{kind}-{hash}.json`, named by its content so that recordings of
+/// different bodies into one directory keep each its own file (and every
+/// replay hint printed stays true), for the replay to read.
+fn keep_input(dir: &Path, kind: &str, body: &serde_json::Value) -> Result<PathBuf, CliError> {
+    use std::hash::{Hash, Hasher};
     let mut text = serde_json::to_string_pretty(body).unwrap_or_default();
     text.push('\n');
+    let mut hasher = std::hash::DefaultHasher::new();
+    text.hash(&mut hasher);
+    let path = dir.join(format!("{kind}-{:016x}.json", hasher.finish()));
     crate::atomic_write::write_atomically(&path, text.as_bytes(), false).map_err(|source| {
         CliError::Output {
             what: path.display().to_string(),
@@ -73,16 +87,28 @@ fn keep_input(dir: &Path, name: &str, body: &serde_json::Value) -> Result<PathBu
 }
 
 /// The `--rules` and `--no-default-rules` flags of a replay, as given.
-fn rule_flags(rules: &[PathBuf], no_default_rules: bool) -> Vec<String> {
+fn rule_flags(rules: &[PathBuf], no_default_rules: bool) -> Vec<Option<String>> {
     let mut flags = Vec::new();
     for f in rules {
-        flags.push("--rules".to_owned());
-        flags.push(shell_word(&f.display().to_string()));
+        flags.push(Some("--rules".to_owned()));
+        flags.push(shell_path(f));
     }
     if no_default_rules {
-        flags.push("--no-default-rules".to_owned());
+        flags.push(Some("--no-default-rules".to_owned()));
     }
     flags
+}
+
+/// `path` as a shell word the command line reads back as that path: a
+/// leading `-` gets `./` (it would be read as a flag); `None` when the
+/// path is not UTF-8 (printing it would name another path).
+fn shell_path(path: &Path) -> Option<String> {
+    let text = path.to_str()?;
+    Some(if text.starts_with('-') {
+        shell_word(&format!("./{text}"))
+    } else {
+        shell_word(text)
+    })
 }
 
 /// `word` as a POSIX shell reads it back: unchanged when it is plain, else
@@ -121,24 +147,17 @@ fn run_new_customer(args: &SnapshotArgs) -> Result<Exit, CliError> {
         runtime()?.block_on(record_new_customer(&client, &req, rules.needs(), &args.out))?;
     let payload_file = match input {
         InputPath::File(path) => path.clone(),
-        InputPath::Stdin => keep_input(&args.out, "payload.json", &req.payload)?,
+        InputPath::Stdin => keep_input(&args.out, "payload", &req.payload)?,
     };
     report_written(&written)?;
-    let mut replay = format!(
-        "ion-preflight check-new-customer --data {} --account {} --payload {}",
-        shell_word(&args.out.display().to_string()),
-        args.account,
-        shell_word(&payload_file.display().to_string())
-    );
-    for flag in rule_flags(&args.rules.rules, args.rules.no_default_rules) {
-        replay.push(' ');
-        replay.push_str(&flag);
-    }
-    eprintln!(
-        "recorded {} file(s) into {}; replay with: {replay}",
-        written.len(),
-        args.out.display(),
-    );
+    let mut replay = vec![
+        Some("ion-preflight check-new-customer --data".to_owned()),
+        shell_path(&args.out),
+        Some(format!("--account {} --payload", args.account)),
+        shell_path(&payload_file),
+    ];
+    replay.extend(rule_flags(&args.rules.rules, args.rules.no_default_rules));
+    print_replay(written.len(), &args.out, replay);
     Ok(Exit::Ready)
 }
 

@@ -144,9 +144,30 @@ pub fn text(report: &Report, out: &mut dyn Write, options: TextOptions) -> io::R
     writeln!(out, "{headline}{scope}{left_out}")?;
     let x = options.explain;
 
-    section(out, &p, "Blocking failures", RED, "x", &blocking, x)?;
-    section(out, &p, "Could not be evaluated", MAGENTA, "?", &errors, x)?;
-    section(out, &p, "Warnings", YELLOW, "!", &warnings, x)?;
+    // A reason shared by several rules (one unavailable resource) is
+    // printed in full once, briefly after that.
+    let mut said = Vec::new();
+    section(
+        out,
+        &p,
+        "Blocking failures",
+        RED,
+        "x",
+        &blocking,
+        x,
+        &mut said,
+    )?;
+    section(
+        out,
+        &p,
+        "Could not be evaluated",
+        MAGENTA,
+        "?",
+        &errors,
+        x,
+        &mut said,
+    )?;
+    section(out, &p, "Warnings", YELLOW, "!", &warnings, x, &mut said)?;
     if let Some(skipped) = &unevaluated {
         section(
             out,
@@ -156,6 +177,7 @@ pub fn text(report: &Report, out: &mut dyn Write, options: TextOptions) -> io::R
             "-",
             skipped,
             x,
+            &mut said,
         )?;
     }
     if options.verbose || options.explain {
@@ -164,7 +186,7 @@ pub fn text(report: &Report, out: &mut dyn Write, options: TextOptions) -> io::R
             .iter()
             .filter(|r| r.outcome == Outcome::Pass)
             .collect();
-        section(out, &p, "Passed", GREEN, "✓", &passed, x)?;
+        section(out, &p, "Passed", GREEN, "✓", &passed, x, &mut said)?;
         // The skipped rules the section above did not already list.
         let skipped: Vec<&RuleResult> = report
             .results
@@ -176,7 +198,7 @@ pub fn text(report: &Report, out: &mut dyn Write, options: TextOptions) -> io::R
                     .is_some_and(|u| u.iter().any(|s| s.rule == r.rule))
             })
             .collect();
-        section(out, &p, "Skipped", DIM, "-", &skipped, x)?;
+        section(out, &p, "Skipped", DIM, "-", &skipped, x, &mut said)?;
     }
     deselected(out, &p, report, options.verbose)?;
 
@@ -251,14 +273,16 @@ fn deselected(out: &mut dyn Write, p: &Painter, report: &Report, verbose: bool) 
     writeln!(out, "  {}", p.paint(DIM, "(-v lists them)"))
 }
 
-fn section(
+#[allow(clippy::too_many_arguments)]
+fn section<'a>(
     out: &mut dyn Write,
     p: &Painter,
     heading: &str,
     color: &str,
     mark: &str,
-    results: &[&RuleResult],
+    results: &[&'a RuleResult],
     explain: bool,
+    said: &mut Vec<(&'a str, &'a str)>,
 ) -> io::Result<()> {
     if results.is_empty() {
         return Ok(());
@@ -282,10 +306,29 @@ fn section(
             r.title
         )?;
         if r.items.is_empty() {
-            if let Some(message) = &r.message {
-                for line in message.lines() {
-                    writeln!(out, "      {line}")?;
+            let earlier = r
+                .message
+                .as_deref()
+                .filter(|_| r.outcome == Outcome::Error)
+                .and_then(|m| said.iter().find(|(text, _)| *text == m));
+            match (earlier, &r.message) {
+                (Some((text, rule)), _) => {
+                    let brief = crate::report::brief_reason(text)
+                        .unwrap_or_else(|| text.lines().next().unwrap_or_default().to_owned());
+                    writeln!(
+                        out,
+                        "      cannot evaluate: {brief} (in full under {rule} above)"
+                    )?;
                 }
+                (None, Some(message)) => {
+                    for line in message.lines() {
+                        writeln!(out, "      {line}")?;
+                    }
+                    if r.outcome == Outcome::Error {
+                        said.push((message, &r.rule));
+                    }
+                }
+                (None, None) => {}
             }
             evidence(out, p, "      ", &r.evidence)?;
         } else {
@@ -295,7 +338,26 @@ fn section(
                 } else {
                     ""
                 };
-                writeln!(out, "      {}{prefix}: {}", item.path, item.message)?;
+                let earlier = (item.outcome == Outcome::Error)
+                    .then(|| said.iter().find(|(text, _)| *text == item.message))
+                    .flatten();
+                match earlier {
+                    Some((text, rule)) => {
+                        let brief = crate::report::brief_reason(text)
+                            .unwrap_or_else(|| text.lines().next().unwrap_or_default().to_owned());
+                        writeln!(
+                            out,
+                            "      {}{prefix}: cannot evaluate: {brief} (in full under {rule} above)",
+                            item.path
+                        )?;
+                    }
+                    None => {
+                        writeln!(out, "      {}{prefix}: {}", item.path, item.message)?;
+                        if item.outcome == Outcome::Error {
+                            said.push((&item.message, &r.rule));
+                        }
+                    }
+                }
                 evidence(out, p, "        ", &item.evidence)?;
             }
             if let Some(n) = r.checked_items {

@@ -223,6 +223,15 @@ impl Compiler {
                     self.diags.push(d);
                     return None;
                 }
+                if let Some((message, help)) =
+                    crate::rules::diagnostics::control_character_in_pattern(&pattern)
+                {
+                    let d = Diagnostic::at(file, op_node.pos, "bad-regex", message)
+                        .label("this pattern")
+                        .help(help);
+                    self.diags.push(d);
+                    return None;
+                }
                 // A named condition is compiled again at every use, and files
                 // repeat patterns: compile each pattern once per load (a
                 // `Regex` clone shares the compiled program).
