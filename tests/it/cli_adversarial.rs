@@ -11,6 +11,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::auth_support::{RotatingIon, hits, seed};
 use crate::cli_live::run_async;
 use crate::cli_support::{Run, bin, write};
+use crate::ion_support::assert_no_request;
 
 /// The `error:` lines of a run's stderr.
 fn errors(r: &Run) -> Vec<&str> {
@@ -423,14 +424,7 @@ async fn a_wrong_value_in_the_token_file_names_the_field() {
         assert!(!r.stderr.contains("SECRET"), "{}", r.stderr);
         assert!(!errors[0].contains("Data error"), "{}", errors[0]);
     }
-    assert!(
-        server
-            .received_requests()
-            .await
-            .expect("recorded")
-            .is_empty(),
-        "a request was made"
-    );
+    assert_no_request(&server).await;
 }
 
 // ---- 5. An unusable lock file is a configuration error --------------------
@@ -490,14 +484,7 @@ async fn an_unusable_lock_file_exits_2_before_any_request() {
         );
         assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
     }
-    assert!(
-        server
-            .received_requests()
-            .await
-            .expect("recorded")
-            .is_empty(),
-        "a request was made"
-    );
+    assert_no_request(&server).await;
 }
 
 // ---- 6. Only a definite rejection is called one -----------------------------

@@ -9,6 +9,7 @@ use crate::cli_live::{NCE_JSON, ion, live, live_check, run_async};
 use crate::cli_support::{
     CHECK_2002, Run, assert_one_line, bin, clean_env, demo_batch, demo_check, run, write,
 };
+use crate::ion_support::assert_no_request;
 
 /// The replay command `snapshot` printed, run as a shell runs it (with the
 /// binary under test for `ion-preflight`).
@@ -568,14 +569,7 @@ async fn a_missing_or_malformed_token_file_exits_2_before_any_request() {
             assert!(!r.stderr.contains("SECRET"), "{}", r.stderr);
         }
     }
-    assert!(
-        server
-            .received_requests()
-            .await
-            .expect("recorded")
-            .is_empty(),
-        "a request was made"
-    );
+    assert_no_request(&server).await;
 }
 
 // ---- 6. auth status calls only a definite rejection one -------------------

@@ -334,3 +334,14 @@ pub async fn mount_catalog(server: &MockServer, a: u64) {
         .mount(server)
         .await;
 }
+
+/// Asserts that `server` saw no request at all (the run stopped before
+/// talking to ION).
+pub async fn assert_no_request(server: &MockServer) {
+    let seen = server.received_requests().await.expect("recorded");
+    assert!(
+        seen.is_empty(),
+        "a request was made: {:?}",
+        seen.first().map(|r| r.url.to_string())
+    );
+}

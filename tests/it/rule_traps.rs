@@ -10,7 +10,8 @@ use serde_json::json;
 
 use crate::cli_support::{bin, fixture};
 
-fn trap(name: &str) -> String {
+/// The path of a trap file under tests/traps/.
+pub(crate) fn trap(name: &str) -> String {
     format!("tests/traps/{name}")
 }
 
@@ -30,14 +31,16 @@ fn refused(files: &[&str]) -> Vec<Diagnostic> {
     }
 }
 
-fn one_line(ds: &[Diagnostic]) -> String {
+/// Every diagnostic on one line each, for assertion messages.
+pub(crate) fn one_line(ds: &[Diagnostic]) -> String {
     ds.iter()
         .map(Diagnostic::one_line)
         .collect::<Vec<_>>()
         .join("\n")
 }
 
-fn line_of(file: &str, needle: &str) -> u32 {
+/// The 1-based line of the first line of `file` containing `needle`.
+pub(crate) fn line_of(file: &str, needle: &str) -> u32 {
     let text = std::fs::read_to_string(file).expect("readable");
     text.lines()
         .position(|l| l.contains(needle))

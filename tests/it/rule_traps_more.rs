@@ -11,10 +11,7 @@ use ion_preflight::rules::{Diagnostic, RuleSet, RuleSetLoader};
 use ion_preflight::{Context, Fetched, RuleLoadError, Verdict};
 
 use crate::cli_support::bin;
-
-fn trap(name: &str) -> String {
-    format!("tests/traps/{name}")
-}
+use crate::rule_traps::{line_of, one_line, trap};
 
 /// Loads the built-in set plus `file` (unless it extends what it needs)
 /// and expects the load to fail.
@@ -31,22 +28,6 @@ fn refused(builtin: bool, file: &str) -> Vec<Diagnostic> {
             set.rules().len()
         ),
     }
-}
-
-fn one_line(ds: &[Diagnostic]) -> String {
-    ds.iter()
-        .map(Diagnostic::one_line)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The 1-based line of the first line of `file` containing `needle`.
-fn line_of(file: &str, needle: &str) -> u32 {
-    let text = std::fs::read_to_string(file).expect("readable");
-    text.lines()
-        .position(|l| l.contains(needle))
-        .map(|i| i as u32 + 1)
-        .unwrap_or_else(|| panic!("{needle:?} not in {file}"))
 }
 
 /// The only diagnostic with `code`, else a panic listing them all.
