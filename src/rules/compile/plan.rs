@@ -39,7 +39,7 @@ pub(super) fn plan(c: Compiled) -> Result<Inner, RuleLoadError> {
             .label("this file defines no rule"),
             (None, None) => Diagnostic::without_location("(rule set)", "empty-rule-set", message),
         }
-        .help("load the built-in set (leave out --no-default-rules) or a file with `rules:`");
+        .help("keep the built-in rules (leave out --no-default-rules, or --no-default-new-customer-rules for the new-customer set) or load a file with `rules:`");
         diags.push(d);
     }
     // `requires` cycles.
