@@ -195,7 +195,7 @@ fn replacement_can_skip(
     }
     let id = &replacement.id;
     let names: Vec<String> = others.iter().map(|(r, _)| format!("`{}`", r.id)).collect();
-    let mut d = Diagnostic::at(
+    let d = Diagnostic::at(
         &replacement.file,
         pos,
         "replacement-can-skip",
@@ -224,18 +224,7 @@ fn replacement_can_skip(
         )
         .label("replaced rule"),
     );
-    for (r, pos) in others {
-        d = d.with_related(
-            Diagnostic::at(
-                &r.file,
-                *pos,
-                "related",
-                format!("`{}` requires `{id}` here", r.id),
-            )
-            .label("requires it"),
-        );
-    }
-    Some(d)
+    Some(with_requirers(d, id, others.into_iter()))
 }
 
 /// `id`, disabled `at`, is still required by `dependents`: refused, so that
@@ -245,7 +234,7 @@ fn disabled_required(id: &str, at: &Place, dependents: &[(&PendingRule, Pos)]) -
         .iter()
         .map(|(r, _)| format!("`{}`", r.id))
         .collect();
-    let mut d = Diagnostic::at(
+    let d = Diagnostic::at(
         &at.file,
         at.pos,
         "disabled-required-rule",
@@ -258,14 +247,20 @@ fn disabled_required(id: &str, at: &Place, dependents: &[(&PendingRule, Pos)]) -
     )
     .label("required by enabled rules")
     .help(format!(
-        "a rule that requires `{id}` would judge data `{id}` guards{}; disable those rules too, or define a rule of your own with the id `{id}` after this `disable`",
-        if id == "customer-exists" {
-            " (a missing customer would pass `customer-active`)"
-        } else {
-            ""
-        }
+        "a rule that requires `{id}` would judge data `{id}` guards (`{}` would be evaluated where `{id}` never vouched for its data); disable those rules too, or define a rule of your own with the id `{id}` after this `disable`",
+        dependents.first().map_or(id, |(r, _)| r.id.as_str())
     ));
-    for (r, pos) in dependents {
+    with_requirers(d, id, dependents.iter())
+}
+
+/// `d` with each rule that requires `id` as a related place: its
+/// `requires` entry.
+fn with_requirers<'a, 'r: 'a>(
+    mut d: Diagnostic,
+    id: &str,
+    requirers: impl Iterator<Item = &'a (&'r PendingRule, Pos)>,
+) -> Diagnostic {
+    for (r, pos) in requirers {
         d = d.with_related(
             Diagnostic::at(
                 &r.file,

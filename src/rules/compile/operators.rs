@@ -270,14 +270,7 @@ impl Compiler {
                     let n = self.diags.number(file, v, &format!("`{}`", k.name))?;
                     cmps.push((o.cmp()?, n));
                 }
-                let exp = format!(
-                    "{} {}",
-                    op.words(),
-                    cmps.iter()
-                        .map(|(c, n)| format!("{} {}", c.symbol(), n))
-                        .collect::<Vec<_>>()
-                        .join(" and ")
-                );
+                let exp = comparisons_text(op, &cmps);
                 (Test::Numeric(cmps), false, exp)
             }
             Operator::Before | Operator::After | Operator::NotBefore | Operator::NotAfter => {
@@ -401,14 +394,7 @@ impl Compiler {
                         return None;
                     }
                 };
-                let exp = format!(
-                    "{} {}",
-                    op.words(),
-                    cmps.iter()
-                        .map(|(c, n)| format!("{} {}", c.symbol(), n))
-                        .collect::<Vec<_>>()
-                        .join(" and ")
-                );
+                let exp = comparisons_text(op, &cmps);
                 (Test::Length(cmps), false, exp)
             }
             Operator::Some | Operator::Every | Operator::None => return None,
@@ -521,4 +507,14 @@ fn build_regex(pattern: &str) -> Result<regex_automata::meta::Regex, regex::Erro
             Ok(_) => regex::Error::Syntax(format!("the pattern `{pattern}` could not be compiled")),
         }
     })
+}
+
+/// How a numeric or length test reads in messages: the operator's words and
+/// each comparison, joined by "and" (`at least >= 1 and <= 5`).
+fn comparisons_text<N: std::fmt::Display>(op: Operator, cmps: &[(Cmp, N)]) -> String {
+    let parts: Vec<String> = cmps
+        .iter()
+        .map(|(c, n)| format!("{} {}", c.symbol(), n))
+        .collect();
+    format!("{} {}", op.words(), parts.join(" and "))
 }
