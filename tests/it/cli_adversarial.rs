@@ -63,6 +63,46 @@ fn batch_cmd(server: &MockServer, ids: &Path) -> assert_cmd::Command {
     cmd
 }
 
+/// A listing ION refuses is a rejection of the credentials, never "the
+/// listing holds no customers" (which would send the user after the
+/// account id).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_listing_is_the_rejection_not_an_empty_account() {
+    let server = MockServer::start().await;
+    let rotation = RotatingIon::new("rt-0", Duration::ZERO);
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(rotation.clone())
+        .mount(&server)
+        .await;
+    mount_rejecting_gets(&server, 0).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("token.json");
+    seed(&file, json!({"version": 1, "refresh_token": "rt-0"}));
+    let mut cmd = bin();
+    cmd.env("ION_BASE_URL", server.uri())
+        .env("ION_TOKEN_FILE", &file)
+        .args([
+            "batch",
+            "--account",
+            "1001",
+            "--all",
+            "--format",
+            "json",
+            "--quiet",
+        ]);
+    let r = run_async(cmd).await;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let errors = errors(&r);
+    assert_eq!(errors.len(), 1, "{}", r.stderr);
+    assert!(
+        errors[0].contains("ION rejected the credentials"),
+        "{}",
+        errors[0]
+    );
+    assert!(!errors[0].contains("nothing to check"), "{}", errors[0]);
+}
+
 // ---- 1. A 401 on the refreshed token stops the batch ------------------------
 
 #[tokio::test(flavor = "multi_thread")]

@@ -91,8 +91,12 @@ pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
                 let exit = drive(&args, until_rejected(ids, source), None, check).await?;
                 // A listing that yields nothing to check must not pass
                 // as a clean run (a CI job would pass having checked
-                // nothing).
-                if listed.get() == 0 && exit != Exit::Interrupted {
+                // nothing); one that ION refused is the rejection below,
+                // not an empty account.
+                if listed.get() == 0
+                    && exit != Exit::Interrupted
+                    && source.credentials_rejected().is_none()
+                {
                     return Err(CliError::Config(nothing_listed(account, skipped.get())));
                 }
                 Ok(exit)
