@@ -185,9 +185,18 @@ pub enum RootValue<'a> {
     Subscriptions(&'a BTreeMap<String, Fetched>),
 }
 
+/// Why a resource a source answered as JSON null is unavailable.
+pub(crate) const NULL_RESOURCE: &str = "the data source answered JSON null, which is no resource";
+
 impl<'a> RootValue<'a> {
     fn from_fetched(f: &'a Fetched, what: &'static str) -> Self {
         match f {
+            // JSON null is no resource: a source answering it (a caller's
+            // own, a rule test) must not make `exists` hold for a customer.
+            Fetched::Present { value: Value::Null } => RootValue::Unavailable {
+                what,
+                reason: NULL_RESOURCE,
+            },
             Fetched::Present { value } => RootValue::Present(value),
             Fetched::Absent => RootValue::Absent,
             Fetched::Unavailable { reason } => RootValue::Unavailable { what, reason },
@@ -426,7 +435,9 @@ impl Context {
             // profiles: one fact, one value, `[]`. (A customer that does not
             // exist is `customer-exists`'s to report.)
             Root::CloudProfiles => match &self.cloud_profiles {
-                Fetched::Absent => RootValue::Present(&EMPTY_LIST),
+                Fetched::Absent | Fetched::Present { value: Value::Null } => {
+                    RootValue::Present(&EMPTY_LIST)
+                }
                 other => RootValue::from_fetched(other, "cloud profiles"),
             },
             Root::Order => match &self.order {

@@ -573,6 +573,10 @@ fn field<'a>(m: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Val
 
 fn fetched<'a>(f: &'a Fetched, what: &str) -> Result<Option<&'a Value>, Cow<'a, str>> {
     match f {
+        Fetched::Present { value: Value::Null } => Err(Cow::Owned(format!(
+            "{what} unavailable: {}",
+            crate::context::NULL_RESOURCE
+        ))),
         Fetched::Present { value } => Ok(Some(value)),
         Fetched::Absent => Ok(None),
         Fetched::Unavailable { reason } => Err(Cow::Owned(format!("{what} unavailable: {reason}"))),
