@@ -562,14 +562,7 @@ impl IonClient {
         account: u64,
         product_id: &str,
     ) -> Result<Option<(Product, Value)>, IonError> {
-        // `.` and `..` are the one kind of segment a URL cannot carry as
-        // data: servers resolve them, and `products/..` is another resource.
-        if product_id == "." || product_id == ".." {
-            return Err(IonError::InvalidId {
-                what: "product",
-                id: product_id.to_owned(),
-            });
-        }
+        check_product_id(product_id)?;
         let a = account.to_string();
         self.get_typed(&["api", "v3", "accounts", &a, "products", product_id], &[])
             .await
@@ -1085,6 +1078,20 @@ fn classify(
             message: message_from_body(&body, false),
         })),
     }
+}
+
+/// Refuses a product id that cannot be one path segment of data: `.` and
+/// `..` (servers resolve them: `products/..` is the account) and the empty
+/// id (`products/` is the product listing). Every source answers with it,
+/// so a refused id reads the same live and offline.
+pub(crate) fn check_product_id(product_id: &str) -> Result<(), IonError> {
+    if product_id.is_empty() || product_id == "." || product_id == ".." {
+        return Err(IonError::InvalidId {
+            what: "product",
+            id: product_id.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -148,7 +148,8 @@ pub enum IonError {
     #[error("{0}")]
     Config(String),
     /// An id that cannot be sent as a path segment (`.` or `..`, which a
-    /// server resolves to another resource); nothing was requested.
+    /// server resolves to another resource, or the empty id, which names
+    /// the listing); nothing was requested.
     #[error(
         "{what} id {id:?} cannot be looked up in ION: as a URL path segment it would name another resource"
     )]

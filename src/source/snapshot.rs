@@ -450,14 +450,8 @@ impl DataSource for SnapshotSource {
 
     async fn product(&self, account: u64, product_id: &str) -> Fetched {
         // Refused as the live client refuses it: the same answer offline.
-        if product_id == "." || product_id == ".." {
-            return Fetched::unavailable(
-                IonError::InvalidId {
-                    what: "product",
-                    id: product_id.to_owned(),
-                }
-                .to_string(),
-            );
+        if let Err(e) = crate::ion::check_product_id(product_id) {
+            return Fetched::unavailable(e.to_string());
         }
         let path = product_path(&self.root, account, product_id);
         let what = format!("product {product_id} of account {account}");

@@ -392,3 +392,20 @@ async fn one_preflight_fetches_each_product_once_for_many_customers() {
     }
     assert_eq!(count(&seen, "GET /api/v3/accounts/1001/orders?"), 40);
 }
+
+#[tokio::test]
+async fn ids_that_are_no_path_segment_are_never_sent() {
+    let server = MockServer::start().await;
+    let client = client_with_access(&server, "at-1");
+    for id in ["", ".", ".."] {
+        let e = client
+            .product(ACCOUNT, id)
+            .await
+            .expect_err("refused before any request");
+        assert!(
+            matches!(e, ion_preflight::ion::IonError::InvalidId { .. }),
+            "{id:?}: {e}"
+        );
+    }
+    assert_no_request(&server).await;
+}
