@@ -192,3 +192,38 @@ fn config_prints_each_setting_and_where_it_came_from() {
             .starts_with(&format!("configuration file: {}", path.display()))
     );
 }
+
+/// A file found by walking up may have come with somebody else's checkout:
+/// it cannot send the credentials to another host. ION's host and loopback
+/// are allowed; `ION_BASE_URL` and `--base-url` still reach any host.
+#[test]
+fn a_config_file_cannot_point_the_credentials_at_another_host() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (url, refused) in [
+        ("https://ion.tdsynnex.com.evil.example", true),
+        ("https://evil.example", true),
+        ("https://10.0.0.7:8443", true),
+        ("https://ion.tdsynnex.com", false),
+        ("http://127.0.0.1:9", false),
+        ("http://localhost:9", false),
+    ] {
+        write(
+            dir.path(),
+            "ion-preflight.toml",
+            &format!("account = 1001\nbase_url = \"{url}\"\n"),
+        );
+        let r = run(bin().current_dir(dir.path()).arg("config"));
+        if refused {
+            assert_eq!(r.code, 2, "{url}: {r:?}");
+            assert!(
+                r.stderr.contains("ion-preflight.toml:2:12: base_url:"),
+                "{url}: {}",
+                r.stderr
+            );
+            assert!(r.stderr.contains("ION_BASE_URL"), "{}", r.stderr);
+        } else {
+            assert_eq!(r.code, 0, "{url}: {r:?}");
+            assert!(r.stdout.contains(url), "{url}: {}", r.stdout);
+        }
+    }
+}

@@ -103,6 +103,30 @@ pub fn find(explicit: Option<&Path>) -> Result<Option<PathBuf>, CliError> {
     }
 }
 
+/// Whether a configuration file may set this base URL: ION's own host, or
+/// a loopback server. A file found by walking up from the working directory
+/// may have come with somebody else's repository, and the tokens are sent
+/// wherever the base URL points.
+fn trusted_base_url(text: &str) -> bool {
+    let Ok(url) = url::Url::parse(text) else {
+        // Not a URL at all: the client's own validation says what is wrong.
+        return true;
+    };
+    let ion = url::Url::parse(crate::ion::DEFAULT_BASE_URL).ok();
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost")
+                || ion
+                    .as_ref()
+                    .and_then(|i| i.host_str())
+                    .is_some_and(|h| h.eq_ignore_ascii_case(d))
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// Reads and validates the file at `path`: every problem names the file,
 /// line and column.
 pub fn load(path: &Path) -> Result<ConfigFile, CliError> {
@@ -162,6 +186,15 @@ pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, CliError> {
         put("account", a.span(), vec![a.get_ref().to_string()]);
     }
     if let Some(u) = &raw.base_url {
+        if !trusted_base_url(u.get_ref()) {
+            return Err(fail(
+                Some(u.span()),
+                &format!(
+                    "base_url: a configuration file may point only at ION ({}) or a loopback test server, since the credentials go wherever it points and the file may come with a checkout; give another host with --base-url or ION_BASE_URL",
+                    crate::ion::DEFAULT_BASE_URL
+                ),
+            ));
+        }
         put("base_url", u.span(), vec![u.get_ref().clone()]);
     }
     if let Some(r) = &raw.rules {
