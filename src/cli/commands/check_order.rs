@@ -12,7 +12,7 @@ use crate::cli::exit::{CliError, Exit};
 use crate::cli::input::{InputPath, read_order_text};
 use crate::context::Context;
 use crate::report::render::{self, JunitStream, OrderFile, ReportStream, TextOptions};
-use crate::report::{Inputs, OrderOnly, Report, Verdict};
+use crate::report::{Inputs, OrderOnly, Report};
 use crate::rules::EvalOptions;
 
 /// Runs `check-order`.
@@ -53,18 +53,15 @@ pub fn run(args: CheckOrderArgs) -> Result<Exit, CliError> {
         reports.push((report, located));
     }
     emit(&args, &reports)?;
-    let worst = reports
-        .iter()
-        .map(|(r, _)| r.verdict())
-        .max_by_key(|v| match v {
-            Verdict::Ready => 0,
-            Verdict::Indeterminate => 1,
-            Verdict::Blocked => 2,
-        });
+    // Several files combine as a batch's checks do (one rule for both).
+    let mut stats = crate::batch::BatchStats::default();
+    for (r, _) in &reports {
+        stats.record(r);
+    }
     if bad > 0 {
         return Ok(Exit::Usage);
     }
-    Ok(worst.map_or(Exit::Ready, Exit::from_verdict))
+    Ok(Exit::from_verdict(stats.verdict()))
 }
 
 fn emit(args: &CheckOrderArgs, reports: &[(Report, OrderFile)]) -> Result<(), CliError> {
