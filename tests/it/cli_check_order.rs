@@ -143,3 +143,18 @@ fn an_order_from_stdin_has_no_file_location() {
     assert!(r.stdout.contains("no file location"), "{}", r.stdout);
     assert!(!r.stdout.contains("file="), "{}", r.stdout);
 }
+
+/// A directory holding a link back to itself is walked once: the link is
+/// not entered (it would recurse until the stack overflowed).
+#[test]
+fn a_link_to_a_parent_directory_is_not_entered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(GOOD, dir.path().join("a-good.json")).expect("copy");
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("loop")).expect("symlink");
+    let r = run(bin()
+        .arg("check-order")
+        .arg(dir.path())
+        .args(["--format", "ndjson"]));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout.lines().count(), 1, "{}", r.stdout);
+}

@@ -137,7 +137,13 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CliError> {
     let mut entries: Vec<PathBuf> = read.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
-        if p.is_dir() {
+        // A linked directory is not entered: a link to a parent would
+        // recurse forever (a linked file is read like any other).
+        let linked_dir =
+            std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) && p.is_dir();
+        if linked_dir {
+            tracing::warn!(path = %p.display(), "not entering a linked directory");
+        } else if p.is_dir() {
             walk(&p, out)?;
         } else if p.extension().is_some_and(|e| e == "json") {
             out.push(p);
