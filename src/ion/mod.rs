@@ -28,12 +28,13 @@ mod token_file;
 mod types;
 
 pub use auth::{ACCESS_TOKEN_MARGIN, REFRESH_EXPIRY_WARNING};
+pub(crate) use client::check_product_id;
+#[cfg(feature = "serve")]
+pub(crate) use client::parse_duration;
 pub use client::{
     CredentialCheck, DEFAULT_BASE_URL, IonClient, IonClientBuilder, RequestObserver,
     validate_base_url,
 };
-#[cfg(feature = "serve")]
-pub(crate) use client::{check_product_id, parse_duration};
 pub use error::{Endpoint, IonError};
 pub use new_customer::CreateCustomerRequest;
 pub use order::{AddOn, Attribute, OrderItem, OrderRequest};
