@@ -487,6 +487,10 @@ pub(crate) fn build_regex(pattern: &str) -> Result<regex_automata::meta::Regex, 
         .nfa_size_limit(Some(MAX_REGEX_SIZE))
         .hybrid_cache_capacity(2 * (1 << 20))
         .dfa(false)
+        // No literal prefilter: building one (a Teddy searcher for the
+        // case-folded literals of `microsoft|azure|…`) cost as much as the
+        // rest of the pattern, and ION's fields are too short for it to pay.
+        .auto_prefilter(false)
         // Patterns are only ever asked whether they match (`is_match`): no
         // capture groups, and no one-pass DFA (which exists to report them).
         .onepass(false)
