@@ -25,14 +25,17 @@ fn builtin(c: &mut Criterion) {
     let prepared = RuleSet::try_builtin().expect("the built-in set loads");
     let compiled = from_yaml();
     // The same rules either way, in the same order.
-    let ids = |s: &RuleSet| s.rules().iter().map(|r| r.id().to_owned()).collect::<Vec<_>>();
+    let ids = |s: &RuleSet| {
+        s.rules()
+            .iter()
+            .map(|r| r.id().to_owned())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(ids(&prepared), ids(&compiled));
     assert!(prepared.rules().len() >= 39);
 
     let mut g = c.benchmark_group("builtin-ready");
-    g.bench_function("prepared", |b| {
-        b.iter(|| black_box(RuleSet::try_builtin()))
-    });
+    g.bench_function("prepared", |b| b.iter(|| black_box(RuleSet::try_builtin())));
     g.bench_function("compiled-from-yaml", |b| b.iter(|| black_box(from_yaml())));
     g.finish();
 }

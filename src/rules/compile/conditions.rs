@@ -17,6 +17,7 @@ use crate::rules::diagnostics::{Diagnostic, SourceFile, did_you_mean};
 use crate::rules::operator::Operator;
 use crate::rules::path as paths;
 use crate::rules::shape::Ty;
+use crate::rules::template::Template;
 use crate::rules::typecheck::{self, Problem};
 use crate::rules::yaml::{Key, Node, NodeValue};
 use crate::rules::{FileComposition, ForEach, Origin, Rule, UncheckedPath};
@@ -42,6 +43,44 @@ pub(super) struct Compiled {
     pub(super) last_disable: Option<Place>,
     pub(super) last_file: Option<Arc<SourceFile>>,
     pub(super) diags: Vec<Diagnostic>,
+}
+
+/// What compiling one rule's nodes gives.
+struct Parts {
+    for_each: Option<ForEach>,
+    when: Option<Cond>,
+    assert: Cond,
+    message: Template,
+    reads: Vec<Root>,
+    conditions_text: Vec<(String, String)>,
+}
+
+impl PendingRule {
+    /// The compiled rule: the pending rule's fields moved in, not copied.
+    fn into_rule(self, parts: Parts, requires_idx: Vec<usize>) -> Rule {
+        Rule {
+            id: self.id,
+            title: self.title,
+            description: self.description,
+            severity: self.severity,
+            tags: self.tags,
+            docs: self.docs,
+            preempts: self.preempts,
+            requires: self.requires.into_iter().map(|(r, _)| r).collect(),
+            origin: Origin {
+                file: self.file.name.clone(),
+                line: self.id_pos.line,
+            },
+            for_each: parts.for_each,
+            when: parts.when,
+            assert: parts.assert,
+            message: parts.message,
+            requires_idx,
+            reads: parts.reads,
+            source_text: self.source_text,
+            conditions_text: parts.conditions_text,
+        }
+    }
 }
 
 /// The compiler's working state, private to this stage.
@@ -91,22 +130,25 @@ pub(super) fn compile(l: Linked) -> Compiled {
     let mut rules = Vec::with_capacity(linked);
     let mut places = Vec::with_capacity(linked);
     let mut dropped = Vec::new();
-    for lr in &l.rules {
-        let p = &lr.rule;
+    // Each rule is taken by value: its fields move into the compiled rule
+    // and its YAML nodes are freed as soon as it is compiled, so the
+    // stages' data are not all alive at once (every byte alive at the peak
+    // is a page the kernel must hand out again on the next load).
+    for lr in l.rules {
         let place = Place {
-            file: p.file.clone(),
-            pos: p.id_pos,
+            file: lr.rule.file.clone(),
+            pos: lr.rule.id_pos,
         };
         c.diags.uses.clear();
         c.diags.uses.push(place.clone());
-        let compiled = c.compile_rule(p, &lr.requires);
+        let compiled = c.compile_rule(lr.rule, lr.requires);
         c.diags.uses.clear();
         match compiled {
-            Some(rule) => {
+            Ok(rule) => {
                 rules.push(rule);
                 places.push(place);
             }
-            None => dropped.push(p),
+            Err(id) => dropped.push((place, id)),
         }
     }
     // Fail closed: every enabled rule is in the set, or the load fails
@@ -114,15 +156,12 @@ pub(super) fn compile(l: Linked) -> Compiled {
     // reports why (here or when the file was read); should one ever not,
     // this says so rather than load a smaller set.
     if c.diags.is_empty() {
-        for p in dropped {
+        for (place, id) in dropped {
             let d = Diagnostic::at(
-                &p.file,
-                p.id_pos,
+                &place.file,
+                place.pos,
                 "rule-not-compiled",
-                format!(
-                    "rule `{}` could not be compiled, and a rule set without it is refused",
-                    p.id
-                ),
+                format!("rule `{id}` could not be compiled, and a rule set without it is refused"),
             )
             .label("this rule")
             .help("this is a bug in ion-preflight: please report it with this file");
@@ -144,8 +183,17 @@ pub(super) fn compile(l: Linked) -> Compiled {
 
 impl Compiler {
     /// Compiles one enabled rule: its `for_each`, conditions and message.
-    /// `None` when it could not be compiled (the reason is reported).
-    fn compile_rule(&mut self, p: &PendingRule, requires: &[usize]) -> Option<Rule> {
+    /// `Err` with the rule's id when it could not be compiled (the reason is
+    /// reported).
+    fn compile_rule(&mut self, p: PendingRule, requires: Vec<usize>) -> Result<Rule, String> {
+        match self.compile_parts(&p) {
+            Some(parts) => Ok(p.into_rule(parts, requires)),
+            None => Err(p.id),
+        }
+    }
+
+    /// The compiled parts of `p`: `None` when one did not compile.
+    fn compile_parts(&mut self, p: &PendingRule) -> Option<Parts> {
         let file = p.file.clone();
         let mut scope = Scope {
             bound: Vec::new(),
@@ -235,26 +283,12 @@ impl Compiler {
                 Some((name, self.lines.snippet(&c.file, &c.node)))
             })
             .collect();
-        Some(Rule {
-            id: p.id.clone(),
-            title: p.title.clone(),
-            description: p.description.clone(),
-            severity: p.severity,
-            tags: p.tags.clone(),
-            docs: p.docs.clone(),
-            preempts: p.preempts.clone(),
-            requires: p.requires.iter().map(|(r, _)| r.clone()).collect(),
-            origin: Origin {
-                file: p.file.name.clone(),
-                line: p.id_pos.line,
-            },
+        Some(Parts {
             for_each,
             when,
             assert,
             message,
-            requires_idx: requires.to_vec(),
             reads,
-            source_text: p.source_text.clone(),
             conditions_text,
         })
     }
