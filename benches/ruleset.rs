@@ -114,6 +114,7 @@ fn ruleset(c: &mut Criterion) {
         .filter(|r| r.outcome == native::Outcome::Fail)
         .count();
     assert!(failing_rules >= 8, "{failing_rules} rules fail");
+    eprintln!("bench2: {failing_rules} rules fail on the failing context");
 
     let mut g = c.benchmark_group("bench2-default-rules");
     g.bench_function("passing-20-items", |b| {
