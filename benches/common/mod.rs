@@ -263,7 +263,11 @@ pub fn subscription(id: &str, customer: u64) -> Value {
             "Microsoft Teams Rooms Pro",
         )
     };
-    let n: u64 = id.rsplit('-').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let n: u64 = id
+        .rsplit('-')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     json!({
         "id": (77000 + n).to_string(), "customerId": customer.to_string(),
         "subscriptionId": id, "subscriptionName": name,

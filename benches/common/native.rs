@@ -455,7 +455,8 @@ impl Native {
                 non_empty(i.add_ons).then(|| {
                     every(i.add_ons, |a| {
                         let id = a.get("addOnId").and_then(key_text);
-                        let Some(add_on) = find_keyed(product_add_ons(p), Some("id"), id.as_deref())
+                        let Some(add_on) =
+                            find_keyed(product_add_ons(p), Some("id"), id.as_deref())
                         else {
                             return true;
                         };
@@ -572,14 +573,11 @@ impl Native {
                 let reference = reference.and_then(key_text);
                 single(none(placed.and_then(|p| p.get("orders")), |p| {
                     keyed(Some(p), Some("referenceId"), reference.as_deref())
-                        && !p
-                            .get("status")
-                            .and_then(Value::as_str)
-                            .is_some_and(|s| {
-                                ["CANCELED", "CANCELLED", "ERROR"]
-                                    .iter()
-                                    .any(|v| s.eq_ignore_ascii_case(v))
-                            })
+                        && !p.get("status").and_then(Value::as_str).is_some_and(|s| {
+                            ["CANCELED", "CANCELLED", "ERROR"]
+                                .iter()
+                                .any(|v| s.eq_ignore_ascii_case(v))
+                        })
                 }))
             }),
         );
@@ -700,7 +698,11 @@ fn key_text(v: &Value) -> Option<Cow<'_, str>> {
 /// `v[field=$key]` (or `v[=$key]`): the first element of a list whose
 /// `field` (or which) is `key`; a record whose `field` is `key`; a map's
 /// entry `key`.
-fn find_keyed<'a>(v: Option<&'a Value>, field: Option<&str>, key: Option<&str>) -> Option<&'a Value> {
+fn find_keyed<'a>(
+    v: Option<&'a Value>,
+    field: Option<&str>,
+    key: Option<&str>,
+) -> Option<&'a Value> {
     let key = key?;
     let is = |x: Option<&Value>| x.and_then(key_text).is_some_and(|t| t == key);
     match (v?, field) {

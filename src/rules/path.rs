@@ -580,7 +580,8 @@ fn field<'a>(m: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Val
 #[inline]
 fn entry<'m>(map: &'m BTreeMap<String, Fetched>, key: &str) -> Option<&'m Fetched> {
     if map.len() <= SCAN_FIELDS {
-        map.iter().find_map(|(k, v)| (k.as_str() == key).then_some(v))
+        map.iter()
+            .find_map(|(k, v)| (k.as_str() == key).then_some(v))
     } else {
         map.get(key)
     }
