@@ -205,7 +205,7 @@ impl<'a> RootValue<'a> {
 }
 
 /// Which ION resources a rule set reads, so a check fetches nothing else.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Needs {
     /// The customer resource.
     pub customer: bool,

@@ -7,10 +7,11 @@
 
 use std::borrow::Cow;
 
-use regex_automata::meta::Regex;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::path::{Binding, Lookup, Path};
+use super::pattern::Pattern;
 use super::rows::{FieldTable, MemoCell, Rows};
 use crate::context::Context;
 use crate::report::Evidence;
@@ -19,7 +20,7 @@ use crate::report::Evidence;
 pub(crate) type Unknown = String;
 
 /// A compiled condition.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) enum Cond {
     All(Vec<Cond>),
     Any(Vec<Cond>),
@@ -49,7 +50,7 @@ pub(crate) enum Cond {
 }
 
 /// `some`, `every` or `none`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Quantifier {
     Some,
     Every,
@@ -57,7 +58,7 @@ pub(crate) enum Quantifier {
 }
 
 /// A comparison operator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Cmp {
     Gt,
     Gte,
@@ -89,7 +90,7 @@ impl Cmp {
 }
 
 /// A point in time relative to the check's "now", or a fixed one.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) enum When {
     Now(jiff::SignedDuration),
     At(jiff::Timestamp),
@@ -105,7 +106,7 @@ impl When {
 }
 
 /// The JSON types `type:` can ask for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum TypeName {
     String,
     Number,
@@ -138,17 +139,19 @@ impl TypeName {
 }
 
 /// A test on one value.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) enum Test {
     Exists,
     Null,
     Empty,
     NonEmpty,
     Equals {
+        #[serde(with = "super::prepared::json")]
         value: Value,
         ignore_case: bool,
     },
     OneOf {
+        #[serde(with = "super::prepared::json")]
         values: Vec<Value>,
         /// The string literals of `values`, sorted: a string tested without
         /// `ignore_case` is looked up here by binary search, not compared
@@ -156,8 +159,9 @@ pub(crate) enum Test {
         strings: Box<[Box<str>]>,
         ignore_case: bool,
     },
-    Matches(Regex),
+    Matches(Pattern),
     Contains {
+        #[serde(with = "super::prepared::json")]
         value: Value,
         ignore_case: bool,
     },
@@ -248,6 +252,14 @@ impl Cond {
                 r
             }
             Cond::Test { path, test, .. } => {
+                if let Test::Matches(p) = test
+                    && p.regex().is_none()
+                {
+                    return Err(format!(
+                        "the pattern `{}` could not be compiled",
+                        p.source()
+                    ));
+                }
                 // `item.field`: straight from the element's row.
                 if let Some((slot, field)) = path.var_field()
                     && let Some(row) = env.scope.get(slot).and_then(|b| b.row)

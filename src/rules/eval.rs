@@ -10,7 +10,7 @@ use crate::context::{Context, Root};
 use crate::report::{Evidence, ItemResult, Outcome, Report, RuleResult};
 
 /// One step of a rule set's evaluation (see [`plan`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Step {
     /// A rule without `for_each`.
     One(usize),

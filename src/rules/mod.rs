@@ -10,6 +10,8 @@ mod eval;
 mod explain;
 mod operator;
 mod path;
+mod pattern;
+mod prepared;
 mod regex_fold;
 mod rows;
 pub mod schema;
@@ -83,14 +85,14 @@ impl Builtin {
 }
 
 /// `for_each: PATH as NAME`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ForEach {
     pub(crate) path: path::Path,
     pub(crate) var: String,
 }
 
 /// Where a rule was defined.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Origin {
     /// The file name (`builtin:default` for the embedded set).
     pub file: String,
@@ -101,7 +103,7 @@ pub struct Origin {
 /// A path written with an unchecked (`~`) segment: it reads a field the
 /// context's types do not describe, so the loader could not check it.
 /// `rules lint` lists these.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UncheckedPath {
     /// The file it is written in (`builtin:default` for the embedded set).
     pub file: String,
@@ -114,7 +116,7 @@ pub struct UncheckedPath {
 }
 
 /// One compiled rule.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Rule {
     id: String,
     title: String,
@@ -284,7 +286,7 @@ pub struct RuleSet {
     deselected: Arc<[crate::report::Deselected]>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Inner {
     pub(crate) rules: Vec<Rule>,
     /// How evaluation proceeds: every rule after the rules it requires,
@@ -303,7 +305,7 @@ pub(crate) struct Inner {
 
 /// What one loaded rule file contributed to the effective set
 /// ([`RuleSet::composition`]; `rules lint` prints it).
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct FileComposition {
     /// The file (`builtin:default` for the embedded set).

@@ -16,7 +16,7 @@ use super::rows::Rows;
 use crate::context::{Context, Fetched, Root, RootValue};
 
 /// Where a path starts.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Start {
     /// A context root.
     Root(Root),
@@ -25,7 +25,7 @@ pub(crate) enum Start {
 }
 
 /// One step of a path.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Seg {
     /// `.field` or `["field"]`.
     Field(Box<str>),
@@ -45,7 +45,7 @@ pub(crate) enum Seg {
 }
 
 /// A compiled path.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Path {
     pub(crate) start: Start,
     pub(crate) segs: Vec<Seg>,

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 /// The field names rules read directly from a variable, numbered.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct FieldTable {
     names: Vec<Box<str>>,
     /// Open addressing over `names`: index + 1, 0 for an empty slot. Its

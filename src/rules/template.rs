@@ -28,7 +28,7 @@ pub(crate) enum RawPart {
 }
 
 /// A compiled part.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Part {
     Text(Box<str>),
     Path {
@@ -46,7 +46,7 @@ pub(crate) enum Part {
 }
 
 /// A compiled template.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Template {
     pub(crate) parts: Vec<Part>,
 }

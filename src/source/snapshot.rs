@@ -336,25 +336,31 @@ pub(crate) enum Recorded<T> {
 
 /// Reads what the snapshot recorded for the resource at `path`: its body,
 /// ION's 404 (`NAME.404.json`), or nothing.
-pub(crate) async fn read_recorded<T: DeserializeOwned>(
+pub(crate) async fn read_recorded<T: DeserializeOwned + Send + 'static>(
     path: &Path,
 ) -> Result<Recorded<T>, SnapshotError> {
+    off_the_runtime(path, read_recorded_now).await
+}
+
+fn read_recorded_now<T: DeserializeOwned>(path: &Path) -> Result<Recorded<T>, SnapshotError> {
     let not_found = not_found_path(path);
-    // Both records for one resource: neither can be trusted.
-    if tokio::fs::try_exists(path).await.unwrap_or(false)
-        && tokio::fs::try_exists(&not_found).await.unwrap_or(false)
-    {
-        return Err(SnapshotError::Contradictory {
-            body: path.to_owned(),
-            not_found,
-        });
-    }
-    if let Some((typed, value)) = read_resource::<T>(path).await? {
+    if let Some(text) = read_text(path)? {
+        // Both records for one resource: neither can be trusted.
+        if not_found.try_exists().unwrap_or(false) {
+            return Err(SnapshotError::Contradictory {
+                body: path.to_owned(),
+                not_found,
+            });
+        }
+        let (typed, value) = parse_resource::<T>(path, &text)?;
         return Ok(Recorded::Body(typed, value));
     }
-    match read_resource::<NotFoundRecord>(&not_found).await? {
-        Some((record, _)) if record.status == 404 => Ok(Recorded::NotFound),
-        Some((record, _)) => Err(SnapshotError::Parse {
+    let Some(text) = read_text(&not_found)? else {
+        return Ok(Recorded::Nothing);
+    };
+    match parse_resource::<NotFoundRecord>(&not_found, &text)? {
+        (record, _) if record.status == 404 => Ok(Recorded::NotFound),
+        (record, _) => Err(SnapshotError::Parse {
             path: not_found,
             line: 1,
             column: 1,
@@ -363,7 +369,31 @@ pub(crate) async fn read_recorded<T: DeserializeOwned>(
                 record.status
             ),
         }),
-        None => Ok(Recorded::Nothing),
+    }
+}
+
+/// Runs `read` of the snapshot file at `path` where it costs least: inline
+/// on a current-thread runtime (a one-check command: the read takes
+/// microseconds, and a blocking thread for it would take longer to start),
+/// on the blocking pool of a multi-thread runtime (a worker serving other
+/// checks must not wait on a disk).
+async fn off_the_runtime<R: Send + 'static>(
+    path: &Path,
+    read: fn(&Path) -> Result<R, SnapshotError>,
+) -> Result<R, SnapshotError> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let on_pool =
+        Handle::try_current().is_ok_and(|h| h.runtime_flavor() != RuntimeFlavor::CurrentThread);
+    if !on_pool {
+        return read(path);
+    }
+    let owned = path.to_owned();
+    match tokio::task::spawn_blocking(move || read(&owned)).await {
+        Ok(result) => result,
+        Err(e) => Err(SnapshotError::Read {
+            path: path.to_owned(),
+            source: std::io::Error::other(format!("the read did not finish: {e}")),
+        }),
     }
 }
 
@@ -378,28 +408,42 @@ struct NotFoundRecord {
 }
 
 /// Reads a recorded resource: `Ok(None)` when the file does not exist.
-pub(crate) async fn read_resource<T: DeserializeOwned>(
+pub(crate) async fn read_resource<T: DeserializeOwned + Send + 'static>(
     path: &Path,
 ) -> Result<Option<(T, Value)>, SnapshotError> {
-    let text = match tokio::fs::read_to_string(path).await {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(SnapshotError::Read {
-                path: path.to_owned(),
-                source,
-            });
-        }
-    };
+    off_the_runtime(path, |path| match read_text(path)? {
+        Some(text) => parse_resource(path, &text).map(Some),
+        None => Ok(None),
+    })
+    .await
+}
+
+/// A snapshot file's text: `Ok(None)` when the file does not exist.
+fn read_text(path: &Path) -> Result<Option<String>, SnapshotError> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(SnapshotError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// A recorded resource, typed and as it came.
+fn parse_resource<T: DeserializeOwned>(
+    path: &Path,
+    text: &str,
+) -> Result<(T, Value), SnapshotError> {
     let parse_error = |e: serde_json::Error| SnapshotError::Parse {
         path: path.to_owned(),
         line: e.line(),
         column: e.column(),
         message: strip_location(&e.to_string()),
     };
-    let value: Value = serde_json::from_str(&text).map_err(parse_error)?;
-    let typed: T = serde_json::from_str(&text).map_err(parse_error)?;
-    Ok(Some((typed, value)))
+    let value: Value = serde_json::from_str(text).map_err(parse_error)?;
+    let typed: T = serde_json::from_str(text).map_err(parse_error)?;
+    Ok((typed, value))
 }
 
 /// serde_json appends " at line L column C"; the error shows them already.

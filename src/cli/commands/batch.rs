@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::{Stream, StreamExt, future};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
-use super::{CHECK_TIMEOUT, Sink, commit, load_selected, runtime, source};
+use super::{CHECK_TIMEOUT, Sink, commit, load_selected, parallel_runtime, source};
 use crate::batch::{self, Stop};
 use crate::cli::args::{BatchArgs, BatchFormat};
 use crate::cli::exit::{CliError, Exit};
@@ -57,7 +57,7 @@ pub fn run(args: BatchArgs) -> Result<Exit, CliError> {
         preflight.check(req)
     };
     let source = preflight.source();
-    let exit = runtime()?.block_on(async {
+    let exit = parallel_runtime()?.block_on(async {
         match customers {
             Some(ids) => {
                 let total = u64::try_from(ids.len()).ok();

@@ -237,10 +237,26 @@ pub fn source(data: Option<&Path>, base_url: Option<&str>) -> Result<Source, Cli
     }
 }
 
-/// A tokio runtime for the command.
+/// A tokio runtime for a command that runs one check (or one exchange with
+/// ION): on the main thread. Its fetches run concurrently all the same; a
+/// pool of worker threads would only add their start-up to the run.
 pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(runtime_error)
+}
+
+/// A tokio runtime for a command that runs many checks at once (`batch`,
+/// lists of payloads, `serve`, `proxy`): one worker thread per core, so
+/// evaluation uses every core.
+pub fn parallel_runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::Config(format!("cannot start the async runtime: {e}")))
+        .map_err(runtime_error)
+}
+
+fn runtime_error(e: std::io::Error) -> CliError {
+    CliError::Config(format!("cannot start the async runtime: {e}"))
 }

@@ -3,7 +3,7 @@
 
 use super::batch::{interrupted, streamed, until_rejected};
 use super::check::emit;
-use super::{CHECK_TIMEOUT, Sink, commit, runtime, source};
+use super::{CHECK_TIMEOUT, Sink, commit, parallel_runtime, runtime, source};
 use crate::batch::Stop;
 use crate::cli::args::{CheckFormat, NewCustomerArgs, NewCustomerFormat};
 use crate::cli::exit::{CliError, Exit};
@@ -80,7 +80,7 @@ fn list(
         let req = NewCustomerRequest::shared(account, item.payload).in_list(item.position);
         preflight.check_new_customer(req)
     };
-    runtime()?.block_on(async {
+    parallel_runtime()?.block_on(async {
         let payloads = payload_lines(input)?;
         let mut sink = Sink::open(&args.output)?;
         let color = super::text_color(&args.output);

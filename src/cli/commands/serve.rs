@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use super::{client_builder, runtime};
+use super::{client_builder, parallel_runtime};
 use crate::cli::args::{ModeArg, NewCustomerRuleArgs, ProxyArgs, RuleArgs, ServeArgs};
 use crate::cli::exit::{CliError, Exit};
 use crate::rules::EvalOptions;
@@ -71,7 +71,7 @@ pub fn run_serve(args: ServeArgs) -> Result<Exit, CliError> {
         watch: watch(args.no_watch_rules),
     })
     .map_err(service_error)?;
-    let rt = runtime()?;
+    let rt = parallel_runtime()?;
     let listener = listen(&rt, args.listen, "serve")?;
     rt.block_on(service.run(listener, shutdown_signal()))
         .map_err(config_error)?;
@@ -96,7 +96,7 @@ pub fn run_proxy(args: ProxyArgs) -> Result<Exit, CliError> {
         watch: watch(args.no_watch_rules),
     })
     .map_err(service_error)?;
-    let rt = runtime()?;
+    let rt = parallel_runtime()?;
     let listener = listen(&rt, args.listen, "proxy")?;
     rt.block_on(proxy.run(listener, shutdown_signal()))
         .map_err(config_error)?;

@@ -28,6 +28,8 @@ mod operators;
 mod plan;
 mod resolve;
 
+pub(crate) use operators::build_regex;
+
 use compose::Composed;
 use conditions::Compiled;
 use link::Linked;
@@ -94,8 +96,20 @@ pub(super) struct PendingRule {
 /// error, not overflow a small (e.g. async worker) stack.
 const LOADER_STACK_BYTES: usize = 64 * 1024 * 1024;
 
-/// Loads the units, in order, into a compiled rule set.
+/// Loads the units, in order, into a compiled rule set. A built-in set on
+/// its own is read from its prepared form when that is current
+/// ([`super::prepared`]).
 pub(crate) fn load(units: &[Unit]) -> Result<Inner, RuleLoadError> {
+    if let [Unit::Builtin(set)] = units
+        && let Some(inner) = super::prepared::load(*set)
+    {
+        return Ok(inner);
+    }
+    load_from_source(units)
+}
+
+/// Loads the units from their YAML, whatever is prepared.
+pub(crate) fn load_from_source(units: &[Unit]) -> Result<Inner, RuleLoadError> {
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("rule-loader".into())

@@ -12,6 +12,7 @@ use crate::rules::condition::{Cmp, Cond, Quantifier, Test, TypeName, When};
 use crate::rules::diagnostics::{Diagnostic, SourceFile, did_you_mean};
 use crate::rules::operator::{Family, Operator};
 use crate::rules::path::Path;
+use crate::rules::pattern::Pattern;
 use crate::rules::shape::Ty;
 use crate::rules::typecheck;
 use crate::rules::yaml::{Key, Node, NodeValue};
@@ -243,7 +244,7 @@ impl Compiler {
                 };
                 match built {
                     Ok(re) => (
-                        Test::Matches(re),
+                        Test::Matches(Pattern::compiled(&pattern, re)),
                         false,
                         format!("{} /{pattern}/", op.words()),
                     ),
@@ -477,7 +478,7 @@ pub(crate) fn parse_when(text: &str) -> Option<When> {
 /// a pattern; a rule tests a pattern against a few short strings, where the
 /// lazy DFA is as fast. Rules only ask whether a pattern matches, so no
 /// capture groups are compiled. Errors are `regex`'s own, word for word.
-fn build_regex(pattern: &str) -> Result<regex_automata::meta::Regex, regex::Error> {
+pub(crate) fn build_regex(pattern: &str) -> Result<regex_automata::meta::Regex, regex::Error> {
     use regex_automata::MatchKind;
     use regex_automata::meta;
     let config = meta::Config::new()
