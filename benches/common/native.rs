@@ -10,6 +10,8 @@
 //! messages or evidence). The bench asserts that it gives the engine's
 //! outcomes and failing elements on every context it times.
 
+use std::borrow::Cow;
+
 use ion_preflight::context::Context;
 use regex::Regex;
 use serde_json::Value;
@@ -69,7 +71,7 @@ impl Native {
     }
 
     /// Every rule of the built-in set, in file order.
-    pub fn check(&self, ctx: &Context) -> Vec<RuleOutcome> {
+    pub fn check<'a>(&self, ctx: &'a Context) -> Vec<RuleOutcome> {
         let customer = ctx.customer.value();
         let profiles: &[Value] = ctx
             .cloud_profiles
@@ -103,7 +105,7 @@ impl Native {
             .collect();
 
         let exists = customer.is_some();
-        let mut out = Vec::with_capacity(22);
+        let mut out = Vec::with_capacity(39);
         let mut push = |rule: &'static str, (outcome, failing): (Outcome, Vec<usize>)| {
             out.push(RuleOutcome {
                 rule,
@@ -356,6 +358,239 @@ impl Native {
                 })
             }),
         );
+
+        // The catalog: each item's product found once, and its SKU list.
+        let catalog: Vec<Option<&Value>> = parsed.iter().map(|i| product(ctx, i)).collect();
+        let skus = |p: &'a Value| p.get("definition").and_then(|d| d.get("skus"));
+        let product_add_ons = |p: &'a Value| p.get("definition").and_then(|d| d.get("addOns"));
+        let keys: Vec<ItemKeys<'_>> = parsed.iter().map(ItemKeys::read).collect();
+        let sku_is = |s: &Value, k: &ItemKeys<'_>| keyed(Some(s), Some("id"), k.sku.as_deref());
+
+        let product_exists = each(items, |n, i| {
+            non_empty(i.product_id).then(|| catalog[n].is_some())
+        });
+        let product_exists_pass = product_exists.0 == Outcome::Pass;
+        push("catalog-product-exists", product_exists);
+        push(
+            "catalog-product-enabled",
+            each(items, |n, _| {
+                catalog[n].map(|p| p.get("disabled") != Some(&Value::Bool(true)))
+            }),
+        );
+        let sku_of_product = requires(product_exists_pass, || {
+            each(items, |n, i| {
+                let p = catalog[n]?;
+                non_empty(i.sku_id).then(|| some(skus(p), |s| sku_is(s, &keys[n])))
+            })
+        });
+        let sku_of_product_pass = sku_of_product.0 == Outcome::Pass;
+        push("catalog-sku-of-product", sku_of_product);
+        push(
+            "catalog-sku-enabled",
+            requires(sku_of_product_pass, || {
+                each(items, |n, _| {
+                    catalog[n].map(|p| {
+                        none(skus(p), |s| {
+                            sku_is(s, &keys[n]) && s.get("disabled") == Some(&Value::Bool(true))
+                        })
+                    })
+                })
+            }),
+        );
+        push(
+            "catalog-plan-of-sku",
+            requires(sku_of_product_pass, || {
+                each(items, |n, i| {
+                    let p = catalog[n]?;
+                    (non_empty(i.sku_id) && non_empty(i.plan_id)).then(|| {
+                        some(skus(p), |s| {
+                            sku_is(s, &keys[n])
+                                && keyed(s.get("plans"), Some("id"), keys[n].plan.as_deref())
+                        })
+                    })
+                })
+            }),
+        );
+        push(
+            "catalog-sku-available",
+            requires(sku_of_product_pass, || {
+                each(items, |n, _| {
+                    catalog[n].map(|p| {
+                        none(skus(p), |s| {
+                            sku_is(s, &keys[n])
+                                && s.get("productAvailability") == Some(&Value::Bool(false))
+                        })
+                    })
+                })
+            }),
+        );
+        push(
+            "catalog-addon-of-product",
+            requires(sku_of_product_pass, || {
+                each(items, |n, i| {
+                    let p = catalog[n]?;
+                    (non_empty(i.sku_id) && non_empty(i.add_ons)).then(|| {
+                        every(i.add_ons, |a| {
+                            let id = a.get("addOnId");
+                            if !non_empty(id) {
+                                return true;
+                            }
+                            let id = id.and_then(key_text);
+                            let id = id.as_deref();
+                            keyed(product_add_ons(p), Some("id"), id)
+                                && some(skus(p), |s| {
+                                    sku_is(s, &keys[n])
+                                        && (keyed(s.get("availableAddOns"), None, id)
+                                            || keyed(s.get("includedAddOns"), None, id))
+                                })
+                        })
+                    })
+                })
+            }),
+        );
+        push(
+            "catalog-addon-plan",
+            each(items, |n, i| {
+                let p = catalog[n]?;
+                non_empty(i.add_ons).then(|| {
+                    every(i.add_ons, |a| {
+                        let id = a.get("addOnId").and_then(key_text);
+                        let Some(add_on) =
+                            find_keyed(product_add_ons(p), Some("id"), id.as_deref())
+                        else {
+                            return true;
+                        };
+                        let plan = a.get("planId");
+                        !non_empty(plan)
+                            || keyed(
+                                add_on.get("plans"),
+                                Some("id"),
+                                plan.and_then(key_text).as_deref(),
+                            )
+                    })
+                })
+            }),
+        );
+        push(
+            "catalog-addon-single",
+            each(items, |n, i| {
+                let p = catalog[n]?;
+                non_empty(i.add_ons).then(|| {
+                    none(i.add_ons, |a| {
+                        let id = a.get("addOnId").and_then(key_text);
+                        find_keyed(product_add_ons(p), Some("id"), id.as_deref())
+                            .and_then(|o| o.get("allowMultiple"))
+                            == Some(&Value::Bool(false))
+                            && a.get("quantity")
+                                .and_then(Value::as_f64)
+                                .is_some_and(|q| q > 1.0)
+                    })
+                })
+            }),
+        );
+
+        // The subscription each UPDATE names, found once per item.
+        let customer_key = ctx.customer_id.to_string();
+        let mine = |s: &Value| keyed(Some(s), Some("customerId"), Some(&customer_key));
+        let updates: Vec<Option<&Value>> = parsed
+            .iter()
+            .map(|i| {
+                if str_is(i.action, "UPDATE") && non_empty(i.resource_id) {
+                    subscriptions(ctx, i)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        // `when` of the rules about a subscription of this customer.
+        let of_customer: Vec<bool> = updates.iter().map(|s| some(*s, mine)).collect();
+        let subscription_of_customer = requires(exists, || {
+            each(items, |n, _| {
+                let subs = updates[n].filter(|s| non_empty(Some(s)))?;
+                Some(some(Some(subs), mine))
+            })
+        });
+        let subscription_of_customer_pass = subscription_of_customer.0 == Outcome::Pass;
+        push("update-subscription-of-customer", subscription_of_customer);
+        push(
+            "update-subscription-active",
+            requires(subscription_of_customer_pass, || {
+                each(items, |n, _| {
+                    of_customer[n].then(|| some(updates[n], |s| mine(s) && subscription_active(s)))
+                })
+            }),
+        );
+        push(
+            "update-subscription-found",
+            requires(exists, || {
+                each(items, |_, i| {
+                    (str_is(i.action, "UPDATE") && non_empty(i.resource_id))
+                        .then(|| non_empty(subscriptions(ctx, i)))
+                })
+            }),
+        );
+        push(
+            "update-subscription-same-product",
+            requires(subscription_of_customer_pass, || {
+                each(items, |n, _| {
+                    of_customer[n].then(|| {
+                        some(updates[n], |s| {
+                            mine(s)
+                                && keyed(Some(s), Some("ccpProductId"), keys[n].product.as_deref())
+                                && keyed(Some(s), Some("ccpSkuId"), keys[n].sku.as_deref())
+                        })
+                    })
+                })
+            }),
+        );
+        let customer_subscriptions = ctx
+            .customer_subscriptions
+            .value()
+            .and_then(|v| v.get("subscriptions"));
+        push(
+            "create-duplicates-subscription",
+            requires(exists, || {
+                each(items, |n, i| {
+                    str_is(i.action, "CREATE").then(|| {
+                        none(customer_subscriptions, |s| {
+                            keyed(Some(s), Some("ccpProductId"), keys[n].product.as_deref())
+                                && keyed(Some(s), Some("ccpSkuId"), keys[n].sku.as_deref())
+                                && subscription_active(s)
+                        })
+                    })
+                })
+            }),
+        );
+
+        // The order placed already.
+        let order = ctx.order.as_deref();
+        let reference = order.and_then(|o| o.get("referenceId"));
+        let placed = ctx.placed_orders.value();
+        let has_reference = non_empty(reference);
+        push(
+            "order-not-placed-already",
+            requires(exists && order.is_some() && has_reference, || {
+                let reference = reference.and_then(key_text);
+                single(none(placed.and_then(|p| p.get("orders")), |p| {
+                    keyed(Some(p), Some("referenceId"), reference.as_deref())
+                        && !p.get("status").and_then(Value::as_str).is_some_and(|s| {
+                            ["CANCELED", "CANCELLED", "ERROR"]
+                                .iter()
+                                .any(|v| s.eq_ignore_ascii_case(v))
+                        })
+                }))
+            }),
+        );
+        push(
+            "order-has-reference-id",
+            requires(order.is_some(), || single(has_reference)),
+        );
+        push(
+            "placed-orders-scan-complete",
+            requires(exists && order.is_some() && has_reference, || {
+                single(placed.and_then(|p| p.get("complete")) == Some(&Value::Bool(true)))
+            }),
+        );
         out
     }
 
@@ -410,6 +645,112 @@ impl Native {
                     self.tenant_guid.is_match(t) && t != "00000000-0000-0000-0000-000000000000"
                 })
     }
+}
+
+/// `products[item.productId]`: the product, when the catalog has it (the
+/// bench's contexts have every product fetched: a product not fetched is
+/// the engine's `error`, which the bench asserts it never sees).
+fn product<'a>(ctx: &'a Context, item: &Item<'a>) -> Option<&'a Value> {
+    let id = item.product_id.and_then(key_text)?;
+    ctx.products
+        .get(id.as_ref())?
+        .value()
+        .filter(|v| !v.is_null())
+}
+
+/// `subscriptions[item.resourceId]`: what ION listed for the resourceId.
+fn subscriptions<'a>(ctx: &'a Context, item: &Item<'a>) -> Option<&'a Value> {
+    let id = item.resource_id.and_then(key_text)?;
+    ctx.subscriptions
+        .get(id.as_ref())?
+        .value()
+        .filter(|v| !v.is_null())
+}
+
+/// The keys an item's catalog and subscription rules compare with, as
+/// text, once per item.
+struct ItemKeys<'a> {
+    product: Option<Cow<'a, str>>,
+    sku: Option<Cow<'a, str>>,
+    plan: Option<Cow<'a, str>>,
+}
+
+impl<'a> ItemKeys<'a> {
+    fn read(item: &Item<'a>) -> ItemKeys<'a> {
+        ItemKeys {
+            product: item.product_id.and_then(key_text),
+            sku: item.sku_id.and_then(key_text),
+            plan: item.plan_id.and_then(key_text),
+        }
+    }
+}
+
+/// A value as a key: strings as they are, numbers in their JSON form (ION
+/// writes int64 ids as strings), anything else no key.
+fn key_text(v: &Value) -> Option<Cow<'_, str>> {
+    match v {
+        Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        _ => None,
+    }
+}
+
+/// `v[field=$key]` (or `v[=$key]`): the first element of a list whose
+/// `field` (or which) is `key`; a record whose `field` is `key`; a map's
+/// entry `key`.
+fn find_keyed<'a>(
+    v: Option<&'a Value>,
+    field: Option<&str>,
+    key: Option<&str>,
+) -> Option<&'a Value> {
+    let key = key?;
+    let is = |x: Option<&Value>| x.and_then(key_text).is_some_and(|t| t == key);
+    match (v?, field) {
+        (Value::Array(a), Some(f)) => a.iter().find(|e| is(e.as_object().and_then(|m| m.get(f)))),
+        (Value::Array(a), None) => a.iter().find(|e| is(Some(e))),
+        (v @ Value::Object(m), Some(f)) => is(m.get(f)).then_some(v),
+        (Value::Object(m), None) => m.get(key),
+        _ => None,
+    }
+}
+
+/// `v[field=$key]` exists.
+fn keyed(v: Option<&Value>, field: Option<&str>, key: Option<&str>) -> bool {
+    find_keyed(v, field, key).is_some()
+}
+
+/// `some`: a list with an element for which `f` holds (missing or null is
+/// no elements; anything but a list is false).
+fn some(list: Option<&Value>, f: impl FnMut(&Value) -> bool) -> bool {
+    match list {
+        Some(Value::Array(a)) => a.iter().any(f),
+        _ => false,
+    }
+}
+
+/// `every`.
+fn every(list: Option<&Value>, f: impl FnMut(&Value) -> bool) -> bool {
+    match list {
+        Some(Value::Array(a)) => a.iter().all(f),
+        None | Some(Value::Null) => true,
+        Some(_) => false,
+    }
+}
+
+/// `none`.
+fn none(list: Option<&Value>, f: impl FnMut(&Value) -> bool) -> bool {
+    match list {
+        Some(Value::Array(a)) => !a.iter().any(f),
+        None | Some(Value::Null) => true,
+        Some(_) => false,
+    }
+}
+
+/// `subscription-active`.
+fn subscription_active(s: &Value) -> bool {
+    s.get("subscriptionStatus")
+        .and_then(Value::as_str)
+        .is_some_and(|v| v.eq_ignore_ascii_case("ACTIVE"))
 }
 
 /// A rule without `for_each`.

@@ -65,7 +65,8 @@ pub(crate) fn plan(rules: &[Rule], order: &[usize]) -> Vec<Step> {
 /// Evaluates every rule, step by step ([`plan`]), and reports in rule-set
 /// order.
 pub(crate) fn evaluate(inner: &Inner, ctx: &Context, options: &EvalOptions) -> Report {
-    let mut results: Vec<Option<RuleResult>> = vec![None; inner.rules.len()];
+    // Filled in place, not cloned from a `None` (a `RuleResult` is large).
+    let mut results: Vec<Option<RuleResult>> = (0..inner.rules.len()).map(|_| None).collect();
     let mut env = Env {
         ctx,
         scope: Vec::new(),
@@ -88,7 +89,11 @@ pub(crate) fn evaluate(inner: &Inner, ctx: &Context, options: &EvalOptions) -> R
             }
         }
     }
-    let results = results.into_iter().flatten().collect();
+    // Sized once: `flatten` gives no size hint, and growing the vector
+    // step by step moved every large `RuleResult` several times.
+    let mut flat = Vec::with_capacity(results.len());
+    flat.extend(results.into_iter().flatten());
+    let results = flat;
     Report::from_results(
         ctx.account_id,
         ctx.customer_id,

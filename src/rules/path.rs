@@ -7,6 +7,7 @@
 //! walk over `serde_json::Value`s with no string parsing.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde_json::Value;
@@ -350,7 +351,7 @@ impl Path {
                         if let Some(r) = resolved.as_deref_mut() {
                             let _ = write!(r, "[{key:?}]");
                         }
-                        match map.get(key.as_ref()) {
+                        match entry(map, key.as_ref()) {
                             Some(f) => match fetched(f, what) {
                                 Ok(Some(v)) => v,
                                 Ok(None) => return Lookup::Missing,
@@ -568,6 +569,21 @@ fn field<'a>(m: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Val
         m.iter().find_map(|(k, v)| (k.as_str() == key).then_some(v))
     } else {
         m.get(key)
+    }
+}
+
+/// The entry `key` of a map of fetched resources. A check's maps hold a
+/// few entries (one per distinct product or UPDATE), read for every item by
+/// several rules: a scan comparing lengths first calls `memcmp` only on a
+/// key of the right length, where `BTreeMap`'s ordered search calls it for
+/// every key it passes (product ids share long prefixes).
+#[inline]
+fn entry<'m>(map: &'m BTreeMap<String, Fetched>, key: &str) -> Option<&'m Fetched> {
+    if map.len() <= SCAN_FIELDS {
+        map.iter()
+            .find_map(|(k, v)| (k.as_str() == key).then_some(v))
+    } else {
+        map.get(key)
     }
 }
 
