@@ -297,11 +297,19 @@ impl IonClientBuilder {
             (None, Some(_)) => Some(Arc::new(MemoryTokenStore::new())),
             (None, None) => None,
         };
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .timeout(self.request_timeout)
             .connect_timeout(self.request_timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("ion-preflight/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("ion-preflight/", env!("CARGO_PKG_VERSION")));
+        if base.scheme() == "http" {
+            // Every request goes under `base` and redirects are not followed,
+            // so this client never speaks TLS: reading the system's root
+            // certificates (a few milliseconds per process) would be wasted,
+            // and with no roots any https request fails closed.
+            http = http.tls_certs_only([]);
+        }
+        let http = http
             .build()
             .map_err(|e| IonError::Config(format!("cannot set up the HTTP client: {e}")))?;
         Ok(IonClient {
