@@ -419,14 +419,25 @@ pub(crate) async fn read_resource<T: DeserializeOwned + Send + 'static>(
 }
 
 /// A snapshot file's text: `Ok(None)` when the file does not exist.
+///
+/// Only a regular file is read: opening a named pipe would wait for a
+/// writer, and on a current-thread runtime (where the read runs inline) no
+/// timeout could end that wait.
 fn read_text(path: &Path) -> Result<Option<String>, SnapshotError> {
+    let read_error = |source| SnapshotError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(read_error(std::io::Error::other("not a regular file"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(read_error(e)),
+    }
     match std::fs::read_to_string(path) {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(SnapshotError::Read {
-            path: path.to_owned(),
-            source,
-        }),
+        Err(e) => Err(read_error(e)),
     }
 }
 
@@ -743,6 +754,29 @@ pub(crate) async fn write_json(path: &Path, body: &Value) -> Result<(), Snapshot
 
 #[cfg(test)]
 mod tests {
+
+    /// A named pipe where a record should be is an error at once, not a
+    /// wait for a writer that never comes (a check on a current-thread
+    /// runtime reads inline, where its timeout could not end the wait).
+    #[cfg(unix)]
+    #[test]
+    fn a_named_pipe_is_not_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("2002.json");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(super::read_text(&fifo).map(|t| t.is_some()));
+        });
+        let got = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("read_text waited for a writer to the pipe");
+        let Err(super::SnapshotError::Read { source, .. }) = got else {
+            panic!("expected a read error, got {got:?}");
+        };
+        assert_eq!(source.to_string(), "not a regular file");
+    }
     use super::*;
 
     #[test]
