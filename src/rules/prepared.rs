@@ -31,26 +31,23 @@ fn embedded(set: Builtin) -> &'static [u8] {
     }
 }
 
-/// The prepared `set`, if its file was prepared from this build's inputs.
-pub(crate) fn load(set: Builtin) -> Option<Inner> {
-    let inner = read(embedded(set));
-    if inner.is_none() {
-        tracing::debug!(
-            set = set.name(),
-            "the prepared set is stale; compiling its YAML"
-        );
-    }
-    inner
-}
-
-/// A prepared file's set, if the file was prepared from this build's inputs
+/// The prepared `set`, if its file was prepared from this build's inputs
 /// and reads.
-fn read(file: &[u8]) -> Option<Inner> {
-    let body = file.strip_prefix(INPUTS.as_bytes())?.strip_prefix(b"\n")?;
-    postcard::from_bytes(body).ok()
+pub(crate) fn load(set: Builtin) -> Option<Inner> {
+    read(embedded(set))
+        .inspect_err(|why| tracing::debug!(set = set.name(), "compiling the YAML: {why}"))
+        .ok()
 }
 
-/// The prepared file's text for `inner`, the compiled `set`.
+/// A prepared file's set, or why it cannot be used.
+fn read(file: &[u8]) -> Result<Inner, String> {
+    let body = file
+        .strip_prefix(INPUTS.as_bytes())
+        .and_then(|rest| rest.strip_prefix(b"\n"))
+        .ok_or("the prepared set is stale (its fingerprint is not this build's)")?;
+    postcard::from_bytes(body).map_err(|e| format!("the prepared set does not read: {e}"))
+}
+
 #[cfg(test)]
 fn render(inner: &Inner) -> Vec<u8> {
     let mut file = format!("{INPUTS}\n").into_bytes();
@@ -129,16 +126,15 @@ mod tests {
     fn a_stale_or_unreadable_file_is_not_used() {
         // The loader compiles the YAML when `read` says no.
         let file = embedded(Builtin::Default);
-        assert!(read(file).is_some());
+        assert!(read(file).is_ok());
         let body = &file[INPUTS.len() + 1..];
         let with = |inputs: &str, body: &[u8]| [inputs.as_bytes(), b"\n", body].concat();
-        assert!(read(&with("0000000000000000", body)).is_none(), "stale");
-        assert!(read(&with(INPUTS, b"\x05garbage")).is_none(), "unreadable");
-        assert!(
-            read(&with(INPUTS, &body[..body.len() / 2])).is_none(),
-            "cut short"
-        );
-        assert!(read(body).is_none(), "no fingerprint");
+        // Each refusal says why (the loader logs it at debug level).
+        let why = |file: &[u8]| read(file).err().unwrap_or_default();
+        assert!(why(&with("0000000000000000", body)).contains("stale"));
+        assert!(why(&with(INPUTS, b"\x05garbage")).contains("does not read"));
+        assert!(why(&with(INPUTS, &body[..body.len() / 2])).contains("does not read"));
+        assert!(why(body).contains("stale"), "no fingerprint");
     }
 
     #[test]
